@@ -1,0 +1,69 @@
+"""llmops_nb: LLM tracing inside the Jupyter notebook, stored in one local DuckDB file.
+
+>>> import llmops_nb
+>>> @llmops_nb.trace(kind="TOOL")
+... def lookup(city):
+...     return {"city": city, "temp_c": 21}
+>>> lookup("Paris")["temp_c"]
+21
+
+In a notebook: ``%load_ext llmops_nb`` then ``%%llm_trace`` on a cell.
+Heavy dependencies (DuckDB, pandas, IPython, the provider SDKs) load only when
+a function that needs them is first called.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._config import configure
+from .tracing import SpanKind, flush, get_current_span, span, trace
+
+__version__ = "0.1.0"
+
+# Loaded on first use: these import DuckDB/pandas/IPython/SDKs.
+_LAZY = {
+    "traces": ("llmops_nb.store._queries", "traces"),
+    "spans": ("llmops_nb.store._queries", "spans"),
+    "sql": ("llmops_nb.store._queries", "sql"),
+    "get_trace": ("llmops_nb._trace", "get_trace"),
+    "Trace": ("llmops_nb._trace", "Trace"),
+    "autolog": ("llmops_nb.integrations", "autolog"),
+    "show": ("llmops_nb._display", "show"),
+    "status": ("llmops_nb._status", "status"),
+    "StoreLockedError": ("llmops_nb.store._connection", "StoreLockedError"),
+}
+
+__all__ = sorted([
+    "SpanKind", "Trace", "StoreLockedError", "autolog", "configure", "flush", "get_current_span", "get_trace",
+    "show", "span", "spans", "sql", "status", "trace", "traces", "load_ipython_extension",
+    "unload_ipython_extension",
+])
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'llmops_nb' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(target[0]), target[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext llmops_nb``: registers %%llm_trace, %llm_autotrace and %llm_sql."""
+    from .magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unload
+
+    unload(ipython)

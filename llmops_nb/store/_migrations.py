@@ -1,0 +1,119 @@
+"""The store's schema as an append-only list of named migrations.
+
+Each migration runs once per file, inside the transaction that records it in
+``_llmops_migrations``. Never edit or reorder a released migration: add a new
+one at the end. ``docs/schema.md`` is generated from this list
+(``python -m llmops_nb.store.schema_doc``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = []
+
+
+def migration(fn: Callable[[Any], None]) -> Callable[[Any], None]:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_spans(con: Any) -> None:
+    """One row per span, OpenTelemetry-shaped; payloads are JSON text."""
+    con.execute(
+        """
+        CREATE TABLE spans (
+            trace_id        VARCHAR NOT NULL,  -- 32 hex chars (128-bit)
+            span_id         VARCHAR NOT NULL,  -- 16 hex chars (64-bit)
+            parent_span_id  VARCHAR,           -- NULL for the trace's root
+            name            VARCHAR NOT NULL,
+            kind            VARCHAR NOT NULL,  -- MLflow span type: LLM, CHAT_MODEL, TOOL, ...
+            start_ns        BIGINT NOT NULL,   -- epoch nanoseconds
+            end_ns          BIGINT NOT NULL,
+            status          VARCHAR NOT NULL,  -- OK | ERROR | UNSET
+            status_message  VARCHAR,
+            error           VARCHAR,           -- JSON {type, message, traceback}
+            inputs          VARCHAR,           -- JSON, capped (see attributes."llmops_nb.truncated")
+            outputs         VARCHAR,           -- JSON, capped
+            attributes      VARCHAR,           -- JSON object; OTel gen_ai.* names
+            events          VARCHAR            -- JSON list of {name, time_ns, attributes}
+        )
+        """
+    )
+
+
+@migration
+def m002_span_llm_columns(con: Any) -> None:
+    """Typed copies of the GenAI attributes most queries filter and sum on."""
+    con.execute("ALTER TABLE spans ADD COLUMN model VARCHAR")
+    con.execute("ALTER TABLE spans ADD COLUMN input_tokens BIGINT")
+    con.execute("ALTER TABLE spans ADD COLUMN output_tokens BIGINT")
+    con.execute("ALTER TABLE spans ADD COLUMN cost_usd DOUBLE")
+
+
+@migration
+def m003_traces(con: Any) -> None:
+    """One row per trace: the root's facts plus running totals over its spans."""
+    con.execute(
+        """
+        CREATE TABLE traces (
+            trace_id          VARCHAR PRIMARY KEY,
+            name              VARCHAR,         -- the root span's name
+            status            VARCHAR,         -- root's status; NULL while the root is open
+            start_ns          BIGINT,
+            end_ns            BIGINT,          -- NULL while the root is open
+            span_count        BIGINT NOT NULL DEFAULT 0,
+            llm_calls         BIGINT NOT NULL DEFAULT 0,
+            error_count       BIGINT NOT NULL DEFAULT 0,
+            input_tokens      BIGINT NOT NULL DEFAULT 0,
+            output_tokens     BIGINT NOT NULL DEFAULT 0,
+            cost_usd          DOUBLE,
+            dropped_spans     BIGINT NOT NULL DEFAULT 0,
+            tags              VARCHAR,         -- JSON object of string tags
+            session           VARCHAR,
+            cell              VARCHAR,         -- JSON {execution_count, source_sha256, kernel_session}
+            request_preview   VARCHAR,
+            response_preview  VARCHAR,
+            error_message     VARCHAR
+        )
+        """
+    )
+
+
+@migration
+def m004_drop_log(con: Any) -> None:
+    """Every time spans were dropped at the memory bound: when, how many, which trace."""
+    con.execute(
+        """
+        CREATE TABLE dropped_spans (
+            recorded_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            trace_id     VARCHAR NOT NULL,
+            count        BIGINT NOT NULL,
+            process_id   BIGINT
+        )
+        """
+    )
+
+
+def migrate(con: Any, upto: int | None = None) -> list[str]:
+    """Apply the migrations not yet recorded in this file; return their names."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS _llmops_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+    )
+    done = {row[0] for row in con.execute("SELECT name FROM _llmops_migrations").fetchall()}
+    applied = []
+    for name, fn in MIGRATIONS[:upto]:
+        if name in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            fn(con)
+            con.execute("INSERT INTO _llmops_migrations VALUES (?, current_timestamp)", [name])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied

@@ -1,0 +1,191 @@
+"""Reading the store: ``traces()``, ``spans()``, ``sql()`` — pandas DataFrames, parameterized SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from ._connection import get_store
+
+_TRACE_SELECT = """
+SELECT trace_id, name,
+       make_timestamp(start_ns // 1000) AS start_time,
+       CASE WHEN end_ns IS NULL THEN NULL ELSE (end_ns - start_ns) / 1e6 END AS duration_ms,
+       COALESCE(status, 'IN_PROGRESS') AS status,
+       span_count, llm_calls, input_tokens, output_tokens, cost_usd, error_count, dropped_spans,
+       tags, session, cell, request_preview, response_preview, error_message
+FROM traces
+"""
+
+_SPAN_SELECT = """
+SELECT trace_id, span_id, parent_span_id, name, kind,
+       make_timestamp(start_ns // 1000) AS start_time,
+       (end_ns - start_ns) / 1e6 AS duration_ms,
+       status, status_message, error, inputs, outputs, attributes, events,
+       model, input_tokens, output_tokens, cost_usd, start_ns, end_ns
+FROM spans
+"""
+_JSON_TRACE_COLUMNS = ("tags", "cell")
+_JSON_SPAN_COLUMNS = ("error", "inputs", "outputs", "attributes", "events")
+_STATUSES = ("OK", "ERROR", "IN_PROGRESS")
+
+
+def sql(query: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+    """Run SQL on the store and return a pandas DataFrame. Use ``?`` or ``$name`` placeholders.
+
+    >>> import llmops_nb
+    >>> llmops_nb.sql("SELECT kind, count(*) AS n FROM spans WHERE trace_id = ? GROUP BY kind", ["..."])  # doctest: +SKIP
+    """
+    if not isinstance(query, str) or not query.strip():
+        raise ValueError("sql() needs a SQL string, e.g. llmops_nb.sql('SELECT * FROM traces LIMIT 5').")
+    with get_store().connect() as con:
+        return con.execute(query, params).df() if params is not None else con.execute(query).df()
+
+
+def traces(*, name: str | None = None, tag: str | dict[str, str] | list[str] | None = None,
+           status: str | None = None, since: Any = None, until: Any = None, text: str | None = None,
+           session: str | None = None, limit: int | None = 100, offset: int = 0) -> Any:
+    """The store's traces, newest first, as a pandas DataFrame.
+
+    Filters: ``name`` (exact; ``*`` and ``?`` as wildcards), ``tag`` (``"env=dev"``,
+    ``{"env": "dev"}`` or a list; all must match), ``status`` (OK, ERROR, IN_PROGRESS),
+    ``since``/``until`` (datetime, ISO string, or a ``timedelta`` meaning "this long ago"),
+    ``text`` (case-insensitive, in names, inputs and outputs of every span), ``session``.
+
+    >>> import llmops_nb
+    >>> llmops_nb.traces(tag="env=dev", status="ERROR", since="2026-11-01")  # doctest: +SKIP
+    """
+    where, params = [], []
+    if name is not None:
+        if any(ch in name for ch in "*?"):
+            where.append("name GLOB ?")
+        else:
+            where.append("name = ?")
+        params.append(name)
+    for key, value in _tags(tag).items():
+        where.append("json_extract_string(tags, ?) = ?")
+        params += [_json_path(key), value]
+    if status is not None:
+        upper = str(status).upper()
+        if upper not in _STATUSES:
+            raise ValueError(f"status must be one of {', '.join(_STATUSES)}; got {status!r}.")
+        where.append("COALESCE(status, 'IN_PROGRESS') = ?")
+        params.append(upper)
+    if since is not None:
+        where.append("start_ns >= ?")
+        params.append(_epoch_ns(since, "since"))
+    if until is not None:
+        where.append("start_ns < ?")
+        params.append(_epoch_ns(until, "until"))
+    if session is not None:
+        where.append("session = ?")
+        params.append(session)
+    if text:
+        pattern = f"%{_escape_like(text)}%"
+        where.append(
+            "(name ILIKE ? ESCAPE '\\' OR trace_id IN (SELECT trace_id FROM spans WHERE name ILIKE ? ESCAPE '\\' "
+            "OR inputs ILIKE ? ESCAPE '\\' OR outputs ILIKE ? ESCAPE '\\' OR status_message ILIKE ? ESCAPE '\\'))"
+        )
+        params += [pattern] * 5
+    query = _TRACE_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+    query += " ORDER BY start_ns DESC, trace_id"
+    if limit is not None:
+        query += " LIMIT ? OFFSET ?"
+        params += [int(limit), int(offset)]
+    with get_store().connect() as con:
+        frame = con.execute(query, params).df()
+    return _parse_json_columns(frame, _JSON_TRACE_COLUMNS)
+
+
+def spans(trace_id: str, *, parse_json: bool = True) -> Any:
+    """Every span of one trace, in start order, as a pandas DataFrame (JSON columns parsed).
+
+    >>> import llmops_nb
+    >>> llmops_nb.spans(llmops_nb.traces().trace_id[0])  # doctest: +SKIP
+    """
+    trace_id = _check_trace_id(trace_id)
+    with get_store().connect() as con:
+        frame = con.execute(_SPAN_SELECT + " WHERE trace_id = ? ORDER BY start_ns, span_id", [trace_id]).df()
+    return _parse_json_columns(frame, _JSON_SPAN_COLUMNS) if parse_json else frame
+
+
+def trace_row(trace_id: str) -> dict[str, Any] | None:
+    trace_id = _check_trace_id(trace_id)
+    with get_store().connect() as con:
+        frame = con.execute(_TRACE_SELECT + " WHERE trace_id = ?", [trace_id]).df()
+    if frame.empty:
+        return None
+    return _parse_json_columns(frame, _JSON_TRACE_COLUMNS).iloc[0].to_dict()
+
+
+def _check_trace_id(trace_id: Any) -> str:
+    value = getattr(trace_id, "trace_id", trace_id)
+    if not isinstance(value, str) or len(value) != 32 or any(ch not in "0123456789abcdef" for ch in value):
+        raise ValueError(f"Expected a trace id of 32 lowercase hex characters, got {trace_id!r}. "
+                         "Take one from llmops_nb.traces().trace_id.")
+    return value
+
+
+def _tags(tag: Any) -> dict[str, str]:
+    if tag is None:
+        return {}
+    if isinstance(tag, dict):
+        return {str(k): str(v) for k, v in tag.items()}
+    items = [tag] if isinstance(tag, str) else list(tag)
+    parsed = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key:
+            raise ValueError(f"Bad tag filter {item!r}: write 'KEY=VALUE', e.g. tag='env=dev'.")
+        parsed[key] = value
+    return parsed
+
+
+def _json_path(key: str) -> str:
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _epoch_ns(value: Any, label: str) -> int:
+    if isinstance(value, dt.timedelta):
+        value = dt.datetime.now(dt.timezone.utc) - value
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{label}={value!r} is not an ISO date/time; write e.g. '2026-11-26' or "
+                             "'2026-11-26T14:00'.") from None
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.astimezone()  # naive means local time, as the user reads their clock
+        return int(value.timestamp() * 1e9)
+    if isinstance(value, (int, float)):
+        return int(value * 1e9)
+    raise TypeError(f"{label} must be a datetime, an ISO string, epoch seconds or a timedelta; got {value!r}.")
+
+
+def _parse_json_columns(frame: Any, columns: tuple[str, ...]) -> Any:
+    import pandas as pd
+
+    for column in columns:
+        if column in frame.columns:
+            # object dtype: a column of 3 and None must stay 3 and None, not 3.0 and NaN
+            frame[column] = pd.Series([_loads(v) for v in frame[column]], index=frame.index, dtype=object)
+    return frame
+
+
+def _loads(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return value

@@ -1,0 +1,345 @@
+"""The manual tracing API: ``@trace``, ``span()``, and the internal ``start_span``/``use_span``.
+
+Every entry point follows one rule: if *our* code fails, the failure is logged
+once and the user's function runs exactly as it would untraced; if *their*
+code fails, the span records the error and the very same exception propagates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, overload
+
+from .._safety import log_once
+from ._context import current_span, get_current_span
+from ._span import Span, check_kind
+
+F = TypeVar("F", bound=Callable[..., Any])
+_MAX_YIELDS_KEPT = 1000
+
+
+def start_span(name: str, kind: str = "UNKNOWN", attributes: dict[str, Any] | None = None,
+               parent: Span | None | bool = True) -> Span:
+    """Start a span without making it current; ``parent=True`` means the current span."""
+    return Span(name, kind, get_current_span() if parent is True else parent or None, attributes)
+
+
+@contextlib.contextmanager
+def use_span(span: Span) -> Iterator[Span]:
+    """Make ``span`` the parent of spans started inside the block (does not end it)."""
+    token = current_span.set(span)
+    try:
+        yield span
+    finally:
+        current_span.reset(token)
+
+
+class span:  # noqa: N801 - reads like a function at the call site: ``with llmops_nb.span(...)``
+    """Trace a block of code as one span.
+
+    >>> import llmops_nb
+    >>> with llmops_nb.span("retrieve", kind="RETRIEVER") as s:   # doctest: +SKIP
+    ...     s.set_inputs({"query": "capital of France"})
+    ...     s.set_outputs([{"id": "doc-1", "score": 0.9}])
+
+    Works with ``async with`` too. An exception inside the block marks the span
+    ERROR and propagates unchanged.
+    """
+
+    __slots__ = ("_name", "_kind", "_attributes", "_span", "_token")
+
+    def __init__(self, name: str, kind: str = "UNKNOWN", attributes: dict[str, Any] | None = None) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"span() needs a non-empty name string, got {name!r}.")
+        self._name = name
+        self._kind = check_kind(kind)
+        self._attributes = attributes
+        self._span: Span | None = None
+        self._token: Any = None
+
+    def __enter__(self) -> Span:
+        try:
+            self._span = Span(self._name, self._kind, get_current_span(), self._attributes)
+            self._token = current_span.set(self._span)
+        except Exception as exc:  # noqa: BLE001
+            log_once("span.enter", exc)
+            # A detached span keeps `s.set_inputs(...)` in the user's block working.
+            self._span = Span(self._name, self._kind, None, None)
+            self._span._ended = True
+        return self._span
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        opened = self._span
+        if opened is None or self._token is None:
+            return
+        try:
+            current_span.reset(self._token)
+            if exc is not None:
+                opened.record_exception(exc)
+            opened.end()
+        except Exception as error:  # noqa: BLE001
+            log_once("span.exit", error)
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+@overload
+def trace(func: F, /) -> F: ...
+@overload
+def trace(*, name: str | None = None, kind: str = "UNKNOWN", attributes: dict[str, Any] | None = None,
+          capture_inputs: bool = True, capture_outputs: bool = True) -> Callable[[F], F]: ...
+
+
+def trace(func: Any = None, /, *, name: str | None = None, kind: str = "UNKNOWN",
+          attributes: dict[str, Any] | None = None, capture_inputs: bool = True,
+          capture_outputs: bool = True) -> Any:
+    """Trace every call of a function as a span: sync, async, generator or async generator.
+
+    >>> import llmops_nb
+    >>> @llmops_nb.trace(kind="TOOL")
+    ... def add(a, b):
+    ...     return a + b
+    >>> add(1, 2)
+    3
+
+    Inputs are the call's arguments by parameter name (``self``/``cls`` left
+    out); outputs are the return value, or the yielded items of a generator.
+    """
+    kind = check_kind(kind)
+
+    def decorate(fn: Any) -> Any:
+        if not callable(fn):
+            raise TypeError(f"@trace decorates functions and methods, got {type(fn).__name__}.")
+        target = fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
+        plan = _Plan(target, name or getattr(target, "__qualname__", None) or repr(target), kind,
+                     attributes, capture_inputs, capture_outputs)
+        if inspect.isasyncgenfunction(target):
+            wrapper = _wrap_async_gen(target, plan)
+        elif inspect.isgeneratorfunction(target):
+            wrapper = _wrap_gen(target, plan)
+        elif inspect.iscoroutinefunction(target):
+            wrapper = _wrap_async(target, plan)
+        else:
+            wrapper = _wrap_sync(target, plan)
+        functools.update_wrapper(wrapper, target)
+        if isinstance(fn, staticmethod):
+            return staticmethod(wrapper)
+        if isinstance(fn, classmethod):
+            return classmethod(wrapper)
+        return wrapper
+
+    return decorate(func) if func is not None else decorate
+
+
+class _Plan:
+    """What a decorated function records, worked out once at decoration time."""
+
+    __slots__ = ("name", "kind", "attributes", "capture_outputs", "names", "skip_first", "signature", "simple",
+                 "capture_inputs")
+
+    def __init__(self, fn: Any, name: str, kind: str, attributes: dict[str, Any] | None,
+                 capture_inputs: bool, capture_outputs: bool) -> None:
+        self.name, self.kind, self.attributes = name, kind, attributes
+        self.capture_inputs, self.capture_outputs = capture_inputs, capture_outputs
+        try:
+            self.signature: inspect.Signature | None = inspect.signature(fn)
+            params = list(self.signature.parameters.values())
+        except (TypeError, ValueError):
+            self.signature, params = None, []
+        self.names = tuple(p.name for p in params)
+        self.skip_first = bool(params) and params[0].name in ("self", "cls")
+        self.simple = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+
+    def begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
+        span = Span(self.name, self.kind, get_current_span(), self.attributes)
+        if self.capture_inputs and (args or kwargs):
+            span.set_inputs(self.bind(args, kwargs))
+        return span
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self.simple and len(args) <= len(self.names):
+            bound = dict(zip(self.names, args))
+            bound.update(kwargs)
+        elif self.signature is not None:
+            try:
+                bound = dict(self.signature.bind_partial(*args, **kwargs).arguments)
+            except TypeError:
+                bound = {"args": list(args), "kwargs": kwargs}
+        else:
+            bound = {"args": list(args), "kwargs": kwargs}
+        if self.skip_first and self.names:
+            bound.pop(self.names[0], None)
+        return bound
+
+
+def _finish(span: Span, token: Any, outputs: Any, plan: _Plan, keep: bool = True) -> None:
+    try:
+        current_span.reset(token) if token is not None else None
+        if keep and plan.capture_outputs:
+            span.set_outputs(outputs)
+        span.end()
+    except Exception as exc:  # noqa: BLE001
+        log_once("trace.finish", exc)
+
+
+def _fail(span: Span, token: Any, exc: BaseException) -> None:
+    try:
+        current_span.reset(token) if token is not None else None
+        span.record_exception(exc)
+        span.end()
+    except Exception as error:  # noqa: BLE001
+        log_once("trace.fail", error)
+
+
+def _wrap_sync(fn: Any, plan: _Plan) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            span = plan.begin(args, kwargs)
+            token = current_span.set(span)
+        except Exception as exc:  # noqa: BLE001
+            log_once("trace.begin", exc)
+            return fn(*args, **kwargs)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            _fail(span, token, exc)
+            raise
+        _finish(span, token, result, plan)
+        return result
+
+    return wrapper
+
+
+def _wrap_async(fn: Any, plan: _Plan) -> Any:
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            span = plan.begin(args, kwargs)
+            token = current_span.set(span)
+        except Exception as exc:  # noqa: BLE001
+            log_once("trace.begin", exc)
+            return await fn(*args, **kwargs)
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            _fail(span, token, exc)
+            raise
+        _finish(span, token, result, plan)
+        return result
+
+    return wrapper
+
+
+class _Yields:
+    """The items a traced generator yielded, kept up to a bound."""
+
+    __slots__ = ("items", "count")
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.count = 0
+
+    def add(self, item: Any) -> None:
+        self.count += 1
+        if len(self.items) < _MAX_YIELDS_KEPT:
+            self.items.append(item)
+
+    def outputs(self) -> Any:
+        if self.count > len(self.items):
+            return {"yielded": self.items, "note": f"first {len(self.items)} of {self.count} items kept"}
+        return self.items
+
+
+def _wrap_gen(fn: Any, plan: _Plan) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            span = plan.begin(args, kwargs)
+        except Exception as exc:  # noqa: BLE001
+            log_once("trace.begin", exc)
+            return (yield from fn(*args, **kwargs))
+        yields = _Yields()
+        try:
+            token = current_span.set(span)
+            try:
+                gen = fn(*args, **kwargs)
+            finally:
+                current_span.reset(token)
+            step, value = gen.send, None
+            while True:
+                token = current_span.set(span)
+                try:
+                    item = step(value)
+                finally:
+                    current_span.reset(token)
+                yields.add(item)
+                try:
+                    value = yield item
+                    step = gen.send
+                except GeneratorExit:
+                    gen.close()
+                    span.set_attribute("llmops_nb.generator.closed_early", True)
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - thrown in by the consumer: pass it on
+                    step, value = gen.throw, exc
+        except StopIteration as stop:
+            _finish(span, None, yields.outputs(), plan)
+            return stop.value
+        except GeneratorExit:
+            _finish(span, None, yields.outputs(), plan)
+            raise
+        except BaseException as exc:
+            _fail(span, None, exc)
+            raise
+
+    return wrapper
+
+
+def _wrap_async_gen(fn: Any, plan: _Plan) -> Any:
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            span = plan.begin(args, kwargs)
+        except Exception as exc:  # noqa: BLE001
+            log_once("trace.begin", exc)
+            async for item in fn(*args, **kwargs):
+                yield item
+            return
+        yields = _Yields()
+        try:
+            token = current_span.set(span)
+            try:
+                agen = fn(*args, **kwargs)
+            finally:
+                current_span.reset(token)
+            step, value = agen.asend, None
+            while True:
+                token = current_span.set(span)
+                try:
+                    item = await step(value)
+                finally:
+                    current_span.reset(token)
+                yields.add(item)
+                try:
+                    value = yield item
+                    step = agen.asend
+                except GeneratorExit:
+                    await agen.aclose()
+                    span.set_attribute("llmops_nb.generator.closed_early", True)
+                    raise
+                except BaseException as exc:  # noqa: BLE001
+                    step, value = agen.athrow, exc
+        except StopAsyncIteration:
+            _finish(span, None, yields.outputs(), plan)
+        except GeneratorExit:
+            _finish(span, None, yields.outputs(), plan)
+            raise
+        except BaseException as exc:
+            _fail(span, None, exc)
+            raise
+
+    return wrapper

@@ -1,0 +1,65 @@
+"""Which span is current: a contextvar, plus the cell's root as a fallback.
+
+asyncio tasks copy contextvars when created, so spans in tasks nest by
+themselves. Threads do not: ``ThreadPoolExecutor.submit`` is wrapped to carry
+the *current span only* into the worker (not the whole context, which would
+change other contextvars the user relies on). Work in a thread that carries no
+span — a raw ``threading.Thread`` started in a traced cell — falls back to the
+cell's root span, so it still lands in the cell's trace.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextvars
+import functools
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._span import Span
+
+current_span: contextvars.ContextVar[Span | None] = contextvars.ContextVar("llmops_nb_current_span", default=None)
+
+# Root span of the notebook cell being traced (set by %%llm_trace / %llm_autotrace).
+_cell_root: list[Any] = [None]
+
+
+def get_current_span() -> Span | None:
+    """The span new spans become children of, or None when none is active."""
+    span = current_span.get()
+    if span is None:
+        root = _cell_root[0]
+        if root is not None:
+            return root.materialize() if hasattr(root, "materialize") else root
+    return span
+
+
+def set_cell_root(root: Any) -> None:
+    _cell_root[0] = root
+
+
+_original_submit = concurrent.futures.ThreadPoolExecutor.submit
+
+
+def _submit_with_span(self: concurrent.futures.ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+    parent = current_span.get()
+    if parent is None:
+        return _original_submit(self, fn, *args, **kwargs)
+    return _original_submit(self, functools.partial(_run_under, parent, fn), *args, **kwargs)
+
+
+def _run_under(parent: Span, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    token = current_span.set(parent)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        current_span.reset(token)
+
+
+def install_thread_propagation() -> None:
+    """Carry the current span into ThreadPoolExecutor work (idempotent)."""
+    concurrent.futures.ThreadPoolExecutor.submit = _submit_with_span  # type: ignore[method-assign]
+
+
+def uninstall_thread_propagation() -> None:
+    concurrent.futures.ThreadPoolExecutor.submit = _original_submit  # type: ignore[method-assign]

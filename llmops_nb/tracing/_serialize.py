@@ -1,0 +1,194 @@
+"""Turn any Python value into capped, valid JSON text without ever raising.
+
+Inputs and outputs are serialized when they are recorded (not later), so a
+message list the user appends to after the call is stored as it was sent.
+Whatever the value — numpy arrays, pydantic models, dataclasses, bytes, sets,
+cycles, objects whose ``repr`` raises, 50 MB strings, lone surrogates — the
+result is JSON of at most ``cap`` characters plus a note saying what was cut.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+MAX_DEPTH = 32
+MAX_ITEMS = 10_000
+_PRIMITIVES = (int, float, bool, type(None))
+
+
+class _Budget:
+    __slots__ = ("left", "cut")
+
+    def __init__(self, chars: int) -> None:
+        self.left = chars
+        self.cut = False
+
+
+def to_json(value: Any, cap: int) -> tuple[str, int | None]:
+    """Return ``(json_text, original_chars_or_None)``; the second is set when capped."""
+    kind = type(value)
+    if kind is str and len(value) < 1024:
+        # Fast path for the commonest payload; surrogates are fixed by the writer.
+        return json.dumps(value, ensure_ascii=False), None
+    if kind in _PRIMITIVES and not (kind is float and not math.isfinite(value)):
+        return json.dumps(value), None
+    budget = _Budget(cap)
+    try:
+        safe = _walk(value, budget, 0, set())
+        text = json.dumps(safe, ensure_ascii=False)
+    except Exception as exc:  # noqa: BLE001 - a payload must never break the caller
+        text = json.dumps(f"<unserializable {_type_name(value)}: {type(exc).__name__}>")
+    if budget.cut or len(text) > cap:
+        original = _estimate_chars(value)
+        if len(text) > cap:
+            text = json.dumps(text[:cap] + f"… [truncated at {cap} chars]", ensure_ascii=False)
+        return text, max(original, len(text))
+    return text, None
+
+
+def _walk(value: Any, budget: _Budget, depth: int, active: set[int]) -> Any:
+    kind = type(value)
+    if kind is str:
+        return _cap_str(value, budget)
+    if kind is bool or value is None:
+        budget.left -= 5
+        return value
+    if kind is int:
+        budget.left -= 8
+        return value if -(2**63) <= value < 2**63 else str(value)
+    if kind is float:
+        budget.left -= 8
+        return value if math.isfinite(value) else str(value)
+    if budget.left <= 0:
+        budget.cut = True
+        return "…"
+    if depth >= MAX_DEPTH:
+        budget.cut = True
+        return f"<{_type_name(value)}: nested deeper than {MAX_DEPTH} levels>"
+    ident = id(value)
+    if ident in active:
+        return f"<cycle: {_type_name(value)}>"
+    active.add(ident)
+    try:
+        return _walk_container(value, budget, depth, active)
+    finally:
+        active.discard(ident)
+
+
+def _walk_container(value: Any, budget: _Budget, depth: int, active: set[int]) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for index, (key, item) in enumerate(value.items()):
+            if index >= MAX_ITEMS or budget.left <= 0:
+                budget.cut = True
+                out["…"] = f"{len(value) - index} more items"
+                break
+            name = key if type(key) is str else _safe_repr(key)
+            out[_cap_str(name, budget)] = _walk(item, budget, depth + 1, active)
+        return out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = value
+        if isinstance(value, (set, frozenset)):
+            try:
+                items = sorted(value)
+            except Exception:  # noqa: BLE001 - unorderable members: keep iteration order
+                items = list(value)
+        out_list = []
+        for index, item in enumerate(items):
+            if index >= MAX_ITEMS or budget.left <= 0:
+                budget.cut = True
+                out_list.append(f"… {len(items) - index} more items")
+                break
+            out_list.append(_walk(item, budget, depth + 1, active))
+        return out_list
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value[:64])
+        budget.left -= 160
+        return {"__type__": "bytes", "length": len(value), "head_hex": raw.hex()}
+    converted = _convert_known(value)
+    if converted is not _UNKNOWN:
+        return _walk(converted, budget, depth + 1, active)
+    return _cap_str(_safe_repr(value), budget)
+
+
+_UNKNOWN = object()
+
+
+def _convert_known(value: Any) -> Any:
+    """Map well-known rich types to plain data; ``_UNKNOWN`` when we have no mapping."""
+    try:
+        # pydantic v2 (the openai and anthropic SDKs' models included)
+        dump = getattr(type(value), "model_dump", None)
+        if callable(dump):
+            return value.model_dump(mode="json", warnings=False)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
+        module = type(value).__module__
+        if module.startswith("numpy"):
+            return _numpy(value)
+        if module.startswith("pandas"):
+            return _pandas(value)
+        if hasattr(value, "_asdict"):  # namedtuple-like
+            return value._asdict()
+    except Exception:  # noqa: BLE001 - fall back to repr
+        return _UNKNOWN
+    return _UNKNOWN
+
+
+def _numpy(value: Any) -> Any:
+    if hasattr(value, "shape") and hasattr(value, "dtype") and getattr(value, "ndim", 0) > 0:
+        summary: dict[str, Any] = {"__type__": "ndarray", "shape": list(value.shape), "dtype": str(value.dtype)}
+        flat = value.reshape(-1)
+        summary["values" if flat.size <= 1000 else "head"] = flat[:1000].tolist()
+        return summary
+    return value.item() if hasattr(value, "item") else _UNKNOWN
+
+
+def _pandas(value: Any) -> Any:
+    if hasattr(value, "to_dict") and hasattr(value, "shape"):
+        head = value.head(100)
+        kind = type(value).__name__
+        body = head.to_dict(orient="records") if kind == "DataFrame" else head.to_dict()
+        return {"__type__": kind, "shape": list(value.shape), "head": body}
+    return _UNKNOWN
+
+
+def _cap_str(text: str, budget: _Budget) -> str:
+    budget.left -= len(text) + 2
+    if budget.left < 0:
+        keep = max(0, len(text) + budget.left)
+        budget.cut = True
+        return text[:keep] + f"… [truncated: {len(text)} chars]"
+    return text
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception as exc:  # noqa: BLE001 - objects whose repr raises are still recorded
+        return f"<{_type_name(value)} object: repr raised {type(exc).__name__}>"
+    return text if type(text) is str else f"<{_type_name(value)} object>"
+
+
+def _type_name(value: Any) -> str:
+    try:
+        kind = type(value)
+        return f"{kind.__module__}.{kind.__qualname__}"
+    except Exception:  # noqa: BLE001
+        return "object"
+
+
+def _estimate_chars(value: Any, depth: int = 0) -> int:
+    """Cheap size estimate of the uncapped payload's strings, for the cap note."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if depth < MAX_DEPTH and isinstance(value, (list, tuple, dict)):
+        items = value.values() if isinstance(value, dict) else value
+        try:
+            return sum(_estimate_chars(v, depth + 1) for v in items) + 2
+        except Exception:  # noqa: BLE001
+            return 0
+    return 0

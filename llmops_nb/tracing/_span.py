@@ -1,0 +1,210 @@
+"""The span: one timed operation, shaped like an OpenTelemetry span.
+
+Ids are random 128-bit (trace) and 64-bit (span) integers, kept as ints on the
+hot path and written as lowercase hex like OTLP/JSON. Times are epoch
+nanoseconds. Kinds are MLflow's span types; attributes use the OpenTelemetry
+GenAI names (``gen_ai.request.model``, ``gen_ai.usage.input_tokens`` …).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import traceback
+from typing import Any
+
+from .._config import settings
+from . import _serialize
+
+
+class SpanKind:
+    """Span kinds, as MLflow names them (``mlflow.entities.SpanType``)."""
+
+    LLM = "LLM"
+    CHAT_MODEL = "CHAT_MODEL"
+    CHAIN = "CHAIN"
+    AGENT = "AGENT"
+    TOOL = "TOOL"
+    RETRIEVER = "RETRIEVER"
+    EMBEDDING = "EMBEDDING"
+    RERANKER = "RERANKER"
+    PARSER = "PARSER"
+    MEMORY = "MEMORY"
+    WORKFLOW = "WORKFLOW"
+    TASK = "TASK"
+    GUARDRAIL = "GUARDRAIL"
+    EVALUATOR = "EVALUATOR"
+    UNKNOWN = "UNKNOWN"
+
+    ALL = frozenset(
+        {"LLM", "CHAT_MODEL", "CHAIN", "AGENT", "TOOL", "RETRIEVER", "EMBEDDING", "RERANKER", "PARSER",
+         "MEMORY", "WORKFLOW", "TASK", "GUARDRAIL", "EVALUATOR", "UNKNOWN"}
+    )
+    #: kinds counted as LLM calls in trace totals
+    LLM_CALLS = frozenset({"LLM", "CHAT_MODEL"})
+
+
+def check_kind(kind: str) -> str:
+    upper = kind.upper() if isinstance(kind, str) else kind
+    if upper not in SpanKind.ALL:
+        import difflib
+
+        close = difflib.get_close_matches(str(upper), sorted(SpanKind.ALL), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"Unknown span kind {kind!r}.{hint} Use one of: {', '.join(sorted(SpanKind.ALL))}.")
+    return upper
+
+
+_rng = random.Random(int.from_bytes(os.urandom(16), "big"))
+
+
+def _reseed() -> None:
+    _rng.seed(int.from_bytes(os.urandom(16), "big"))
+
+
+if hasattr(os, "register_at_fork"):
+    # A forked child must not repeat its parent's ids.
+    os.register_at_fork(after_in_child=_reseed)
+
+_new_bits = _rng.getrandbits
+_now_ns = time.time_ns
+
+
+class Span:
+    """A span being recorded. Create one with ``llmops_nb.span()`` or ``@llmops_nb.trace``.
+
+    Once ended, further changes are ignored: the span has been handed to the writer.
+    """
+
+    __slots__ = (
+        "trace_id_int", "span_id_int", "parent_id_int", "name", "kind", "start_ns", "end_ns",
+        "status", "status_message", "error", "inputs", "outputs", "attributes", "events",
+        "trace_meta", "is_root", "_ended",
+    )
+
+    def __init__(self, name: str, kind: str, parent: Span | None, attributes: dict[str, Any] | None) -> None:
+        if parent is None:
+            self.trace_id_int = _new_bits(128) or 1
+            self.parent_id_int = 0
+            self.is_root = True
+        else:
+            self.trace_id_int = parent.trace_id_int
+            self.parent_id_int = parent.span_id_int
+            self.is_root = False
+        self.span_id_int = _new_bits(64) or 1
+        self.name = name
+        self.kind = kind
+        self.status = "OK"
+        self.status_message = None
+        self.error: dict[str, str] | None = None
+        self.inputs: str | None = None
+        self.outputs: str | None = None
+        self.attributes: dict[str, Any] = dict(attributes) if attributes else {}
+        self.events: list[tuple[str, int, dict[str, Any] | None]] | None = None
+        self.trace_meta: dict[str, Any] | None = None
+        self.end_ns = 0
+        self._ended = False
+        self.start_ns = _now_ns()
+
+    # ids as OTLP/JSON writes them
+    @property
+    def trace_id(self) -> str:
+        return f"{self.trace_id_int:032x}"
+
+    @property
+    def span_id(self) -> str:
+        return f"{self.span_id_int:016x}"
+
+    @property
+    def parent_id(self) -> str | None:
+        return f"{self.parent_id_int:016x}" if self.parent_id_int else None
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def set_inputs(self, inputs: Any) -> None:
+        """Record the span's inputs (serialized now, capped, so later mutation does not change them)."""
+        if not self._ended:
+            self.inputs = self._capture("inputs", inputs)
+
+    def set_outputs(self, outputs: Any) -> None:
+        """Record the span's outputs (serialized now, capped)."""
+        if not self._ended:
+            self.outputs = self._capture("outputs", outputs)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        if not self._ended:
+            self.attributes[str(key)] = value
+
+    def set_attributes(self, attributes: dict[str, Any]) -> None:
+        if not self._ended:
+            for key, value in attributes.items():
+                self.attributes[str(key)] = value
+
+    def add_event(self, name: str, attributes: dict[str, Any] | None = None, timestamp_ns: int | None = None) -> None:
+        if self._ended:
+            return
+        if self.events is None:
+            self.events = []
+        self.events.append((str(name), timestamp_ns or _now_ns(), dict(attributes) if attributes else None))
+
+    def set_status(self, status: str, message: str | None = None) -> None:
+        status = str(status).upper()
+        if status not in ("OK", "ERROR", "UNSET"):
+            raise ValueError(f"Span status must be 'OK' or 'ERROR', got {status!r}.")
+        if not self._ended:
+            self.status = status
+            self.status_message = message
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Mark the span ERROR with the exception's type, message and traceback (OTel's ``exception`` event)."""
+        if self._ended:
+            return
+        try:
+            kind = type(exc)
+            exc_type = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+            message = _safe_str(exc)
+            tb = "".join(traceback.format_exception(kind, exc, exc.__traceback__))
+        except Exception:  # noqa: BLE001 - an exotic exception must still be recorded
+            exc_type, message, tb = "Exception", "<unprintable exception>", ""
+        cap = _max_chars()
+        self.status = "ERROR"
+        self.status_message = message[:cap]
+        self.error = {"type": exc_type, "message": message[:cap], "traceback": tb[-cap:]}
+        self.add_event("exception", {"exception.type": exc_type, "exception.message": message[:cap]})
+
+    def end(self, end_ns: int | None = None) -> None:
+        """Finish the span and hand it to the writer. Calling it again does nothing."""
+        if self._ended:
+            return
+        self.end_ns = end_ns or _now_ns()
+        self._ended = True
+        _enqueue(self)
+
+    def _capture(self, field: str, value: Any) -> str:
+        text, original = _serialize.to_json(value, _max_chars())
+        if original is not None:
+            self.attributes.setdefault("llmops_nb.truncated", {})[field] = {
+                "original_chars": original, "cap_chars": _max_chars()}
+        return text
+
+    def __repr__(self) -> str:
+        state = "ended" if self._ended else "open"
+        return f"<Span {self.name!r} kind={self.kind} status={self.status} {state} span_id={self.span_id}>"
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001
+        return f"<{type(exc).__name__}: str() raised>"
+
+
+def _max_chars() -> int:
+    return settings.max_payload_chars
+
+
+def _enqueue(span: Span) -> None:  # replaced by the recorder at import
+    raise RuntimeError("recorder not installed")
