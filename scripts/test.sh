@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up .venv, then lint, run every test and execute every notebook. Each step runs even when an
+# earlier one failed, so one run shows every problem; the exit code is non-zero if any failed.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k local_model`.
+set -euo pipefail
+# shellcheck source=scripts/_setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh"
+
+failed=()
+step() {
+    local name=$1 start=$SECONDS
+    shift
+    echo "== $name: $*"
+    if "$@"; then
+        echo "== $name: ok ($((SECONDS - start)) s)"
+    else
+        echo "== $name: FAILED ($((SECONDS - start)) s)"
+        failed+=("$name")
+    fi
+}
+
+step lint ruff check
+step tests python -m pytest -p no:cacheprovider "$@"
+step notebooks python scripts/run_notebooks.py
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "== FAILED: ${failed[*]}"
+    exit 1
+fi
+echo "== all passed"
