@@ -16,8 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._config import configure
-from .tracing import SpanKind, flush, get_current_span, span, trace
+from ._config import configure as configure
+from .tracing import SpanKind as SpanKind
+from .tracing import flush as flush
+from .tracing import get_current_span as get_current_span
+from .tracing import span as span
+from .tracing import trace as trace
 
 __version__ = "0.1.0"
 
@@ -34,11 +38,25 @@ _LAZY = {
     "StoreLockedError": ("llmops_nb.store._connection", "StoreLockedError"),
 }
 
-__all__ = sorted([
-    "SpanKind", "Trace", "StoreLockedError", "autolog", "configure", "flush", "get_current_span", "get_trace",
-    "show", "span", "spans", "sql", "status", "trace", "traces", "load_ipython_extension",
+__all__ = [
+    "SpanKind",
+    "StoreLockedError",
+    "Trace",
+    "autolog",
+    "configure",
+    "flush",
+    "get_current_span",
+    "get_trace",
+    "load_ipython_extension",
+    "show",
+    "span",
+    "spans",
+    "sql",
+    "status",
+    "trace",
+    "traces",
     "unload_ipython_extension",
-])
+]
 
 
 def __getattr__(name: str) -> Any:

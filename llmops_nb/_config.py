@@ -50,7 +50,7 @@ def configure(**options: object) -> Settings:
     >>> llmops_nb.configure(db="traces.duckdb", flush_interval=0.2)  # doctest: +SKIP
     """
     known = {f.name for f in fields(Settings)}
-    for name, value in options.items():
+    for name in options:
         if name not in known:
             import difflib
 

@@ -10,6 +10,7 @@ trace is escaped: trace content never becomes markup.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -50,8 +51,8 @@ def _facts(trace: Any) -> dict[str, Any]:
         "llm_calls": int(info.get("llm_calls") or 0),
         "input_tokens": int(info.get("input_tokens") or 0),
         "output_tokens": int(info.get("output_tokens") or 0),
-        "cost": None if cost is None or cost != cost else float(cost),
-        "duration": None if duration is None or duration != duration else float(duration),
+        "cost": None if cost is None or math.isnan(cost) else float(cost),
+        "duration": None if duration is None or math.isnan(duration) else float(duration),
         "errors": int(info.get("error_count") or 0),
         "dropped": int(info.get("dropped_spans") or 0),
         "error_message": info.get("error_message"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Any
 
 from ._connection import get_store
@@ -35,7 +36,7 @@ def sql(query: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
     """Run SQL on the store and return a pandas DataFrame. Use ``?`` or ``$name`` placeholders.
 
     >>> import llmops_nb
-    >>> llmops_nb.sql("SELECT kind, count(*) AS n FROM spans WHERE trace_id = ? GROUP BY kind", ["..."])  # doctest: +SKIP
+    >>> llmops_nb.sql("SELECT kind, count(*) FROM spans WHERE trace_id = ? GROUP BY kind", [tid])  # doctest: +SKIP
     """
     if not isinstance(query, str) or not query.strip():
         raise ValueError("sql() needs a SQL string, e.g. llmops_nb.sql('SELECT * FROM traces LIMIT 5').")
@@ -183,7 +184,7 @@ def _parse_json_columns(frame: Any, columns: tuple[str, ...]) -> Any:
 
 
 def _loads(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     try:
         return json.loads(value)

@@ -22,7 +22,7 @@ _MAX_YIELDS_KEPT = 1000
 
 
 def start_span(name: str, kind: str = "UNKNOWN", attributes: dict[str, Any] | None = None,
-               parent: Span | None | bool = True) -> Span:
+               parent: Span | bool | None = True) -> Span:
     """Start a span without making it current; ``parent=True`` means the current span."""
     return Span(name, kind, get_current_span() if parent is True else parent or None, attributes)
 
@@ -49,7 +49,7 @@ class span:  # noqa: N801 - reads like a function at the call site: ``with llmop
     ERROR and propagates unchanged.
     """
 
-    __slots__ = ("_name", "_kind", "_attributes", "_span", "_token")
+    __slots__ = ("_attributes", "_kind", "_name", "_span", "_token")
 
     def __init__(self, name: str, kind: str = "UNKNOWN", attributes: dict[str, Any] | None = None) -> None:
         if not isinstance(name, str) or not name:
@@ -119,7 +119,7 @@ def trace(func: Any = None, /, *, name: str | None = None, kind: str = "UNKNOWN"
             raise TypeError(f"@trace decorates functions and methods, got {type(fn).__name__}.")
         target = fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
         plan = _Plan(target, name or getattr(target, "__qualname__", None) or repr(target), kind,
-                     attributes, capture_inputs, capture_outputs)
+                     attributes, capture_inputs=capture_inputs, capture_outputs=capture_outputs)
         if inspect.isasyncgenfunction(target):
             wrapper = _wrap_async_gen(target, plan)
         elif inspect.isgeneratorfunction(target):
@@ -141,10 +141,19 @@ def trace(func: Any = None, /, *, name: str | None = None, kind: str = "UNKNOWN"
 class _Plan:
     """What a decorated function records, worked out once at decoration time."""
 
-    __slots__ = ("name", "kind", "attributes", "capture_outputs", "names", "skip_first", "signature", "simple",
-                 "capture_inputs")
+    __slots__ = (
+        "attributes",
+        "capture_inputs",
+        "capture_outputs",
+        "kind",
+        "name",
+        "names",
+        "signature",
+        "simple",
+        "skip_first",
+    )
 
-    def __init__(self, fn: Any, name: str, kind: str, attributes: dict[str, Any] | None,
+    def __init__(self, fn: Any, name: str, kind: str, attributes: dict[str, Any] | None, *,
                  capture_inputs: bool, capture_outputs: bool) -> None:
         self.name, self.kind, self.attributes = name, kind, attributes
         self.capture_inputs, self.capture_outputs = capture_inputs, capture_outputs
@@ -165,7 +174,7 @@ class _Plan:
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         if self.simple and len(args) <= len(self.names):
-            bound = dict(zip(self.names, args))
+            bound = dict(zip(self.names, args, strict=False))
             bound.update(kwargs)
         elif self.signature is not None:
             try:
@@ -239,7 +248,7 @@ def _wrap_async(fn: Any, plan: _Plan) -> Any:
 class _Yields:
     """The items a traced generator yielded, kept up to a bound."""
 
-    __slots__ = ("items", "count")
+    __slots__ = ("count", "items")
 
     def __init__(self) -> None:
         self.items: list[Any] = []

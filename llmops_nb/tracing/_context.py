@@ -23,6 +23,10 @@ current_span: contextvars.ContextVar[Span | None] = contextvars.ContextVar("llmo
 # Root span of the notebook cell being traced (set by %%llm_trace / %llm_autotrace).
 _cell_root: list[Any] = [None]
 
+# Called with a cell's root span just before it ends, e.g. to finish streams the
+# user stopped reading but never closed, so they belong to the cell's trace.
+root_end_hooks: list[Any] = []
+
 
 def get_current_span() -> Span | None:
     """The span new spans become children of, or None when none is active."""

@@ -20,7 +20,7 @@ _PRIMITIVES = (int, float, bool, type(None))
 
 
 class _Budget:
-    __slots__ = ("left", "cut")
+    __slots__ = ("cut", "left")
 
     def __init__(self, chars: int) -> None:
         self.left = chars

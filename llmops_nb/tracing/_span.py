@@ -78,9 +78,23 @@ class Span:
     """
 
     __slots__ = (
-        "trace_id_int", "span_id_int", "parent_id_int", "name", "kind", "start_ns", "end_ns",
-        "status", "status_message", "error", "inputs", "outputs", "attributes", "events",
-        "trace_meta", "is_root", "_ended",
+        "_ended",
+        "attributes",
+        "end_ns",
+        "error",
+        "events",
+        "inputs",
+        "is_root",
+        "kind",
+        "name",
+        "outputs",
+        "parent_id_int",
+        "span_id_int",
+        "start_ns",
+        "status",
+        "status_message",
+        "trace_id_int",
+        "trace_meta",
     )
 
     def __init__(self, name: str, kind: str, parent: Span | None, attributes: dict[str, Any] | None) -> None:

@@ -1,0 +1,32 @@
+"""IPython magics: ``%%llm_trace``, ``%llm_autotrace``, ``%llm_sql``. Loaded by ``%load_ext llmops_nb``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._sql_magic import SqlMagics
+from ._trace_magic import TraceMagics
+
+_loaded: dict[int, TraceMagics] = {}
+
+
+def load(ipython: Any) -> None:
+    if id(ipython) in _loaded:
+        return
+    trace_magics = TraceMagics(ipython)
+    ipython.register_magics(trace_magics)
+    ipython.register_magics(SqlMagics(ipython))
+    ipython.input_transformers_cleanup.append(trace_magics.rewrite_cell)
+    ipython.events.register("pre_run_cell", trace_magics.pre_run_cell)
+    ipython.events.register("post_run_cell", trace_magics.post_run_cell)
+    _loaded[id(ipython)] = trace_magics
+
+
+def unload(ipython: Any) -> None:
+    trace_magics = _loaded.pop(id(ipython), None)
+    if trace_magics is None:
+        return
+    if trace_magics.rewrite_cell in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(trace_magics.rewrite_cell)
+    ipython.events.unregister("pre_run_cell", trace_magics.pre_run_cell)
+    ipython.events.unregister("post_run_cell", trace_magics.post_run_cell)

@@ -1,0 +1,86 @@
+"""One notebook cell as one trace: the root span, its provenance, and its ending.
+
+Shared by ``%%llm_trace`` (root created up front) and ``%llm_autotrace``
+(root created lazily, only when the cell records a span).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .._config import settings
+from .._safety import log_once
+from ..tracing import _context
+from ..tracing._recorder import flush
+from ..tracing._span import Span
+from ._provenance import cell_info
+
+FLUSH_WAIT_S = 10.0
+
+
+class CellTrace:
+    def __init__(self, shell: Any, source: str, *, name: str | None = None, tags: dict[str, str] | None = None,
+                 session: str | None = None, execution_count: int | None = None) -> None:
+        self.shell = shell
+        self.source = source
+        self.execution_count = count = execution_count
+        self.name = name or (f"cell [{count}]" if count is not None else "cell")
+        self.tags = tags or {}
+        self.session = session
+        self.root: Span | None = None
+        self._lock = threading.Lock()
+
+    def materialize(self) -> Span:
+        """The root span, created on first use (spans started in any thread may call this)."""
+        root = self.root
+        if root is not None:
+            return root
+        with self._lock:
+            if self.root is None:
+                root = Span(self.name, "CHAIN", None, {"llmops_nb.source": "notebook_cell"})
+                root.trace_meta = {"tags": self.tags, "session": self.session,
+                                   "cell": cell_info(self.shell, self.source, self.execution_count)}
+                root.set_inputs({"cell": self.source})
+                self.root = root
+            return self.root
+
+    def finish(self, error: BaseException | None, result: Any = None) -> bool:
+        """End the root (if any span was recorded) and persist the trace. False when nothing was traced."""
+        root = self.root
+        if root is None:
+            return False
+        try:
+            for hook in list(_context.root_end_hooks):
+                try:
+                    hook(root)
+                except Exception as exc:  # noqa: BLE001
+                    log_once("cell.root_end_hook", exc)
+            if error is not None:
+                root.record_exception(error)
+            elif result is not None:
+                root.set_outputs(result)
+            root.end()
+        except Exception as exc:  # noqa: BLE001
+            log_once("cell.finish", exc)
+        return True
+
+    def persist_and_show(self, display: bool) -> Any:
+        """Flush (bounded wait), then show the summary; return the Trace (or None if not persisted)."""
+        from .._display import show
+        from .._trace import Trace
+
+        root = self.root
+        if root is None:
+            return None
+        trace = Trace(root.trace_id)
+        if not flush(timeout=min(FLUSH_WAIT_S, settings.lock_timeout)):
+            print(f"llmops_nb: trace {root.trace_id} is kept in memory: the store {settings.db_path()} is busy "
+                  "(another process holds its lock); it will be written when the lock frees.")
+            return trace
+        if display:
+            try:
+                show(trace)
+            except Exception as exc:  # noqa: BLE001 - display must not fail the cell
+                log_once("cell.display", exc)
+        return trace

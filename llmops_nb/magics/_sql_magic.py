@@ -1,0 +1,62 @@
+"""``%llm_sql`` / ``%%llm_sql``: SQL on the store, returning a pandas DataFrame.
+
+``$name`` in the query binds the notebook variable ``name`` as a query
+parameter — never pasted into the SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+
+from ._args import check_variable
+
+_PARAM = re.compile(r"(?<![\w$])\$([A-Za-z_]\w*)")
+_STRING = re.compile(r"'(?:[^']|'')*'")
+
+
+@magics_class
+class SqlMagics(Magics):
+    @no_var_expand
+    @line_cell_magic
+    def llm_sql(self, line: str, cell: str | None = None) -> Any:
+        """SQL on the llmops_nb store. %llm_sql SELECT ... | %%llm_sql [VAR] with the query as the cell body.
+
+        Tables: traces, spans, dropped_spans. ``$var`` binds a notebook variable safely.
+        """
+        var = None
+        if cell is None:
+            query = line
+        else:
+            var = check_variable(line.strip() or None, "%%llm_sql")
+            query = cell
+        if not query.strip():
+            raise UsageError("%llm_sql: no query. Write e.g. %llm_sql SELECT name, cost_usd FROM traces LIMIT 10")
+        params = self._bind(query)
+        from ..store._connection import StoreLockedError
+        from ..store._queries import sql
+
+        try:
+            frame = sql(query, params or None)
+        except StoreLockedError:
+            raise
+        except Exception as exc:
+            if type(exc).__module__.startswith("duckdb"):
+                raise UsageError(f"%llm_sql: {exc}\nTables: traces, spans, dropped_spans "
+                                 "(see the README's schema section).") from None
+            raise
+        if var is not None:
+            self.shell.user_ns[var] = frame
+            return None
+        return frame
+
+    def _bind(self, query: str) -> dict[str, Any]:
+        names = set(_PARAM.findall(_STRING.sub("''", query)))
+        missing = sorted(name for name in names if name not in self.shell.user_ns)
+        if missing:
+            raise UsageError(f"%llm_sql: ${missing[0]} is not a notebook variable; define it first "
+                             f"(e.g. {missing[0]} = ...) or remove the $.")
+        return {name: self.shell.user_ns[name] for name in names}
