@@ -129,7 +129,16 @@ def get_store(path: Path | None = None) -> Store:
         return store
 
 
+def close_all() -> None:
+    with _stores_lock:
+        stores = list(_stores.values())
+    for store in stores:
+        store.close()
+
+
 def forget_stores() -> None:
+    """Close and drop every store (the configured file changed)."""
+    close_all()
     with _stores_lock:
         _stores.clear()
 

@@ -115,10 +115,11 @@ def trace(func: Any = None, /, *, name: str | None = None, kind: str = "UNKNOWN"
     kind = check_kind(kind)
 
     def decorate(fn: Any) -> Any:
-        if not callable(fn):
+        if not callable(fn) and not isinstance(fn, (staticmethod, classmethod)):
             raise TypeError(f"@trace decorates functions and methods, got {type(fn).__name__}.")
         target = fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
-        plan = _Plan(target, name or getattr(target, "__qualname__", None) or repr(target), kind,
+        default = getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(target)
+        plan = _Plan(target, name or default.rsplit("<locals>.", 1)[-1], kind,
                      attributes, capture_inputs=capture_inputs, capture_outputs=capture_outputs)
         if inspect.isasyncgenfunction(target):
             wrapper = _wrap_async_gen(target, plan)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -188,5 +189,10 @@ def flush(timeout: float | None = 30.0) -> bool:
 def _flush_at_exit() -> None:
     try:
         recorder.flush(timeout=10.0)
+        connection = sys.modules.get("llmops_nb.store._connection")
+        if connection is not None:
+            # Close DuckDB before interpreter teardown: a handle left to die with
+            # a daemon thread can abort the process on exit.
+            connection.close_all()
     except Exception:  # noqa: BLE001 - interpreter shutdown: best effort
         pass

@@ -1,0 +1,34 @@
+"""Every test gets its own real DuckDB file on disk."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(autouse=True)
+def store_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import llmops_nb
+    from llmops_nb._config import settings
+
+    path = tmp_path / "traces.duckdb"
+    monkeypatch.setenv("LLMOPS_NB_DB", str(path))
+    previous = settings.db
+    llmops_nb.configure(db=str(path))
+    yield path
+    llmops_nb.flush(timeout=30)
+    llmops_nb.configure(db=previous)
+
+
+def subprocess_env(db: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["LLMOPS_NB_DB"] = str(db)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
