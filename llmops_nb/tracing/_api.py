@@ -152,6 +152,7 @@ class _Plan:
         "signature",
         "simple",
         "skip_first",
+        "var_keyword",
     )
 
     def __init__(self, fn: Any, name: str, kind: str, attributes: dict[str, Any] | None, *,
@@ -166,6 +167,7 @@ class _Plan:
         self.names = tuple(p.name for p in params)
         self.skip_first = bool(params) and params[0].name in ("self", "cls")
         self.simple = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+        self.var_keyword = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
 
     def begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
         span = Span(self.name, self.kind, get_current_span(), self.attributes)
@@ -180,6 +182,9 @@ class _Plan:
         elif self.signature is not None:
             try:
                 bound = dict(self.signature.bind_partial(*args, **kwargs).arguments)
+                if self.var_keyword in bound:  # **kwargs read better flattened
+                    extra = bound.pop(self.var_keyword)
+                    bound.update({k: v for k, v in extra.items() if k not in bound})
             except TypeError:
                 bound = {"args": list(args), "kwargs": kwargs}
         else:
