@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -25,10 +24,3 @@ def store_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     yield path
     llmops_nb.flush(timeout=30)
     llmops_nb.configure(db=previous)
-
-
-def subprocess_env(db: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["LLMOPS_NB_DB"] = str(db)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env

@@ -8,6 +8,12 @@ process that finds the file locked retries with jittered backoff until
 connection. After use the connection lingers for ``LINGER_S`` so a burst of
 queries or writes pays the ~10 ms open once; then it closes and other
 processes get their turn.
+
+File locks have no queue, so fairness is ours to keep: a connection is never
+held past ``MAX_HOLD_S`` of continuous use (it closes at the first idle
+moment after that), and after closing, this process waits ``COOLDOWN_S``
+before reopening, longer than a waiting process's retry interval — so a
+notebook polling the store cannot starve another kernel's writes.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from typing import Any
 from .._config import settings
 
 LINGER_S = 0.2
+MAX_HOLD_S = 0.5
+COOLDOWN_S = 0.03
+RETRY_MAX_S = 0.01
 
 
 class StoreLockedError(RuntimeError):
@@ -38,6 +47,8 @@ class Store:
         self._con: Any = None
         self._depth = 0
         self._close_at = 0.0
+        self._opened_at = 0.0
+        self._reopen_after = 0.0
         self._closer: threading.Thread | None = None
         self._migrated = False
         self.lock_waits = 0
@@ -53,7 +64,9 @@ class Store:
                 yield self._con
             finally:
                 self._depth -= 1
-                if self._depth == 0:
+                if self._depth == 0 and time.monotonic() - self._opened_at >= MAX_HOLD_S:
+                    self.close()
+                elif self._depth == 0:
                     self._close_at = time.monotonic() + LINGER_S
                     if self._closer is None:
                         self._closer = threading.Thread(target=self._close_when_idle, daemon=True,
@@ -67,6 +80,7 @@ class Store:
             if self._con is not None and self._depth == 0:
                 con, self._con = self._con, None
                 con.close()
+                self._reopen_after = time.monotonic() + COOLDOWN_S
 
     def _close_when_idle(self) -> None:
         with self._cond:
@@ -84,6 +98,9 @@ class Store:
         import duckdb
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        pause = self._reopen_after - time.monotonic()
+        if pause > 0:  # give a process waiting for the lock its turn
+            time.sleep(pause)
         deadline = time.monotonic() + timeout
         delay = 0.002
         while True:
@@ -96,13 +113,13 @@ class Store:
                 self.lock_waits += 1
                 if time.monotonic() >= deadline:
                     raise StoreLockedError(
-                        f"The llmops_nb store {self.path} stayed locked by another process for {timeout:.0f} s "
+                        f"The llmops_nb store {self.path} stayed locked by another process for {timeout:g} s "
                         f"({exc}). Close the other program holding it (a DuckDB shell or another kernel's "
                         "`duckdb.connect` on this file), or point this kernel elsewhere with "
                         "llmops_nb.configure(db=...)."
                     ) from exc
                 time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.05)
+                delay = min(delay * 2, RETRY_MAX_S)
         if not self._migrated:
             from ._migrations import migrate
 
@@ -112,6 +129,7 @@ class Store:
                 con.close()
                 raise
             self._migrated = True
+        self._opened_at = time.monotonic()
         return con
 
 

@@ -134,8 +134,9 @@ class Recorder:
         """Persist every span that ended before this call; False if that did not finish in time."""
         if self._thread is threading.current_thread():
             return self.write_once()
-        if not self.queue and not self.pending and not self.unsaved_drops:
-            return True
+        if self._thread is None and not self.queue and not self.pending and not self.unsaved_drops:
+            return True  # nothing was ever recorded
+        # Always go through the writer: a batch it already took off the queue may still be in flight.
         marker = _FlushMarker()
         self.queue.append(marker)
         self._start()

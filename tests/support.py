@@ -1,4 +1,4 @@
-"""Run notebook cells in a real Jupyter kernel (nbclient), for testing the magics end to end."""
+"""Test support: run cells in a real Jupyter kernel (nbclient); environments for child processes."""
 
 from __future__ import annotations
 
@@ -39,3 +39,11 @@ def outputs_text(cell: Any) -> str:
 
 def errors(cell: Any) -> list[Any]:
     return [out for out in cell.outputs if out.output_type == "error"]
+
+
+def subprocess_env(db: Path) -> dict[str, str]:
+    """Environment for a child Python process tracing into ``db`` with this checkout importable."""
+    env = dict(os.environ)
+    env["LLMOPS_NB_DB"] = str(db)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
