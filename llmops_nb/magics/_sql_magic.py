@@ -44,7 +44,7 @@ class SqlMagics(Magics):
         except StoreLockedError:
             raise
         except Exception as exc:
-            if type(exc).__module__.startswith("duckdb"):
+            if "duckdb" in type(exc).__module__:
                 raise UsageError(f"%llm_sql: {exc}\nTables: traces, spans, dropped_spans "
                                  "(see the README's schema section).") from None
             raise
