@@ -9,12 +9,17 @@ Notebooks run as a newcomer without an API key would: the provider variables are
 the kernel's environment (so the offline model answers) unless --keep-provider-env is given, and
 each notebook writes its traces to a fresh store in a temporary folder. Files in git must carry no
 outputs; a notebook that does is reported as a failure, with the command that strips it.
+
+llmops_nb never lets its own failures break a user's cell (it logs them once and carries on), so a
+clean run is not enough: after the last cell the runner asks ``llmops_nb.status()`` and fails the
+notebook if anything was dropped or failed inside llmops_nb.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -26,6 +31,16 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 ROOT = Path(__file__).resolve().parent.parent
+# Runs after the notebook's own cells, in the same kernel.
+HEALTH_CHECK = """\
+import sys
+if "llmops_nb" in sys.modules:
+    import llmops_nb
+    assert llmops_nb.flush(), "llmops_nb.flush() timed out"
+    _status = llmops_nb.status()
+    _problems = {k: _status[k] for k in ("internal_failures", "dropped_spans", "write_failures") if _status[k]}
+    assert not _problems, f"llmops_nb swallowed problems while the notebook ran: {_problems}"
+"""
 PROVIDER_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
 
 
@@ -46,6 +61,7 @@ def strip(path: Path) -> None:
 def run(path: Path, timeout: int, save_to: Path | None) -> str | None:
     """Execute one notebook with a fresh trace store; return an error message or None."""
     nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(HEALTH_CHECK, id="llmops-nb-health-check"))
     with tempfile.TemporaryDirectory(prefix="llmops_nb-notebook-") as tmp:
         os.environ["LLMOPS_NB_DB"] = str(Path(tmp) / "traces.duckdb")
         # IPC sockets in the temporary folder: quieter than TCP (ipykernel warns it is unencrypted).
@@ -54,12 +70,13 @@ def run(path: Path, timeout: int, save_to: Path | None) -> str | None:
         try:
             client.execute()
         except CellExecutionError as exc:
-            return str(exc)
+            return re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # tracebacks come colored
         except (CellTimeoutError, DeadKernelError) as exc:
             return f"{type(exc).__name__}: {exc}"
         finally:
             if kernel.has_kernel:  # nbclient leaves a kernel it did not create running
                 kernel.shutdown_kernel()
+            nb.cells.pop()
             if save_to:
                 save_to.mkdir(parents=True, exist_ok=True)
                 nbformat.write(nb, save_to / path.name)
