@@ -5,7 +5,7 @@ set -euo pipefail
 # shellcheck source=scripts/_setup.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh"
 
-args=(--ServerApp.ip=127.0.0.1)
+args=(--ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$PWD")
 if [ "$(id -u)" = 0 ]; then
     args+=(--allow-root)
 fi
