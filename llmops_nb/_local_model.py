@@ -131,6 +131,8 @@ class _Model:
         }
         finish = None
         with self.lock:
+            if self.llama is None:
+                raise LocalModelError("The offline model server was closed; start a new one.")
             stream = self.llama.create_chat_completion(
                 messages, stream=True, max_tokens=max_tokens or _DEFAULT_MAX_TOKENS, **kwargs
             )
@@ -291,8 +293,11 @@ class LocalServer:
             self._server.shutdown()
             self._thread.join()
         self._server.server_close()
-        with self._server.model.lock:
-            self._server.model.llama.close()
+        model = self._server.model
+        with model.lock:  # a request still running keeps the model until it is done
+            if model.llama is not None:
+                model.llama.close()
+                model.llama = None
 
     def __enter__(self) -> LocalServer:
         return self
