@@ -94,6 +94,14 @@ def _load_llama(path: Path) -> Any:
         raise LocalModelError(f"llama.cpp could not load {path}: {exc}") from exc
 
 
+def _response_format(value: dict[str, Any]) -> dict[str, Any]:
+    # OpenAI's structured outputs ({"type": "json_schema", "json_schema": {"schema": ...}}) become
+    # llama-cpp's schema-constrained JSON mode; otherwise llama-cpp would silently ignore them.
+    if value.get("type") == "json_schema":
+        return {"type": "json_object", "schema": (value.get("json_schema") or {}).get("schema") or {}}
+    return value
+
+
 def _text(content: Any) -> str:
     # The SDK may send content as parts; SmolLM2's chat template expects a plain string.
     if isinstance(content, list):
@@ -123,6 +131,8 @@ class _Model:
         messages = [{**m, "content": _text(m.get("content"))} for m in body.get("messages") or []]
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         kwargs = {k: body[k] for k in _PASSTHROUGH if body.get(k) is not None}
+        if "response_format" in kwargs:
+            kwargs["response_format"] = _response_format(kwargs["response_format"])
         head = {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
             "object": "chat.completion.chunk",
@@ -205,10 +215,11 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             self._error(400, f"The request body is not JSON: {exc}")
             return
-        if not isinstance(body, dict) or not body.get("messages"):
-            self._error(400, "The request needs a non-empty 'messages' list.")
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not messages or not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            self._error(400, "The request needs a non-empty 'messages' list of {role, content} objects.")
             return
-        if body.get("n", 1) != 1:
+        if body.get("n") not in (None, 1):
             self._error(400, f"n={body['n']} is not supported by the offline model; use n=1.")
             return
         if body.get("tools") or body.get("functions"):

@@ -7,6 +7,7 @@ up, the SSE stream ends cleanly), never what the model says.
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 import threading
@@ -81,6 +82,18 @@ def test_stream_without_usage_option_sends_no_usage(client: openai.OpenAI) -> No
         chunks = list(stream)
     assert chunks
     assert all(c.choices and c.usage is None for c in chunks)
+
+
+@pytest.mark.local_model
+def test_structured_output_is_valid_json(client: openai.OpenAI) -> None:
+    schema = {"type": "object", "properties": {"score": {"type": "integer"}}, "required": ["score"]}
+    reply = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Rate Paris from 1 to 5 as JSON."}],
+        response_format={"type": "json_schema", "json_schema": {"name": "rating", "schema": schema}},
+        max_tokens=40,
+    )
+    assert isinstance(json.loads(reply.choices[0].message.content)["score"], int)
 
 
 @pytest.mark.local_model
