@@ -1,0 +1,249 @@
+"""Capture of the ``anthropic`` SDK: ``messages.create``/``parse`` and the ``messages.stream`` helper.
+
+Sync and async, streamed or not. ``messages.stream()`` does not go through
+``create``: it returns a manager holding a deferred ``_post`` that runs when the
+``with`` block is entered, so that deferred request is what gets traced (named
+``anthropic.messages.stream``).
+
+Anthropic counts input tokens *without* cache reads and writes. The span's
+``gen_ai.usage.input_tokens`` is the whole prompt — input plus cache reads plus
+cache writes — as the OpenTelemetry GenAI conventions ask (cached counts "SHOULD
+be included"), so totals add up across providers; the cost is computed from
+Anthropic's own three counts.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .. import _pricing
+from .._safety import log_once
+from ..tracing import use_span
+from ._streams import CallSpec, begin, given, hook_stream_class, is_patched, patch, unpatch, usage_attributes, wrap_call
+
+PROVIDER = "anthropic"
+_REQUEST_NUMBERS = (("temperature", "gen_ai.request.temperature"), ("top_p", "gen_ai.request.top_p"),
+                    ("top_k", "gen_ai.request.top_k"), ("max_tokens", "gen_ai.request.max_tokens"))
+
+
+def enable_anthropic() -> bool:
+    """Trace the anthropic SDK (idempotent); False when it is not installed."""
+    if is_patched(PROVIDER):
+        return True
+    try:
+        import anthropic
+        from anthropic.resources.messages import AsyncMessages, Messages
+        from anthropic.types import Message
+    except ImportError:
+        return False
+    spec = CallSpec(PROVIDER, "anthropic.messages.create", _request, _response, _MessageAggregator,
+                    (anthropic.Stream, anthropic.AsyncStream), output_model=Message)
+    for owner, is_async in ((Messages, False), (AsyncMessages, True)):
+        patch(PROVIDER, owner, "create", lambda f, s=spec, a=is_async: wrap_call(f, s, is_async=a))
+        parsed = _renamed(spec, "anthropic.messages.parse")  # posts directly; older SDKs lack it
+        patch(PROVIDER, owner, "parse", lambda f, s=parsed, a=is_async: wrap_call(f, s, is_async=a), optional=True)
+        streamed = _renamed(spec, "anthropic.messages.stream")
+        patch(PROVIDER, owner, "stream", lambda f, s=streamed, a=is_async: _wrap_stream_helper(f, s, is_async=a))
+    hook_stream_class(PROVIDER, anthropic.Stream, is_async=False)
+    hook_stream_class(PROVIDER, anthropic.AsyncStream, is_async=True)
+    return True
+
+
+def disable_anthropic() -> None:
+    """Stop tracing the anthropic SDK (restores the original methods)."""
+    unpatch(PROVIDER)
+
+
+def _renamed(spec: CallSpec, name: str) -> CallSpec:
+    from dataclasses import replace
+
+    return replace(spec, name=name)
+
+
+def _wrap_stream_helper(original: Any, spec: CallSpec, *, is_async: bool) -> Any:
+    # The manager keeps its request in a name-mangled attribute; swap in a traced one.
+    attr = "_AsyncMessageStreamManager__api_request" if is_async else "_MessageStreamManager__api_request"
+
+    @functools.wraps(original)
+    def stream(self: Any, *args: Any, **kwargs: Any) -> Any:
+        manager = original(self, *args, **kwargs)
+        try:
+            request = getattr(manager, attr)
+            if is_async:
+                traced: Any = _LazyAwait(functools.partial(_traced_request_async, spec, self, args, kwargs, request))
+            else:
+                traced = functools.partial(_traced_request, spec, self, args, kwargs, request)
+            setattr(manager, attr, traced)
+        except Exception as exc:  # noqa: BLE001 - an SDK that changed shape: stream untraced
+            log_once(f"{PROVIDER}.stream_helper", exc)
+        return manager
+
+    return stream
+
+
+def _traced_request(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                   request: Callable[[], Any]) -> Any:
+    """Run a stream helper's deferred request (called when its manager is entered) under a span."""
+    call = begin(spec, resource, args, kwargs, stream=True)
+    if call is None:
+        return request()
+    try:
+        with use_span(call.span):
+            result = request()
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    return call.finish(result)
+
+
+async def _traced_request_async(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                               request: Any) -> Any:
+    call = begin(spec, resource, args, kwargs, stream=True)
+    if call is None:
+        return await request
+    try:
+        with use_span(call.span):
+            result = await request
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    return call.finish(result)
+
+
+class _LazyAwait:
+    """An awaitable that creates its coroutine only when awaited, so a helper never entered
+    does not leave a second "coroutine was never awaited" warning behind."""
+
+    __slots__ = ("_factory",)
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+
+    def __await__(self) -> Any:
+        return self._factory().__await__()
+
+
+
+# -- request and response attributes -------------------------------------------------------
+
+def _request(kwargs: dict[str, Any]) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    model = given(kwargs, "model")
+    if model is not None:
+        attrs["gen_ai.request.model"] = str(model)
+    for key, name in _REQUEST_NUMBERS:
+        value = given(kwargs, key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            attrs[name] = value
+    stop = given(kwargs, "stop_sequences")
+    if stop is not None:
+        attrs["gen_ai.request.stop_sequences"] = [str(s) for s in stop]
+    return attrs
+
+
+def _response(out: dict[str, Any], request_model: str | None) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    if out.get("id"):
+        attrs["gen_ai.response.id"] = str(out["id"])
+    if out.get("model"):
+        attrs["gen_ai.response.model"] = str(out["model"])
+    if out.get("stop_reason"):
+        attrs["gen_ai.response.finish_reasons"] = [str(out["stop_reason"])]
+    usage = out.get("usage") or {}
+    fresh, output = usage.get("input_tokens"), usage.get("output_tokens")
+    read = usage.get("cache_read_input_tokens") or 0
+    written = usage.get("cache_creation_input_tokens") or 0
+    thinking = (usage.get("output_tokens_details") or {}).get("thinking_tokens")
+    total_in = fresh + read + written if isinstance(fresh, int) else None
+    attrs.update(usage_attributes(total_in, output, usage.get("cache_read_input_tokens"),
+                                  usage.get("cache_creation_input_tokens"), thinking))
+    one_hour = (usage.get("cache_creation") or {}).get("ephemeral_1h_input_tokens") or 0
+    model = out.get("model") or request_model
+    cost = _pricing.cost_usd(PROVIDER, model, fresh, output, read, written, cache_creation_1h_tokens=one_hour)
+    if cost is None and request_model and request_model != model:
+        cost = _pricing.cost_usd(PROVIDER, request_model, fresh, output, read, written,
+                                 cache_creation_1h_tokens=one_hour)
+    if cost is not None:
+        attrs["llmops_nb.cost_usd"] = cost
+    if usage.get("service_tier"):
+        attrs["anthropic.response.service_tier"] = str(usage["service_tier"])
+    return attrs
+
+
+# -- stream aggregation ------------------------------------------------------------------------
+
+_TEXT_DELTAS = {"text_delta": "text", "thinking_delta": "thinking"}  # delta type -> its text field
+
+
+class _MessageAggregator:
+    """Message stream events -> the dict a non-streamed ``Message`` dumps to."""
+
+    def __init__(self) -> None:
+        self.message: dict[str, Any] = {}
+        self.blocks: dict[int, dict[str, Any]] = {}
+        self.pieces: dict[int, list[str]] = {}  # text/thinking deltas, joined at the end
+        self.json_parts: dict[int, list[str]] = {}
+        self.complete = False
+        self.error: str | None = None
+
+    def add(self, event: Any) -> bool:
+        kind = getattr(event, "type", None)
+        if kind == "message_start":
+            self.message = event.message.model_dump(mode="json", warnings=False)
+        elif kind == "content_block_start":
+            self.blocks[event.index] = event.content_block.model_dump(mode="json", warnings=False)
+        elif kind == "content_block_delta":
+            return self._delta(event.index, event.delta)
+        elif kind == "message_delta":
+            self._message_delta(event)
+        elif kind == "message_stop":
+            self.complete = True
+        return False
+
+    def _delta(self, index: int, delta: Any) -> bool:
+        kind = getattr(delta, "type", None)
+        if kind in _TEXT_DELTAS:
+            piece = getattr(delta, _TEXT_DELTAS[kind], "")
+            self.pieces.setdefault(index, []).append(piece)
+            return bool(piece)
+        if kind == "input_json_delta":
+            self.json_parts.setdefault(index, []).append(delta.partial_json)
+            return bool(delta.partial_json)
+        block = self.blocks.setdefault(index, {})
+        if kind == "signature_delta":
+            block["signature"] = delta.signature
+        elif kind == "citations_delta":
+            block.setdefault("citations", None)
+            block["citations"] = [*(block["citations"] or []), delta.citation.model_dump(mode="json", warnings=False)]
+        return False
+
+    def _message_delta(self, event: Any) -> None:
+        for key in ("stop_reason", "stop_sequence", "stop_details", "container"):
+            value = getattr(event.delta, key, None)
+            if value is not None or key in ("stop_reason", "stop_sequence"):
+                self.message[key] = value.model_dump(mode="json", warnings=False) if hasattr(
+                    value, "model_dump") else value
+        usage = self.message.setdefault("usage", {})
+        # message_delta usage counts are cumulative: they replace, and absent ones keep message_start's.
+        for key, value in event.usage.model_dump(mode="json", warnings=False).items():
+            if value is not None:
+                usage[key] = value
+
+    def result(self) -> dict[str, Any]:
+        content = []
+        for index in sorted(self.blocks):
+            block = dict(self.blocks[index])
+            if index in self.pieces:
+                field = "thinking" if block.get("type") == "thinking" else "text"
+                block[field] = (block.get(field) or "") + "".join(self.pieces[index])
+            if index in self.json_parts:
+                raw = "".join(self.json_parts[index])
+                try:
+                    block["input"] = json.loads(raw) if raw else {}
+                except ValueError:
+                    block["input"] = raw  # cut off or invalid: keep what the model sent
+            content.append(block)
+        return {**self.message, "content": content}
