@@ -85,7 +85,7 @@ def _wrap_stream_helper(original: Any, spec: CallSpec, *, is_async: bool) -> Any
 
 
 def _traced_request(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-                   request: Callable[[], Any]) -> Any:
+                    request: Callable[[], Any]) -> Any:
     """Run a stream helper's deferred request (called when its manager is entered) under a span."""
     call = begin(spec, resource, args, kwargs, stream=True)
     if call is None:
@@ -100,7 +100,7 @@ def _traced_request(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs
 
 
 async def _traced_request_async(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-                               request: Any) -> Any:
+                                request: Any) -> Any:
     call = begin(spec, resource, args, kwargs, stream=True)
     if call is None:
         return await request
