@@ -18,6 +18,7 @@ notebook polling the store cannot starve another kernel's writes.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import random
@@ -97,6 +98,8 @@ class Store:
     def _open(self, timeout: float) -> Any:
         import duckdb
 
+        _flush_before_duckdb_exits()
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         pause = self._reopen_after - time.monotonic()
         if pause > 0:  # give a process waiting for the lock its turn
@@ -131,6 +134,23 @@ class Store:
             self._migrated = True
         self._opened_at = time.monotonic()
         return con
+
+
+_exit_hook_registered = False
+
+
+def _flush_before_duckdb_exits() -> None:
+    """Register the exit flush after DuckDB's own exit hook, so ours runs first.
+
+    atexit runs hooks last-in first-out, and once DuckDB's has run it refuses
+    to scan Python objects — a flush after it would lose the last spans.
+    """
+    global _exit_hook_registered
+    if not _exit_hook_registered:
+        _exit_hook_registered = True
+        from ..tracing._recorder import flush_at_exit
+
+        atexit.register(flush_at_exit)
 
 
 _stores: dict[Path, Store] = {}

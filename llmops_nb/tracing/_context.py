@@ -30,12 +30,15 @@ root_end_hooks: list[Any] = []
 
 def get_current_span() -> Span | None:
     """The span new spans become children of, or None when none is active."""
-    span = current_span.get()
-    if span is None:
-        root = _cell_root[0]
-        if root is not None:
-            return root.materialize() if hasattr(root, "materialize") else root
-    return span
+    return current_span.get() or cell_root_span()
+
+
+def cell_root_span() -> Span | None:
+    """The traced cell's root span, for work that carries no span of its own (e.g. a raw thread)."""
+    root = _cell_root[0]
+    if root is None:
+        return None
+    return root.materialize() if hasattr(root, "materialize") else root
 
 
 def set_cell_root(root: Any) -> None:

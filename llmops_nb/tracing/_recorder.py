@@ -187,7 +187,7 @@ def flush(timeout: float | None = 30.0) -> bool:
 
 
 @atexit.register
-def _flush_at_exit() -> None:
+def flush_at_exit() -> None:
     try:
         recorder.flush(timeout=10.0)
         connection = sys.modules.get("llmops_nb.store._connection")

@@ -16,7 +16,14 @@ from typing import Any
 
 MAX_DEPTH = 32
 MAX_ITEMS = 10_000
-_PRIMITIVES = (int, float, bool, type(None))
+_dumps_str = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _reject(value: Any) -> Any:
+    raise TypeError("not plain JSON")
+
+
+_dumps_plain = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_reject).encode
 
 
 class _Budget:
@@ -29,12 +36,27 @@ class _Budget:
 
 def to_json(value: Any, cap: int) -> tuple[str, int | None]:
     """Return ``(json_text, original_chars_or_None)``; the second is set when capped."""
+    # Fast paths: json.dumps costs ~0.9 µs even for None, more than a whole span should.
+    if value is None:
+        return "null", None
     kind = type(value)
+    if kind is bool:
+        return ("true" if value else "false"), None
+    if kind is int and -(2**63) <= value < 2**63:
+        return int.__repr__(value), None
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value), None
     if kind is str and len(value) < 1024:
-        # Fast path for the commonest payload; surrogates are fixed by the writer.
-        return json.dumps(value, ensure_ascii=False), None
-    if kind in _PRIMITIVES and not (kind is float and not math.isfinite(value)):
-        return json.dumps(value), None
+        # Surrogates are fixed by the writer, off the caller's thread.
+        return _dumps_str(value), None
+    if kind is dict or kind is list:
+        # Plain JSON data (the usual arguments) encodes in C; anything else falls to the walker.
+        try:
+            text = _dumps_plain(value)
+            if len(text) <= cap:
+                return text, None
+        except (TypeError, ValueError, RecursionError):
+            pass
     budget = _Budget(cap)
     try:
         safe = _walk(value, budget, 0, set())

@@ -77,25 +77,28 @@ class Span:
     Once ended, further changes are ignored: the span has been handed to the writer.
     """
 
+    # Hot fields are slots; rarely set ones are class defaults that an instance
+    # overrides in its __dict__ only when needed — the cheapest span to create.
     __slots__ = (
+        "__dict__",
         "_ended",
         "attributes",
-        "end_ns",
-        "error",
-        "events",
-        "inputs",
         "is_root",
         "kind",
         "name",
-        "outputs",
         "parent_id_int",
         "span_id_int",
         "start_ns",
-        "status",
-        "status_message",
         "trace_id_int",
-        "trace_meta",
     )
+    end_ns = 0
+    status = "OK"
+    status_message: str | None = None
+    error: dict[str, str] | None = None
+    inputs: str | None = None
+    outputs: str | None = None
+    events: list[tuple[str, int, dict[str, Any] | None]] | None = None
+    trace_meta: dict[str, Any] | None = None
 
     def __init__(self, name: str, kind: str, parent: Span | None, attributes: dict[str, Any] | None) -> None:
         if parent is None:
@@ -109,15 +112,7 @@ class Span:
         self.span_id_int = _new_bits(64) or 1
         self.name = name
         self.kind = kind
-        self.status = "OK"
-        self.status_message = None
-        self.error: dict[str, str] | None = None
-        self.inputs: str | None = None
-        self.outputs: str | None = None
         self.attributes: dict[str, Any] = dict(attributes) if attributes else {}
-        self.events: list[tuple[str, int, dict[str, Any] | None]] | None = None
-        self.trace_meta: dict[str, Any] | None = None
-        self.end_ns = 0
         self._ended = False
         self.start_ns = _now_ns()
 
