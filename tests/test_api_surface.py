@@ -23,7 +23,7 @@ def test_import_does_not_load_heavy_dependencies():
 
 def test_unknown_attribute_is_a_clear_error():
     try:
-        llmops_nb.tracez  # noqa: B018
+        llmops_nb.tracez
     except AttributeError as exc:
         assert "tracez" in str(exc)
     else:

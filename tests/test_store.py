@@ -11,12 +11,11 @@ import time
 
 import duckdb
 import pytest
+from support import subprocess_env
 
 import llmops_nb
 from llmops_nb.store import _migrations
 from llmops_nb.store._connection import get_store
-
-from support import subprocess_env
 
 
 def _make_trace(name, *, tags=None, session=None, fail=False, tokens=(0, 0), text="hello"):

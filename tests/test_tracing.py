@@ -167,7 +167,7 @@ def test_async_functions_and_tasks_nest():
         return await asyncio.gather(*(asyncio.create_task(leaf(i)) for i in range(3)))
 
     assert asyncio.run(root()) == [0, 1, 2]
-    trace, spans = _only_trace()
+    _, spans = _only_trace()
     root_id = spans[spans.name.str.endswith("root")].span_id.iloc[0]
     leaves = spans[spans.kind == "TOOL"]
     assert len(leaves) == 3 and (leaves.parent_span_id == root_id).all()
