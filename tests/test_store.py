@@ -248,3 +248,12 @@ def test_sigkill_leaves_a_file_that_opens_with_every_flushed_trace(store_path):
     con.close()
     assert traces >= flushed
     assert incomplete == 0
+
+
+def test_schema_doc_is_generated_from_the_migrations():
+    from pathlib import Path
+
+    from llmops_nb.store import schema_doc
+
+    committed = (Path(__file__).resolve().parent.parent / "docs" / "schema.md").read_text()
+    assert committed == schema_doc.render(), "run: python -m llmops_nb.store.schema_doc > docs/schema.md"

@@ -327,6 +327,15 @@ class StreamRecorder:
             _end(span, self.call.spec.provider)
 
 
+def finish_streams_of(root: Any) -> None:
+    """End the spans of this trace's streams still open when its cell ends (read partly, never closed)."""
+    for recorder in list(_recorders.values()):
+        span = recorder.call.span
+        if not recorder.done and span.trace_id_int == root.trace_id_int:
+            span.set_attribute("llmops_nb.stream.ended_with_cell", True)
+            recorder.finish()
+
+
 def _shaped(spec: CallSpec, outputs: dict[str, Any]) -> dict[str, Any]:
     if spec.output_model is None:
         return outputs

@@ -59,24 +59,24 @@ def m003_traces(con: Any) -> None:
     con.execute(
         """
         CREATE TABLE traces (
-            trace_id          VARCHAR PRIMARY KEY,
+            trace_id          VARCHAR PRIMARY KEY,  -- 32 hex chars, as in spans
             name              VARCHAR,         -- the root span's name
             status            VARCHAR,         -- root's status; NULL while the root is open
-            start_ns          BIGINT,
+            start_ns          BIGINT,          -- root's start (earliest span's while the root is open)
             end_ns            BIGINT,          -- NULL while the root is open
-            span_count        BIGINT NOT NULL DEFAULT 0,
-            llm_calls         BIGINT NOT NULL DEFAULT 0,
-            error_count       BIGINT NOT NULL DEFAULT 0,
-            input_tokens      BIGINT NOT NULL DEFAULT 0,
-            output_tokens     BIGINT NOT NULL DEFAULT 0,
-            cost_usd          DOUBLE,
-            dropped_spans     BIGINT NOT NULL DEFAULT 0,
+            span_count        BIGINT NOT NULL DEFAULT 0,  -- spans written so far
+            llm_calls         BIGINT NOT NULL DEFAULT 0,  -- spans of kind LLM or CHAT_MODEL
+            error_count       BIGINT NOT NULL DEFAULT 0,  -- spans with status ERROR
+            input_tokens      BIGINT NOT NULL DEFAULT 0,  -- sum of gen_ai.usage.input_tokens
+            output_tokens     BIGINT NOT NULL DEFAULT 0,  -- sum of gen_ai.usage.output_tokens
+            cost_usd          DOUBLE,          -- sum of llmops_nb.cost_usd; NULL if no span was priced
+            dropped_spans     BIGINT NOT NULL DEFAULT 0,  -- spans lost at the memory bound
             tags              VARCHAR,         -- JSON object of string tags
-            session           VARCHAR,
+            session           VARCHAR,         -- %%llm_trace --session
             cell              VARCHAR,         -- JSON {execution_count, source_sha256, kernel_session}
-            request_preview   VARCHAR,
-            response_preview  VARCHAR,
-            error_message     VARCHAR
+            request_preview   VARCHAR,         -- first 300 chars of the root's inputs JSON
+            response_preview  VARCHAR,         -- first 300 chars of the root's outputs JSON
+            error_message     VARCHAR          -- the root's error message
         )
         """
     )

@@ -1,0 +1,63 @@
+"""When capture switches on, and how a cell's end closes what the user left open."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import openai
+
+import llmops_nb
+from llmops_nb.magics._cell_trace import CellTrace
+from llmops_nb.tracing import _context
+from tests.fakes import FakeLLMServer, Reply
+
+
+def test_autolog_defers_sdk_imports_until_the_user_imports_them():
+    code = (
+        "import sys, json, llmops_nb\n"
+        "names = llmops_nb.autolog()\n"
+        "before = [m for m in ('openai', 'anthropic') if m in sys.modules]\n"
+        "import openai, anthropic\n"
+        "from openai.resources.chat.completions import Completions\n"
+        "from anthropic.resources.messages import Messages\n"
+        "patched = [hasattr(Completions.create, '__llmops_nb_original__'),\n"
+        "           hasattr(Messages.create, '__llmops_nb_original__')]\n"
+        "print(json.dumps([names, before, patched]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    names, before, patched = json.loads(out.stdout)
+    assert sorted(names) == ["anthropic", "openai"]
+    assert before == []
+    assert patched == [True, True]
+
+
+def test_a_stream_left_open_ends_with_its_cell():
+    llmops_nb.autolog()
+    try:
+        with FakeLLMServer() as server, openai.OpenAI(api_key="sk-x", base_url=server.openai_base_url,
+                                                      max_retries=0) as client:
+            server.enqueue(Reply(text="one two three four five"))
+            cell = CellTrace(SimpleNamespace(execution_count=7), "stream = ...", execution_count=7)
+            root = cell.materialize()
+            token = _context.current_span.set(root)
+            try:
+                stream = client.chat.completions.create(model="gpt-4o-mini", stream=True,
+                                                        messages=[{"role": "user", "content": "hi"}])
+                first = next(stream)  # read one chunk by hand, never close it
+            finally:
+                _context.current_span.reset(token)
+            assert first.choices is not None
+            cell.finish(None)
+            assert llmops_nb.flush()
+            spans = llmops_nb.spans(root.trace_id)
+            llm = spans[spans.kind == "CHAT_MODEL"].iloc[0]
+            assert llm.attributes["llmops_nb.stream.ended_with_cell"] is True
+            assert llm.end_ns <= spans[spans.parent_span_id.isna()].end_ns.iloc[0]
+            trace = llmops_nb.get_trace(root.trace_id)
+            assert trace.status == "OK" and trace.span_count == 2 and trace.llm_calls == 1
+            stream.close()
+    finally:
+        llmops_nb.autolog(disable=True)
