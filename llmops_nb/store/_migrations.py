@@ -97,6 +97,14 @@ def m004_drop_log(con: Any) -> None:
     )
 
 
+# Feature schemas live beside the core's, each an append-only list of its own;
+# names are unique across lists and each migration touches only its feature's tables.
+from ._schema_evals import MIGRATIONS as _EVAL_MIGRATIONS  # noqa: E402
+from ._schema_prompts import MIGRATIONS as _PROMPT_MIGRATIONS  # noqa: E402
+
+MIGRATIONS += _EVAL_MIGRATIONS + _PROMPT_MIGRATIONS
+
+
 def migrate(con: Any, upto: int | None = None) -> list[str]:
     """Apply the migrations not yet recorded in this file; return their names."""
     con.execute(
