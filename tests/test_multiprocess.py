@@ -10,7 +10,7 @@ import pytest
 from support import subprocess_env
 
 WRITER = """
-import sys, llmops_nb
+import sys, time, llmops_nb
 llmops_nb.configure(flush_interval=0.05)
 tag = sys.argv[1]
 for i in range(300):
@@ -19,6 +19,7 @@ for i in range(300):
         for j in range(9):
             with llmops_nb.span(f"step-{j}", kind="TOOL") as s:
                 s.set_attribute("gen_ai.usage.input_tokens", 1)
+    time.sleep(0.003)  # spread the writes over a few seconds, so the reader reads while they happen
     if i % 50 == 0:
         assert llmops_nb.flush(timeout=120)
 assert llmops_nb.flush(timeout=120), llmops_nb.status()
@@ -27,7 +28,7 @@ print("written", llmops_nb.status()["spans_written"], flush=True)
 
 READER = """
 import time, llmops_nb
-reads = errors = 0
+reads = errors = during = 0
 deadline = time.monotonic() + 60
 seen = 0
 while time.monotonic() < deadline:
@@ -35,13 +36,14 @@ while time.monotonic() < deadline:
         seen = len(llmops_nb.traces(limit=None))
         llmops_nb.sql("SELECT count(*) FROM spans")
         reads += 1
+        during += 0 < seen < 600
     except Exception as exc:
         errors += 1
         print("read error", exc, flush=True)
     if seen >= 600:
         break
     time.sleep(0.02)
-print("reads", reads, "errors", errors, "seen", seen, flush=True)
+print("reads", reads, "errors", errors, "during", during, "seen", seen, flush=True)
 """
 
 
@@ -56,8 +58,10 @@ def test_two_writers_and_a_reader_share_one_file(store_path):
     for proc, (out, err) in zip([*writers, reader], outs):
         assert proc.returncode == 0, err
     assert all(out.strip() == "written 3000" for out, _ in outs[:2]), outs
-    reads, errors = int(outs[2][0].split()[1]), int(outs[2][0].split()[3])
-    assert reads > 5 and errors == 0, outs[2]
+    words = outs[2][0].split()
+    errors, during, seen = int(words[3]), int(words[5]), int(words[7])
+    assert errors == 0 and seen == 600, outs[2]
+    assert during >= 1, f"the reader never read while the writers were writing: {outs[2]}"
     con = duckdb.connect(str(store_path), read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM spans").fetchone()[0] == 6000
