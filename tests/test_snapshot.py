@@ -1,0 +1,421 @@
+"""The script-free trace snapshot: structure, content, caps and safety, read back through html.parser."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+import llmops_nb
+from llmops_nb._config import settings
+from llmops_nb.widgets import _snapshot
+from llmops_nb.widgets._snapshot import trace_snapshot, trace_snapshot_html, trace_snapshot_text
+
+XSS = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "javascript:alert(1)")
+VOID = {"br", "hr", "img", "input", "meta", "link", "wbr"}
+ALLOWED_TAGS = {"div", "p", "ul", "li", "details", "summary", "dl", "dt", "dd", "pre", "code", "b", "strong", "em",
+                "small", "br"}
+ALLOWED_ATTRS = {"open", "title", "style", "class"}
+
+
+class Node:
+    def __init__(self, tag: str, attrs: dict[str, str | None], parent: Node | None) -> None:
+        self.tag, self.attrs, self.parent = tag, attrs, parent
+        self.children: list[Node | str] = []
+
+    def text(self) -> str:
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def iter(self, tag: str | None = None):
+        for child in self.children:
+            if isinstance(child, Node):
+                if tag is None or child.tag == tag:
+                    yield child
+                yield from child.iter(tag)
+
+    def kids(self, tag: str) -> list[Node]:
+        return [c for c in self.children if isinstance(c, Node) and c.tag == tag]
+
+    def depth(self, tag: str) -> int:
+        """How many ``tag`` elements enclose this node."""
+        count, node = 0, self.parent
+        while node is not None:
+            count += node.tag == tag
+            node = node.parent
+        return count
+
+
+class TreeBuilder(HTMLParser):
+    """A strict DOM: every end tag must close the element that is open."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#root", {}, None)
+        self.open = self.root
+
+    def handle_starttag(self, tag, attrs):
+        node = Node(tag, dict(attrs), self.open)
+        self.open.children.append(node)
+        if tag not in VOID:
+            self.open = node
+
+    def handle_endtag(self, tag):
+        assert self.open.tag == tag, f"</{tag}> closes <{self.open.tag}>"
+        self.open = self.open.parent
+
+    def handle_data(self, data):
+        self.open.children.append(data)
+
+    def handle_comment(self, data):
+        raise AssertionError(f"unexpected comment {data!r}")
+
+
+def parse(html: str) -> Node:
+    builder = TreeBuilder()
+    builder.feed(html)
+    builder.close()
+    assert builder.open is builder.root, f"<{builder.open.tag}> never closed"
+    return builder.root
+
+
+def summary_of(details: Node) -> str:
+    return details.kids("summary")[0].text()
+
+
+def find_details(doc: Node, name: str) -> Node:
+    for details in doc.iter("details"):
+        summaries = details.kids("summary")
+        if summaries and name in summaries[0].text():
+            return details
+    raise AssertionError(f"no span {name!r} in the snapshot")
+
+
+def assert_safe(html: str) -> Node:
+    assert "<script" not in html.lower()
+    doc = parse(html)
+    for node in doc.iter():
+        assert node.tag in ALLOWED_TAGS, node.tag
+        for name, value in node.attrs.items():
+            assert name in ALLOWED_ATTRS and not name.startswith("on"), name
+            assert "javascript:" not in (value or "").lower()
+    return doc
+
+
+def openai_llm(name="openai.chat.completions.create", reply="Paris is sunny."):
+    attrs = {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 34,
+             "llmops_nb.cost_usd": 0.0035}
+    with llmops_nb.span(name, kind="CHAT_MODEL", attributes=attrs) as s:
+        s.set_inputs({"model": "gpt-4o", "messages": [
+            {"role": "system", "content": "You are a weather bot."},
+            {"role": "user", "content": [{"type": "text", "text": "Weather in Paris?\nBe brief."}]},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "call_7", "type": "function", "function": {
+                "name": "get_weather", "arguments": json.dumps({"city": "Paris", "unit": "C"})}}]},
+            {"role": "tool", "tool_call_id": "call_7", "content": "21 C, clear"}]})
+        s.set_outputs({"id": "chatcmpl-1", "choices": [{"index": 0, "finish_reason": "stop",
+                                                        "message": {"role": "assistant", "content": reply}}]})
+
+
+@llmops_nb.trace(kind="TOOL")
+def get_weather(city: str) -> dict:
+    if city == "Atlantis":
+        raise LookupError(f"no such city: {city}")
+    return {"city": city, "temp_c": 21}
+
+
+def agent_trace() -> str:
+    with llmops_nb.span("weather agent", kind="AGENT") as root:
+        with llmops_nb.span("plan", kind="CHAIN"):
+            openai_llm()
+            get_weather("Paris")
+        with contextlib.suppress(LookupError):
+            get_weather("Atlantis")
+        with llmops_nb.span("search docs", kind="RETRIEVER") as r:
+            r.set_inputs({"query": "umbrella policy"})
+            r.set_outputs([{"id": "doc-1", "score": 0.91, "text": "Carry one in April."}])
+    llmops_nb.flush()
+    return root.trace_id
+
+
+# -- structure and content ---------------------------------------------------------------------
+
+def test_span_tree_nests_details_with_the_root_open():
+    doc = assert_safe(trace_snapshot_html(agent_trace()))
+    root = find_details(doc, "weather agent")
+    assert "open" in root.attrs and root.depth("details") == 0
+    plan = find_details(doc, "plan")
+    llm = find_details(doc, "openai.chat.completions.create")
+    assert plan.depth("details") == 1 and llm.depth("details") == 2 and "open" not in llm.attrs
+    names_in_order = [summary_of(d).split(" · ")[0] for d in doc.iter("details") if d.kids("summary")
+                      and "traceback" not in summary_of(d)]
+    assert names_in_order == ["AGENT weather agent", "CHAIN plan", "CHAT_MODEL openai.chat.completions.create",
+                              "TOOL get_weather", "❌ TOOL get_weather", "RETRIEVER search docs"]
+
+
+def test_summaries_carry_kind_duration_status_tokens_cost_and_rollups():
+    doc = parse(trace_snapshot_html(agent_trace()))
+    llm = summary_of(find_details(doc, "openai.chat.completions.create"))
+    assert llm.startswith("CHAT_MODEL openai.chat.completions.create · ")
+    assert " ms · OK · 1,200 in / 34 out tokens · $0.0035 · gpt-4o" in llm
+    root = summary_of(find_details(doc, "weather agent"))
+    assert "Σ 1,234 tokens · $0.0035" in root and "⚠ 1 error inside" in root
+
+
+def test_header_states_the_totals():
+    trace_id = agent_trace()
+    header = parse(trace_snapshot_html(trace_id)).iter("p").__next__().text()
+    for fact in ("✅ OK", "trace weather agent", "6 spans", "1 LLM call", "1,234 tokens (1,200 in / 34 out)",
+                 "$0.0035", "1 error", "0 dropped spans", f"llmops_nb.show('{trace_id}')"):
+        assert fact in header, fact
+
+
+def test_openai_chat_messages_by_role_with_tool_call_arguments():
+    doc = parse(trace_snapshot_html(agent_trace()))
+    llm = find_details(doc, "openai.chat.completions.create")
+    dl = llm.kids("dl")[0]
+    roles = [dt.text() for dt in dl.kids("dt")]
+    assert roles == ["system", "user", "assistant", "tool", "assistant (response)"]
+    said = [dd.text() for dd in dl.kids("dd")]
+    assert said[0] == "You are a weather bot." and said[1] == "Weather in Paris?\nBe brief."
+    assert "→ tool call get_weather call_7" in said[2]
+    args = [pre.text() for pre in dl.kids("dd")[2].iter("pre")]
+    assert json.loads(args[0]) == {"city": "Paris", "unit": "C"} and '\n  "city": "Paris"' in args[0]
+    assert "tool result call_7" in said[3] and "21 C, clear" in said[3]
+    assert said[4] == "Paris is sunny."
+    assert dl.kids("dd")[1].iter("br").__next__() is not None  # line breaks survive without CSS
+
+
+def test_openai_responses_shape():
+    with llmops_nb.span("openai.responses.create", kind="CHAT_MODEL") as s:
+        s.set_inputs({"model": "gpt-4.1", "instructions": "Answer in French.", "input": [
+            {"role": "user", "content": [{"type": "input_text", "text": "Capital of France?"}]},
+            {"type": "function_call", "call_id": "fc_1", "name": "lookup", "arguments": '{"country": "FR"}'},
+            {"type": "function_call_output", "call_id": "fc_1", "output": "Paris"}]})
+        s.set_outputs({"id": "resp_1", "status": "completed", "output": [
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "The user wants a capital."}]},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "C'est Paris."}]},
+            {"type": "function_call", "call_id": "fc_2", "name": "log", "arguments": '{"ok": true}'}]})
+    llmops_nb.flush()
+    dl = parse(trace_snapshot_html(s.trace_id)).iter("dl").__next__()
+    pairs = [(dt.text(), dd.text()) for dt, dd in zip(dl.kids("dt"), dl.kids("dd"), strict=True)]
+    assert pairs[0] == ("system", "Answer in French.")
+    assert pairs[1] == ("user", "Capital of France?")
+    assert pairs[2][0] == "assistant" and "tool call lookup fc_1" in pairs[2][1] and '"country": "FR"' in pairs[2][1]
+    assert pairs[3][0] == "tool" and "tool result fc_1" in pairs[3][1] and "Paris" in pairs[3][1]
+    assert pairs[4] == ("assistant (response)", "reasoningThe user wants a capital.")
+    assert pairs[5] == ("assistant (response)", "C'est Paris.")
+    assert "tool call log fc_2" in pairs[6][1] and '"ok": true' in pairs[6][1]
+
+
+def test_anthropic_messages_shape_with_system_and_content_blocks():
+    with llmops_nb.span("anthropic.messages.create", kind="CHAT_MODEL",
+                        attributes={"gen_ai.usage.input_tokens": 50, "gen_ai.usage.output_tokens": 9}) as s:
+        s.set_inputs({"model": "claude-sonnet-4-5", "max_tokens": 100,
+                      "system": [{"type": "text", "text": "You are terse."}], "messages": [
+                          {"role": "user", "content": "Weather in Oslo?"},
+                          {"role": "assistant", "content": [
+                              {"type": "thinking", "thinking": "Need the tool.", "signature": "sig"},
+                              {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Oslo"}}]},
+                          {"role": "user", "content": [
+                              {"type": "tool_result", "tool_use_id": "toolu_1",
+                               "content": [{"type": "text", "text": "-3 C"}]},
+                              {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                           "data": "A" * 5000}}]}]})
+        s.set_outputs({"id": "msg_1", "type": "message", "role": "assistant", "stop_reason": "end_turn",
+                       "content": [{"type": "text", "text": "Cold: -3 C."}]})
+    llmops_nb.flush()
+    html = trace_snapshot_html(s.trace_id)
+    dl = parse(html).iter("dl").__next__()
+    pairs = [(dt.text(), dd.text()) for dt, dd in zip(dl.kids("dt"), dl.kids("dd"), strict=True)]
+    assert pairs[0] == ("system", "You are terse.")
+    assert pairs[1] == ("user", "Weather in Oslo?")
+    assert "thinkingNeed the tool." in pairs[2][1] and "tool call get_weather toolu_1" in pairs[2][1]
+    assert '"city": "Oslo"' in pairs[2][1]
+    assert "tool result toolu_1" in pairs[3][1] and "-3 C" in pairs[3][1] and "image" in pairs[3][1]
+    assert pairs[4] == ("assistant (response)", "Cold: -3 C.")
+    assert "A" * 200 not in html  # an image's data is summarized, not pasted
+
+
+def test_long_conversations_show_the_first_and_last_messages():
+    with llmops_nb.span("chat", kind="LLM") as s:
+        s.set_inputs({"messages": [{"role": "user", "content": f"message {i}"} for i in range(40)]})
+    llmops_nb.flush()
+    dl = parse(trace_snapshot_html(s.trace_id)).iter("dl").__next__()
+    shown = [dd.text() for dd in dl.kids("dd")]
+    keep_head, keep_tail = _snapshot._KEEP_HEAD, _snapshot._KEEP_TAIL
+    assert shown == [f"message {i}" for i in [*range(keep_head), *range(40 - keep_tail, 40)]]
+    assert f"{40 - keep_head - keep_tail} messages not shown" in dl.text()
+
+
+def test_error_spans_are_marked_with_message_and_traceback():
+    trace_id = agent_trace()
+    doc = parse(trace_snapshot_html(trace_id))
+    failed = [d for d in doc.iter("details") if d.kids("summary") and summary_of(d).startswith("❌")]
+    assert len(failed) == 1 and "open" in failed[0].attrs
+    assert "ERROR: no such city: Atlantis" in summary_of(failed[0])
+    assert "Error LookupError: no such city: Atlantis" in failed[0].kids("p")[0].text()
+    traceback = failed[0].kids("details")[0]
+    assert summary_of(traceback) == "traceback" and "Traceback (most recent call last)" in traceback.text()
+    assert 'raise LookupError(f"no such city: {city}")' in traceback.text()
+
+
+def test_tool_and_retriever_inputs_and_outputs_briefly():
+    doc = parse(trace_snapshot_html(agent_trace()))
+    retriever = find_details(doc, "search docs").kids("dl")[0]
+    assert [dt.text() for dt in retriever.kids("dt")] == ["inputs", "outputs"]
+    assert json.loads(retriever.kids("dd")[0].text()) == {"query": "umbrella policy"}
+    assert "Carry one in April." in retriever.kids("dd")[1].text()
+
+
+def test_plain_text_tree():
+    trace_id = agent_trace()
+    lines = trace_snapshot_text(trace_id).splitlines()
+    assert lines[0].startswith("✓ OK · trace 'weather agent' · 6 spans · 1 LLM call · 1,234 tokens")
+    assert lines[0].endswith(f"id {trace_id}")
+    assert lines[1].startswith("  AGENT weather agent · ") and "⚠ 1 error inside" in lines[1]
+    assert lines[2].startswith("    CHAIN plan · ")
+    assert lines[3].startswith("      CHAT_MODEL openai.chat.completions.create · ")
+    assert "· OK · 1,200 in / 34 out tokens · $0.0035 · gpt-4o" in lines[3]
+    assert lines[5].startswith("    ✗ TOOL get_weather · ") and "ERROR: no such city: Atlantis" in lines[5]
+    both = trace_snapshot(trace_id)
+    assert both["text/plain"] == "\n".join(lines) and both["text/html"] == trace_snapshot_html(trace_id)
+
+
+def test_a_trace_still_running_lists_its_ended_spans():
+    with llmops_nb.span("long job", kind="AGENT") as root:
+        with llmops_nb.span("first step", kind="TOOL"):
+            pass
+        llmops_nb.flush()
+        html, text = trace_snapshot_html(root.trace_id), trace_snapshot_text(root.trace_id)
+    assert "running" in text and "TOOL first step" in text
+    assert "TOOL first step" in parse(html).text()
+
+
+def test_unknown_and_malformed_trace_ids():
+    missing = "0" * 31 + "1"
+    assert "not in the store (yet)" in parse(trace_snapshot_html(missing)).text()
+    assert "not in the store (yet)" in trace_snapshot_text(missing)
+    with pytest.raises(ValueError, match="32 lowercase hex"):
+        trace_snapshot_html("nope")
+
+
+# -- safety ----------------------------------------------------------------------------------
+
+def test_trace_strings_render_as_visible_text_never_as_markup():
+    evil = " ".join(XSS)
+    with llmops_nb.span(f"agent {evil}", kind="AGENT", attributes={"gen_ai.request.model": evil}) as root:
+        with llmops_nb.span(evil, kind="CHAT_MODEL", attributes={"gen_ai.request.model": evil}) as llm:
+            llm.set_inputs({"system": evil, "messages": [
+                {"role": evil, "content": [{"type": "text", "text": evil},
+                                           {"type": evil, "x": evil}]},
+                {"role": "assistant",
+                 "content": [{"type": "tool_use", "id": evil, "name": evil, "input": {evil: evil}}]}]})
+            llm.set_outputs({"choices": [{"message": {"role": "assistant", "content": evil, "tool_calls": [
+                {"id": evil, "function": {"name": evil, "arguments": evil}}]}}]})
+        with llmops_nb.span('quote" onmouseover="alert(1)', kind="TOOL") as tool:
+            tool.set_inputs({"q": evil})
+            tool.set_outputs(evil)
+        with contextlib.suppress(RuntimeError), llmops_nb.span(evil, kind="TOOL"):
+            raise RuntimeError(evil)
+    llmops_nb.flush()
+    html = trace_snapshot_html(root.trace_id)
+    doc = assert_safe(html)
+    text = doc.text()
+    for payload in XSS:
+        assert text.count(payload) >= 10, payload  # visible, as typed
+    assert 'quote" onmouseover="alert(1)' in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<script>alert(1)" in trace_snapshot_text(root.trace_id)  # plain text is text
+
+
+def test_control_characters_never_reach_the_page():
+    with llmops_nb.span("nul\x00bell\x07", kind="TOOL") as s:
+        s.set_inputs("esc\x1b[31m")
+    llmops_nb.flush()
+    html = trace_snapshot_html(s.trace_id)
+    html.encode("utf-8")
+    assert "\x00" not in html and "\x07" not in html and "\x1b" not in html
+    assert "nul\ufffdbell\ufffd" in parse(html).text()
+
+
+# -- caps ------------------------------------------------------------------------------------
+
+def test_a_20k_span_trace_stays_under_the_cap_and_says_so():
+    with llmops_nb.span("big agent", kind="AGENT") as root:
+        for i in range(100):
+            with llmops_nb.span(f"step {i}", kind="CHAIN"):
+                for j in range(199):
+                    with llmops_nb.span(f"tool {i}.{j}", kind="TOOL") as s:
+                        s.set_inputs({"i": i, "j": j})
+    llmops_nb.flush()
+    both = trace_snapshot(root.trace_id)
+    html = both["text/html"]
+    assert len(html.encode()) <= _snapshot.MAX_BYTES
+    doc = assert_safe(html)
+    shown = list(doc.iter("li"))
+    assert len(shown) == _snapshot.MAX_SPANS
+    hidden = 20_001 - _snapshot.MAX_SPANS
+    note = f"… {hidden:,} more spans not shown (snapshot capped at {_snapshot.MAX_SPANS} spans / 200 KB); " \
+           f"open the trace with llmops_nb.show('{root.trace_id}')"
+    assert note in doc.text()
+    assert "20,001 spans" in doc.text()
+    text = both["text/plain"].splitlines()
+    assert len(text) == 1 + _snapshot.MAX_SPANS + 1 and text[-1].startswith(f"… {hidden:,} more spans not shown")
+
+
+def test_a_deep_chain_is_listed_without_unbounded_nesting():
+    depth = 300
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(llmops_nb.span("level 0", kind="CHAIN"))
+        for level in range(1, depth):
+            stack.enter_context(llmops_nb.span(f"level {level}", kind="CHAIN"))
+    llmops_nb.flush()
+    doc = assert_safe(trace_snapshot_html(root.trace_id))
+    deepest = max(li.depth("li") for li in doc.iter("li"))
+    assert deepest == _snapshot.MAX_NEST
+    assert "↳ depth 199" in doc.text() and "100 more spans not shown" in doc.text()
+    text = trace_snapshot_text(root.trace_id)
+    assert "[depth 199] CHAIN level 199" in text
+    assert max(len(line) - len(line.lstrip()) for line in text.splitlines()) == 2 * (_snapshot.MAX_NEST + 1)
+
+
+@pytest.mark.parametrize("payload_cap", [None, 6_000_000])
+def test_5mb_payloads_stay_under_the_cap_and_state_it(monkeypatch, payload_cap):
+    if payload_cap:  # stored whole, not cut by the store first
+        monkeypatch.setattr(settings, "max_payload_chars", payload_cap)
+    big = "lorem ipsum " * 440_000  # ~5 MB
+    quotes = '"&<>' * 1_300_000  # ~5 MB that escapes to six times its size
+    with llmops_nb.span("root", kind="AGENT") as root:
+        root.set_inputs({"doc": big})
+        with llmops_nb.span("llm", kind="LLM") as llm:
+            llm.set_inputs({"messages": [{"role": "user", "content": big}]})
+            llm.set_outputs({"choices": [{"message": {"role": "assistant", "content": quotes}}]})
+        with llmops_nb.span("tool", kind="TOOL") as tool:
+            tool.set_inputs(quotes)
+            tool.set_outputs([big])
+    llmops_nb.flush()
+    html = trace_snapshot_html(root.trace_id)
+    assert len(html.encode()) <= _snapshot.MAX_BYTES
+    doc = assert_safe(html)
+    assert [summary_of(d).split(" · ")[0] for d in doc.iter("details")] == ["AGENT root", "LLM llm", "TOOL tool"]
+    assert "snapshot shows the first" in doc.text()
+    for name in ("llm", "tool"):
+        assert len(find_details(doc, name).text()) < _snapshot.SPAN_BYTES
+    assert len(trace_snapshot_text(root.trace_id)) < 2_000
+
+
+def test_many_large_spans_hit_the_byte_cap_before_the_span_cap():
+    with llmops_nb.span("root", kind="AGENT") as root:
+        for i in range(150):
+            with llmops_nb.span(f"llm {i}", kind="LLM") as llm:
+                llm.set_inputs({"messages": [{"role": "user", "content": f"{i} " + "x" * 3000}]})
+                llm.set_outputs("y" * 3000)
+    llmops_nb.flush()
+    html = trace_snapshot_html(root.trace_id)
+    assert len(html.encode()) <= _snapshot.MAX_BYTES
+    doc = assert_safe(html)
+    shown = len(list(doc.iter("li")))
+    assert 10 < shown < 151
+    assert f"… {151 - shown} more spans not shown" in doc.text()
+    assert "[3,002 chars; snapshot shows the first 2,000]" in doc.text()
