@@ -66,9 +66,11 @@ def test_trace_cell_records_everything_as_one_trace(session):
     text = outputs_text(cells[0])
     assert "'last value'" in text  # the cell's last value still displays
     assert "my run" in text and "spans" in text and "LLM call" in text
-    rows = _query(db, "SELECT trace_id, span_count, status, tags, session, cell FROM traces WHERE name = 'my run'")
+    rows = _query(db, "SELECT trace_id, span_count, status, tags, session, cell, request_preview FROM traces "
+                      "WHERE name = 'my run'")
     assert len(rows) == 1
-    trace_id, span_count, status, tags, sess, cell = rows[0]
+    trace_id, span_count, status, tags, sess, cell, preview = rows[0]
+    assert preview.startswith('{"cell": "%%llm_trace t --name')  # the cell as written, not our rewrite
     assert status == "OK" and sess == "s-1" and '"env": "dev"' in tags and '"team": "x"' in tags
     assert '"execution_count": 2' in cell and "source_sha256" in cell and "kernel_session" in cell
     # root + 3 pool tools + 1 raw-thread tool + 2 jobs + 2 tools inside jobs

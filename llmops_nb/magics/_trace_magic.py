@@ -45,6 +45,7 @@ class TraceMagics(Magics):
         self._autotrace_on = False
         # (CellTrace, contextvar token, VAR, display?) of the %%llm_trace cell now running
         self._open: tuple[CellTrace, Any, str | None, bool] | None = None
+        self._raw_cell = ""  # the running cell as the user wrote it (before our rewrite)
 
     def rewrite_cell(self, lines: list[str]) -> list[str]:
         """Input transformer: '%%llm_trace ARGS' -> a line that opens the trace; the body is untouched."""
@@ -65,7 +66,7 @@ class TraceMagics(Magics):
         var = check_variable(opts.var, "%%llm_trace")
         tags = parse_tags(opts.tag, "%%llm_trace")
         _enable_autolog()
-        cell_trace = CellTrace(self.shell, _cell_source(self.shell), name=opts.name, tags=tags,
+        cell_trace = CellTrace(self.shell, self._raw_cell, name=opts.name, tags=tags,
                                session=opts.session, execution_count=_running_count(self.shell))
         root = cell_trace.materialize()
         token = _context.current_span.set(root)
@@ -143,10 +144,10 @@ class TraceMagics(Magics):
                  else "cells are no longer traced unless you use %%llm_trace."))
 
     def pre_run_cell(self, info: Any) -> None:
+        self._raw_cell = source = getattr(info, "raw_cell", "") or ""
         if not self._autotrace_on:
             return
         try:
-            source = getattr(info, "raw_cell", "") or ""
             if source.lstrip().startswith("%%llm_trace"):
                 self._autotrace = None  # the cell magic makes its own trace
                 return
@@ -169,12 +170,6 @@ class TraceMagics(Magics):
                 cell_trace.persist_and_show(display=True)
         except Exception as exc:  # noqa: BLE001
             log_once("autotrace.post", exc)
-
-
-def _cell_source(shell: Any) -> str:
-    """The running cell's original text (with its %%llm_trace line), for provenance."""
-    history = getattr(shell, "user_ns", {}).get("_ih")
-    return history[-1] if history else ""
 
 
 def _running_count(shell: Any) -> int | None:
