@@ -260,6 +260,17 @@ def test_error_spans_are_marked_with_message_and_traceback():
     assert 'raise LookupError(f"no such city: {city}")' in traceback.text()
 
 
+def test_a_failed_trace_says_so_in_its_header():
+    with contextlib.suppress(TimeoutError), llmops_nb.span("nightly eval", kind="CHAIN") as root:
+        raise TimeoutError("model did not answer in 30 s")
+    llmops_nb.flush()
+    header = parse(trace_snapshot_html(root.trace_id)).iter("p").__next__().text()
+    assert header.startswith("❌ ERROR · trace nightly eval") and "1 error" in header
+    assert "Error: model did not answer in 30 s" in header
+    text = trace_snapshot_text(root.trace_id).splitlines()
+    assert text[0].startswith("✗ ERROR · trace 'nightly eval'") and text[1] == "  error: model did not answer in 30 s"
+
+
 def test_tool_and_retriever_inputs_and_outputs_briefly():
     doc = parse(trace_snapshot_html(agent_trace()))
     retriever = find_details(doc, "search docs").kids("dl")[0]
