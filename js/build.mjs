@@ -1,0 +1,29 @@
+// Bundle each view and its CSS into llmops_nb/static/ (ES modules, minified) for anywidget.
+// `npm run build` once, `npm run watch` while editing (with ANYWIDGET_HMR=1 in the kernel).
+import * as esbuild from "esbuild";
+import { fileURLToPath } from "node:url";
+
+const VIEWS = ["explorer"]; // one entry per view: js/<view>.js + js/<view>.css
+
+const options = {
+  entryPoints: VIEWS.flatMap((v) => [`${v}.js`, `${v}.css`]),
+  absWorkingDir: fileURLToPath(new URL(".", import.meta.url)),
+  outdir: "../llmops_nb/static",
+  bundle: true,
+  format: "esm",
+  minify: true,
+  target: ["es2020", "chrome100", "firefox100", "safari15"],
+  legalComments: "none",
+  logLevel: "info",
+  metafile: true,
+};
+
+if (process.argv.includes("--watch")) {
+  const ctx = await esbuild.context(options);
+  await ctx.watch();
+} else {
+  const result = await esbuild.build(options);
+  for (const [file, out] of Object.entries(result.metafile.outputs)) {
+    console.log(`${file}: ${out.bytes} bytes`);
+  }
+}

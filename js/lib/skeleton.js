@@ -1,0 +1,44 @@
+// Decode the kernel's `skeleton` answer (columnar arrays, kind/status/model dictionary-encoded)
+// into typed arrays the tree and the rows read by span index.
+
+function decodeDict(column, n) {
+  const out = new Array(n);
+  if (!column) return out.fill(null);
+  const { codes, values } = column;
+  for (let i = 0; i < n; i++) out[i] = values[codes[i]] ?? null;
+  return out;
+}
+
+function numbers(list, n, Type = Float64Array) {
+  const out = new Type(n);
+  for (let i = 0; i < n; i++) {
+    const v = list?.[i];
+    out[i] = v == null ? NaN : v; // NaN marks "no value" (Int32Array would turn it into 0)
+  }
+  return out;
+}
+
+export function decodeSkeleton(data) {
+  const s = data.spans;
+  const n = s.count ?? s.span_id.length;
+  const parent = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const p = s.parent[i];
+    parent[i] = Number.isInteger(p) && p >= 0 && p < n && p !== i ? p : -1;
+  }
+  return {
+    trace: data.trace,
+    n,
+    spanId: s.span_id,
+    parent,
+    name: s.name,
+    kind: decodeDict(s.kind, n),
+    status: decodeDict(s.status, n),
+    model: decodeDict(s.model, n),
+    start: numbers(s.start_ms, n),
+    duration: numbers(s.duration_ms, n),
+    inTok: numbers(s.input_tokens, n),
+    outTok: numbers(s.output_tokens, n),
+    cost: numbers(s.cost_usd, n),
+  };
+}
