@@ -9,11 +9,16 @@ function decodeDict(column, n) {
   return out;
 }
 
-function numbers(list, n, Type = Float64Array) {
-  const out = new Type(n);
-  for (let i = 0; i < n; i++) {
-    const v = list?.[i];
-    out[i] = v == null ? NaN : v; // NaN marks "no value" (Int32Array would turn it into 0)
+// A numeric column: a plain list, or sparse {at: [indices], values} where the rest is "none".
+// NaN marks "none" (a Float64Array, since an Int32Array would turn it into 0).
+function numbers(column, n) {
+  const out = new Float64Array(n).fill(NaN);
+  if (column == null) return out;
+  if (Array.isArray(column)) {
+    for (let i = 0; i < n; i++) if (column[i] != null) out[i] = column[i];
+  } else {
+    const { at, values } = column;
+    for (let k = 0; k < at.length; k++) if (at[k] < n && values[k] != null) out[at[k]] = values[k];
   }
   return out;
 }

@@ -101,6 +101,15 @@ describe("decodeSkeleton", () => {
     expect(Number.isNaN(s.inTok[0])).toBe(true);
   });
 
+  it("reads sparse numeric columns ({at, values}) and all-empty ones", () => {
+    const data = skeletonOf([{ id: "a" }, { id: "b" }, { id: "c" }]);
+    data.spans.input_tokens = { at: [2], values: [40] };
+    data.spans.cost_usd = null;
+    const s = decodeSkeleton(data);
+    expect([...s.inTok].map((v) => (Number.isNaN(v) ? null : v))).toEqual([null, null, 40]);
+    expect(s.cost.every(Number.isNaN)).toBe(true);
+  });
+
   it("rejects parent indices that point at the span itself or outside", () => {
     const data = skeletonOf([{ id: "a" }, { id: "b" }]);
     data.spans.parent = [0, 7];

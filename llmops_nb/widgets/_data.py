@@ -63,6 +63,8 @@ def skeleton(trace_id: str) -> dict[str, Any]:
 
     ``parent`` holds the parent's *index* in these arrays (-1 for a root or a span
     whose parent is not in the store), so the browser builds the tree without a map.
+    ``kind``/``status``/``model`` are ``{"codes", "values"}``; a mostly-empty numeric column
+    (tokens, cost) is ``{"at": [indices], "values"}`` and every other index means "none".
     """
     trace_id = check_trace_id(trace_id)
     with get_store().connect() as con:
@@ -108,9 +110,9 @@ def skeleton(trace_id: str) -> dict[str, Any]:
             "model": _dictionary([r[7] for r in rows]),
             "start_ms": [_ms(s - t0) for s in starts],
             "duration_ms": [_ms(e - s) for s, e in zip(starts, ends, strict=True)],
-            "input_tokens": [r[8] for r in rows],
-            "output_tokens": [r[9] for r in rows],
-            "cost_usd": [_finite(r[10]) for r in rows],
+            "input_tokens": _sparse([r[8] for r in rows]),
+            "output_tokens": _sparse([r[9] for r in rows]),
+            "cost_usd": _sparse([_finite(r[10]) for r in rows]),
         },
     }
 
@@ -168,6 +170,14 @@ def _dictionary(values: list[Any]) -> dict[str, list[Any]]:
     # kind, status and model repeat across thousands of spans: send each distinct value once
     codes: dict[Any, int] = {}
     return {"codes": [codes.setdefault(v, len(codes)) for v in values], "values": list(codes)}
+
+
+def _sparse(values: list[Any]) -> list[Any] | dict[str, list[Any]]:
+    # usage and cost exist on the LLM spans only, often a tenth of an agent trace: send those alone
+    at = [i for i, v in enumerate(values) if v is not None]
+    if len(at) * 2 >= len(values):
+        return values
+    return {"at": at, "values": [values[i] for i in at]}
 
 
 def _ms(ns: int | None) -> float | None:

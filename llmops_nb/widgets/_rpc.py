@@ -114,6 +114,7 @@ class RpcServer:
         problem = None
         if not isinstance(req_id, (str, int)) or isinstance(req_id, bool):
             problem = f"request id must be a string or an integer, got {req_id!r}"
+            req_id = None  # answered all the same, under an id that cannot collide with a real one
         elif handler is None:
             problem = _unknown_method(method, self.methods.names())
         elif not isinstance(params, dict):

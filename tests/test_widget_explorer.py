@@ -1,0 +1,164 @@
+"""TraceExplorer: the widget model (view state only in traitlets), its mimebundle (widget view +
+script-free text/html + text/plain), the display hooks and every fallback that keeps a cell alive."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from support import outputs_text, run_cells
+
+import llmops_nb
+from llmops_nb import _display
+from llmops_nb._trace import Trace
+from llmops_nb.widgets import _explorer, explorer_bundle, install_display, show, uninstall_display
+from llmops_nb.widgets._explorer import WIDGET_MIME, TraceExplorer
+
+XSS_NAME = '<img src=x onerror="alert(1)">'
+
+
+@pytest.fixture
+def trace_id():
+    with llmops_nb.span("explore me", kind="AGENT") as root:
+        with llmops_nb.span(XSS_NAME, kind="TOOL") as tool:
+            tool.set_inputs({"prompt": "<script>alert(2)</script>"})
+        with llmops_nb.span("llm", kind="LLM", attributes={"gen_ai.usage.input_tokens": 12}):
+            pass
+    llmops_nb.flush()
+    return root.trace_id
+
+
+@pytest.fixture(autouse=True)
+def plain_display():
+    yield
+    uninstall_display()
+
+
+def test_traitlets_hold_view_state_only(trace_id):
+    widget = TraceExplorer(trace_id)
+    state = widget.get_state()
+    assert widget.trace_id == trace_id
+    assert widget.selected_span_id is None and widget.collapsed_span_ids == [] and widget.search_text == ""
+    assert widget.height == 460
+    synced = {k for k in state if not k.startswith("_")} - {"layout", "tabbable", "tooltip"}
+    assert synced == {"trace_id", "selected_span_id", "collapsed_span_ids", "search_text", "height"}
+    # no payload or span data in the synced state: it is fetched on request
+    assert "explore me" not in str({k: state[k] for k in synced})
+    assert state["_esm"] == _explorer.ESM.read_text() and state["_css"] == _explorer.CSS.read_text()
+
+
+def test_accepts_a_trace_object_and_view_state(trace_id):
+    span_id = llmops_nb.spans(trace_id).span_id[1]
+    widget = TraceExplorer(Trace(trace_id), selected_span_id=span_id, collapsed_span_ids=[span_id],
+                           search_text="llm", height=300)
+    assert (widget.trace_id, widget.selected_span_id, widget.collapsed_span_ids, widget.search_text,
+            widget.height) == (trace_id, span_id, [span_id], "llm", 300)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"trace": "abc"}, ValueError, "32 lowercase hex"),
+    ({"trace": "0" * 32, "selected_span_id": "x"}, ValueError, "16 lowercase hex"),
+    ({"trace": "0" * 32, "hieght": 300}, TypeError, "check the spelling"),
+    ({"trace": "0" * 32, "height": 5}, ValueError, "between 120 and 4000"),
+])
+def test_rejects_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        TraceExplorer(**kwargs)
+
+
+def test_missing_bundle_is_explained(monkeypatch):
+    monkeypatch.setattr(_explorer, "bundle_available", lambda: False)
+    with pytest.raises(RuntimeError, match="npm ci && npm run build"):
+        TraceExplorer("0" * 32)
+
+
+def test_mimebundle_has_widget_view_snapshot_and_text(trace_id):
+    widget = TraceExplorer(trace_id)
+    data, _metadata = widget._repr_mimebundle_()
+    assert data[WIDGET_MIME]["model_id"] == widget.model_id
+    html = data["text/html"]
+    assert "explore me" in html and "<script" not in html.lower()
+    assert XSS_NAME not in html and "&lt;img" in html  # trace strings escaped in the snapshot
+    assert "explore me" in data["text/plain"] and "object at 0x" not in data["text/plain"]
+    assert repr(widget) == f"TraceExplorer({trace_id!r})"
+
+
+def test_widget_answers_requests_through_the_comm_path(trace_id, monkeypatch):
+    widget = TraceExplorer(trace_id)
+    sent = []
+    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append(content))
+    widget._rpc._send = widget.send
+    request = {"type": "request", "id": 7, "method": "skeleton", "params": {"trace_id": trace_id}}
+    # what ipywidgets does with a custom message from the front end
+    widget._handle_msg({"content": {"data": {"method": "custom", "content": request}}, "buffers": []})
+    import time
+
+    deadline = time.monotonic() + 10
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sent and sent[0]["id"] == 7 and sent[0]["ok"] is True
+    assert sent[0]["data"]["spans"]["name"] == ["explore me", XSS_NAME, "llm"]
+
+
+def test_explorer_bundle_with_and_without_the_widget(trace_id):
+    full = explorer_bundle(Trace(trace_id), widget=True)
+    assert set(full) == {"text/plain", "text/html", WIDGET_MIME}
+    plain = explorer_bundle(trace_id, widget=False)
+    assert set(plain) == {"text/plain", "text/html"}
+    # outside a kernel (here) the default leaves the widget out: a terminal cannot show it
+    assert WIDGET_MIME not in explorer_bundle(trace_id)
+
+
+def test_falls_back_to_the_snapshot_without_bundle_or_anywidget(trace_id, monkeypatch):
+    monkeypatch.setattr(_explorer, "bundle_available", lambda: False)
+    assert set(explorer_bundle(trace_id, widget=True)) == {"text/plain", "text/html"}
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "llmops_nb.widgets._explorer", None)  # as if anywidget were missing
+    bundle = explorer_bundle(trace_id, widget=True)
+    assert set(bundle) == {"text/plain", "text/html"} and "explore me" in bundle["text/html"]
+
+
+def test_falls_back_to_the_summary_without_the_snapshot_module(trace_id, monkeypatch):
+    monkeypatch.setitem(sys.modules, "llmops_nb.widgets._snapshot", None)
+    bundle = explorer_bundle(trace_id, widget=True)
+    assert bundle["text/html"] == _display.summary_html(Trace(trace_id))
+    assert bundle["text/plain"] == _display.summary_text(Trace(trace_id))
+    assert WIDGET_MIME in bundle
+
+
+def test_a_trace_not_in_the_store_does_not_raise():
+    bundle = explorer_bundle("f" * 32, widget=True)
+    assert "f" * 32 in bundle["text/plain"]
+
+
+def test_install_display_routes_trace_displays(trace_id):
+    trace = Trace(trace_id)
+    install_display()
+    assert _display.mimebundle(trace) == explorer_bundle(trace, widget=None)
+    uninstall_display()
+    assert set(_display.mimebundle(trace)) == {"text/plain", "text/html"}
+
+
+def test_show_outside_a_notebook_prints_the_summary(trace_id, capsys):
+    show(trace_id)
+    assert "explore me" in capsys.readouterr().out
+    with pytest.raises(TypeError, match="Trace or a trace id"):
+        show(42)
+
+
+@pytest.mark.slow
+def test_in_a_kernel_a_traced_cell_shows_the_explorer(store_path):
+    cells = [
+        "from llmops_nb.widgets import install_display, show\ninstall_display()",
+        f"%%llm_trace t --name explorer-run\nwith llmops_nb.span({XSS_NAME!r}, kind='TOOL'):\n    pass",
+        "show(t.trace_id)",
+        "t",
+    ]
+    executed = run_cells(cells, store_path)
+    for cell in executed[1:]:
+        bundles = [out["data"] for out in cell.outputs if out.output_type in ("display_data", "execute_result")]
+        assert bundles, outputs_text(cell)
+        data = bundles[-1]
+        assert WIDGET_MIME in data, data.keys()
+        assert "explorer-run" in data["text/html"] and "<script" not in data["text/html"].lower()
+        assert "explorer-run" in data["text/plain"]
