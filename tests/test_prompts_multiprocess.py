@@ -5,34 +5,37 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
-import time
 
 import duckdb
 import pytest
 from support import subprocess_env
 
 WRITER = """
-import sys, time
+import pathlib, sys, time
+import duckdb, pandas  # imported before the barrier, so neither process starts late
 from llmops_nb import prompts
-tag, count, start = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-time.sleep(max(0.0, start - time.time()))  # both begin together, whatever their import times
+tag, count, barrier = sys.argv[1], int(sys.argv[2]), pathlib.Path(sys.argv[3])
+(barrier / tag).touch()
+while len(list(barrier.iterdir())) < 2:  # both begin together, whatever their import times
+    time.sleep(0.005)
 for i in range(count):
     version = prompts.register("shared", f"{tag} {i}: {{{{question}}}}", commit_message=f"{tag}-{i}", author=tag)
     prompts.set_alias("shared", "production", version.version, author=tag)
-    if i % 10 == 0:
-        time.sleep(0.01)  # let the other process in between bursts
+    if i % 10 == 9:
+        time.sleep(0.3)  # idle past the store's linger time: the file is released and the other process gets in
 print("done", tag, flush=True)
 """
 
 
 @pytest.mark.slow
-def test_two_processes_get_distinct_gap_free_versions_and_lose_nothing(store_path):
+def test_two_processes_get_distinct_gap_free_versions_and_lose_nothing(store_path, tmp_path):
     from llmops_nb import prompts
 
     prompts.register("shared", "seed: {{question}}")  # the file exists and is migrated before both start
     env = subprocess_env(store_path)
-    count, start = 40, time.time() + 2.0
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, tag, str(count), str(start)], stdout=subprocess.PIPE,
+    count, barrier = 40, tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, tag, str(count), str(barrier)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env) for tag in ("A", "B")]
     outs = [proc.communicate(timeout=240) for proc in procs]
     for proc, (out, err) in zip(procs, outs):
