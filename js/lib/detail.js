@@ -141,7 +141,7 @@ function documentsSection(docs) {
       ]),
       body,
       more,
-      d.metadata ? jsonTree(d.metadata, { open: 0 }) : null,
+      d.metadata ? jsonTree(d.metadata, { open: 0, label: "metadata" }) : null,
     ]);
   });
   return section(`Documents (${docs.length})`, items);
@@ -187,8 +187,10 @@ export function renderDetail(span, extra = {}) {
     ...truncationNotes(span),
     errorSection(span),
     ...(convo ? messagesSections(convo) : []),
-    isTool ? section("Arguments", [pre(fmt.prettyJson(span.inputs ?? ""))], { copy: () => fmt.prettyJson(span.inputs) }) : null,
-    isTool ? section("Result", [pre(fmt.prettyJson(span.outputs ?? ""))], { copy: () => fmt.prettyJson(span.outputs) }) : null,
+    isTool && span.inputs != null
+      ? section("Arguments", [pre(fmt.prettyJson(span.inputs))], { copy: () => fmt.prettyJson(span.inputs) }) : null,
+    isTool && span.outputs != null
+      ? section("Result", [pre(fmt.prettyJson(span.outputs))], { copy: () => fmt.prettyJson(span.outputs) }) : null,
     docs ? documentsSection(docs) : null,
     jsonSection("Inputs", span.inputs, { open: !shownAbove }),
     jsonSection("Outputs", span.outputs, { open: !shownAbove }),

@@ -86,9 +86,9 @@ function fill(body, value, depth, open) {
   page();
 }
 
-/** A JSON tree of `value`, open `open` levels deep. */
-export function jsonTree(value, { open = 1 } = {}) {
+/** A JSON tree of `value`, open `open` levels deep; `label` names the top level. */
+export function jsonTree(value, { open = 1, label = null } = {}) {
   const root = h("div", { class: "lnb-json" });
-  root.append(entry(null, value, 0, open));
+  root.append(entry(label, value, 0, open));
   return root;
 }

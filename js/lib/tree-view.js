@@ -60,7 +60,7 @@ export class TreeView {
 
   drawAxis() {
     const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) =>
-      h("span", { class: "lnb-tick", attrs: { style: `left:${f * 100}%` }, text: fmt.duration(f * this.totalMs) }));
+      h("span", { class: "lnb-tick", attrs: { style: `left:${f * 100}%` }, text: f ? fmt.duration(f * this.totalMs) : "0" }));
     this.axis.replaceChildren(...ticks);
   }
 
@@ -189,10 +189,11 @@ export class TreeView {
     row.bar.style.width = `${width}%`;
     row.bar.className = `lnb-bar lnb-bar-${status === "ERROR" ? "error" : status === "OK" ? "ok" : "unset"}`;
     row.dur.textContent = fmt.duration(s.duration[node]);
-    // the label sits after the bar, or before it when the bar reaches the right edge
-    const after = left + width < 72;
-    row.dur.style.left = after ? `calc(${left + width}% + 4px)` : "";
-    row.dur.style.right = after ? "" : `calc(${100 - left}% + 4px)`;
+    // the label sits after the bar, else before it, else (a bar across the whole track) inside it
+    const place = left + width < 72 ? "after" : left > 18 ? "before" : "inside";
+    row.dur.className = `lnb-dur${place === "inside" ? " lnb-dur-inside" : ""}`;
+    row.dur.style.left = place === "after" ? `calc(${left + width}% + 4px)` : place === "inside" ? `calc(${left}% + 4px)` : "";
+    row.dur.style.right = place === "before" ? `calc(${100 - left}% + 4px)` : "";
     row.dur.title = `starts at +${fmt.duration(start)}, lasts ${fmt.duration(dur)}`;
   }
 
