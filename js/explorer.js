@@ -297,6 +297,7 @@ export class ExplorerView {
 
   destroy() {
     this.rpc.close();
+    this.treeView.destroy();
     for (const t of this.timers) clearTimeout(t);
     this.model.off("change:height", this.onHeight);
     this.model.off("change:selected_span_id", this.onSelected);

@@ -40,6 +40,15 @@ export class TreeView {
       this.viewport,
     ]);
     this.viewport.addEventListener("scroll", () => this.schedule());
+    // the output area resizes with the window and the sidebars: refit rows and time labels
+    if (globalThis.ResizeObserver) {
+      this.resize = new ResizeObserver(() => {
+        if (!this.tree) return;
+        this.drawAxis();
+        this.schedule();
+      });
+      this.resize.observe(this.viewport);
+    }
     this.viewport.addEventListener("click", (event) => this.click(event));
   }
 
@@ -59,7 +68,10 @@ export class TreeView {
   }
 
   drawAxis() {
-    const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) =>
+    // as many time labels as fit (one per ~64 px), at least the start and the end
+    const width = this.axis.clientWidth;
+    const count = width ? Math.max(2, Math.min(5, Math.floor(width / 64) + 1)) : 5;
+    const ticks = Array.from({ length: count }, (_, k) => k / (count - 1)).map((f) =>
       h("span", { class: "lnb-tick", attrs: { style: `left:${f * 100}%` }, text: f ? fmt.duration(f * this.totalMs) : "0" }));
     this.axis.replaceChildren(...ticks);
   }
@@ -240,6 +252,10 @@ export class TreeView {
     const r = node >= 0 ? this.rowOf[node] : -1;
     const next = r < 0 ? 0 : Math.max(0, Math.min(this.rows.length - 1, r + delta));
     return this.rows[next];
+  }
+
+  destroy() {
+    this.resize?.disconnect();
   }
 
   pageRows() {
