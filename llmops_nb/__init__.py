@@ -36,18 +36,24 @@ _LAZY = {
     "show": ("llmops_nb._display", "show"),
     "status": ("llmops_nb._status", "status"),
     "StoreLockedError": ("llmops_nb.store._connection", "StoreLockedError"),
+    "diff": ("llmops_nb._diff", "diff"),
+    "Diff": ("llmops_nb._diff", "Diff"),
+    "prompts": ("llmops_nb.prompts", ""),
 }
 
 __all__ = [
+    "Diff",
     "SpanKind",
     "StoreLockedError",
     "Trace",
     "autolog",
     "configure",
+    "diff",
     "flush",
     "get_current_span",
     "get_trace",
     "load_ipython_extension",
+    "prompts",
     "show",
     "span",
     "spans",
@@ -65,7 +71,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'llmops_nb' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(target[0]), target[1])
+    module = importlib.import_module(target[0])
+    value = getattr(module, target[1]) if target[1] else module
     globals()[name] = value
     return value
 

@@ -29,6 +29,8 @@ class Settings:
     max_buffered_spans: int = 1_000_000
     # How long a write waits for another process to release the file lock.
     lock_timeout: float = 60.0
+    # Who registers prompts, moves aliases and gives feedback (else $LLMOPS_NB_AUTHOR, else the login name).
+    author: str | None = None
 
     def db_path(self) -> Path:
         if self.db:

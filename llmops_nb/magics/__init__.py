@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._prompt_magic import PromptMagics
 from ._sql_magic import SqlMagics
 from ._trace_magic import TraceMagics
 
@@ -16,6 +17,7 @@ def load(ipython: Any) -> None:
     trace_magics = TraceMagics(ipython)
     ipython.register_magics(trace_magics)
     ipython.register_magics(SqlMagics(ipython))
+    ipython.register_magics(PromptMagics(ipython))
     ipython.input_transformers_cleanup.append(trace_magics.rewrite_cell)
     ipython.events.register("pre_run_cell", trace_magics.pre_run_cell)
     ipython.events.register("post_run_cell", trace_magics.post_run_cell)

@@ -46,13 +46,16 @@ def sql(query: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
 
 def traces(*, name: str | None = None, tag: str | dict[str, str] | list[str] | None = None,
            status: str | None = None, since: Any = None, until: Any = None, text: str | None = None,
-           session: str | None = None, limit: int | None = 100, offset: int = 0) -> Any:
+           session: str | None = None, prompt: Any = None, limit: int | None = 100, offset: int = 0) -> Any:
     """The store's traces, newest first, as a pandas DataFrame.
 
     Filters: ``name`` (exact; ``*`` and ``?`` as wildcards), ``tag`` (``"env=dev"``,
     ``{"env": "dev"}`` or a list; all must match), ``status`` (OK, ERROR, IN_PROGRESS),
     ``since``/``until`` (datetime, ISO string, or a ``timedelta`` meaning "this long ago"),
-    ``text`` (case-insensitive, in names, inputs and outputs of every span), ``session``.
+    ``text`` (case-insensitive, in names, inputs and outputs of every span), ``session``,
+    ``prompt`` (``"qa"`` any version, ``"qa@3"``/``"qa/3"``/``"prompts:/qa/3"`` that version,
+    ``"qa@production"`` the version the alias points to now, or a ``PromptVersion``: traces
+    with any span that loaded or formatted it).
 
     >>> import llmops_nb
     >>> llmops_nb.traces(tag="env=dev", status="ERROR", since="2026-11-01")  # doctest: +SKIP
@@ -82,6 +85,12 @@ def traces(*, name: str | None = None, tag: str | dict[str, str] | list[str] | N
     if session is not None:
         where.append("session = ?")
         params.append(session)
+    if prompt is not None:
+        from ..prompts._link import trace_filter
+
+        clause, clause_params = trace_filter(prompt)
+        where.append(clause)
+        params += clause_params
     if text:
         pattern = f"%{_escape_like(text)}%"
         where.append(

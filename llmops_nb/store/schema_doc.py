@@ -28,7 +28,11 @@ def render() -> str:
     ]
     lines += [f"1. `{name}`: {inspect.getdoc(fn) or ''}" for name, fn in MIGRATIONS]
     comments = _column_comments()
-    for table in ("traces", "spans", "dropped_spans", "_llmops_migrations"):
+    core = ["traces", "spans", "dropped_spans"]
+    others = sorted(r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()
+        if r[0] not in core and r[0] != "_llmops_migrations")
+    for table in [*core, *others, "_llmops_migrations"]:
         lines += ["", f"## `{table}`", "", "| column | type | notes |", "| --- | --- | --- |"]
         for _, name, kind, not_null, default, primary in con.execute(
                 f"PRAGMA table_info('{table}')").fetchall():
