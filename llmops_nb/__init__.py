@@ -33,7 +33,7 @@ _LAZY = {
     "get_trace": ("llmops_nb._trace", "get_trace"),
     "Trace": ("llmops_nb._trace", "Trace"),
     "autolog": ("llmops_nb.integrations", "autolog"),
-    "show": ("llmops_nb._display", "show"),
+    "show": ("llmops_nb.widgets", "show"),
     "status": ("llmops_nb._status", "status"),
     "StoreLockedError": ("llmops_nb.store._connection", "StoreLockedError"),
     "diff": ("llmops_nb._diff", "diff"),

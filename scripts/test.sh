@@ -20,6 +20,7 @@ step() {
 }
 
 step lint ruff check
+step js-tests npm --prefix js test
 step tests python -m pytest -p no:cacheprovider "$@"
 step notebooks python scripts/run_notebooks.py
 

@@ -22,6 +22,9 @@ def load(ipython: Any) -> None:
     ipython.events.register("pre_run_cell", trace_magics.pre_run_cell)
     ipython.events.register("post_run_cell", trace_magics.post_run_cell)
     _loaded[id(ipython)] = trace_magics
+    from ..widgets import install_display
+
+    install_display()  # traces display as the explorer widget (with a script-free snapshot inside)
 
 
 def unload(ipython: Any) -> None:
@@ -32,3 +35,6 @@ def unload(ipython: Any) -> None:
         ipython.input_transformers_cleanup.remove(trace_magics.rewrite_cell)
     ipython.events.unregister("pre_run_cell", trace_magics.pre_run_cell)
     ipython.events.unregister("post_run_cell", trace_magics.post_run_cell)
+    from ..widgets import uninstall_display
+
+    uninstall_display()
