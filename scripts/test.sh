@@ -6,6 +6,12 @@ set -euo pipefail
 # shellcheck source=scripts/_setup.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh"
 
+# Browser tests drive Debian's chromium (Playwright cannot download its own browser here).
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ]; then
+    echo "== installing chromium (apt)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+fi
+
 failed=()
 step() {
     local name=$1 start=$SECONDS
