@@ -6,6 +6,7 @@ from typing import Any
 
 from ._prompt_magic import PromptMagics
 from ._sql_magic import SqlMagics
+from ._traces_magic import TracesMagics
 from ._trace_magic import TraceMagics
 
 _loaded: dict[int, TraceMagics] = {}
@@ -18,6 +19,7 @@ def load(ipython: Any) -> None:
     ipython.register_magics(trace_magics)
     ipython.register_magics(SqlMagics(ipython))
     ipython.register_magics(PromptMagics(ipython))
+    ipython.register_magics(TracesMagics(ipython))
     ipython.input_transformers_cleanup.append(trace_magics.rewrite_cell)
     ipython.events.register("pre_run_cell", trace_magics.pre_run_cell)
     ipython.events.register("post_run_cell", trace_magics.post_run_cell)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TraceExplorer", "explorer_bundle", "install_display", "show", "uninstall_display"]
+__all__ = ["TraceExplorer", "TraceList", "explorer_bundle", "install_display", "show", "trace_list",
+           "uninstall_display"]
 
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -26,6 +27,10 @@ def __getattr__(name: str) -> Any:
         from ._explorer import TraceExplorer
 
         return TraceExplorer
+    if name in ("TraceList", "trace_list"):
+        from . import _trace_list
+
+        return getattr(_trace_list, name)
     raise AttributeError(f"module 'llmops_nb.widgets' has no attribute {name!r}")
 
 
