@@ -2,6 +2,7 @@
 
 Collected into the store's migration list by ``_migrations.py``; each function runs
 once per file, recorded by name. Never edit or reorder one that has been released.
+Times are UTC; payload columns (inputs, outputs, expectations, values) hold JSON text.
 """
 
 from __future__ import annotations
@@ -10,3 +11,111 @@ from collections.abc import Callable
 from typing import Any
 
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = []
+
+
+def _migration(fn: Callable[[Any], None]) -> Callable[[Any], None]:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@_migration
+def e001_eval_datasets(con: Any) -> None:
+    """Evaluation datasets: immutable versions, each a list of rows (inputs, expectations, outputs)."""
+    con.execute(
+        """
+        CREATE TABLE eval_datasets (
+            name            VARCHAR NOT NULL,
+            version         INTEGER NOT NULL,  -- 1, 2, ... per name; a version never changes
+            created_at      TIMESTAMP NOT NULL,  -- UTC
+            row_count       BIGINT NOT NULL,
+            source          VARCHAR,           -- dataframe, records, jsonl:PATH, csv:PATH, traces, eval_run:RUN_ID
+            description     VARCHAR,
+            parent_version  INTEGER,           -- the version this one was derived from
+            author          VARCHAR,
+            PRIMARY KEY (name, version)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE eval_dataset_rows (
+            name             VARCHAR NOT NULL,
+            version          INTEGER NOT NULL,
+            row_index        INTEGER NOT NULL,  -- 0-based position in the version
+            record_id        VARCHAR NOT NULL,  -- stable across versions derived from one another
+            inputs           VARCHAR NOT NULL,  -- JSON object (MLflow's `inputs`)
+            expectations     VARCHAR,           -- JSON (MLflow's `expectations`), e.g. {"expected_response": ...}
+            outputs          VARCHAR,           -- JSON: a stored answer to score without a predict_fn
+            source_trace_id  VARCHAR            -- the trace the row was taken from
+        )
+        """
+    )
+
+
+@_migration
+def e002_eval_runs(con: Any) -> None:
+    """Evaluation runs and their per-example results (scores live in `assessments`)."""
+    con.execute(
+        """
+        CREATE TABLE eval_runs (
+            run_id           VARCHAR PRIMARY KEY,  -- 32 hex chars
+            name             VARCHAR NOT NULL,
+            status           VARCHAR NOT NULL,  -- RUNNING, FINISHED, INTERRUPTED, FAILED
+            started_at       TIMESTAMP NOT NULL,  -- UTC
+            ended_at         TIMESTAMP,
+            dataset_name     VARCHAR,
+            dataset_version  INTEGER,
+            row_count        BIGINT NOT NULL,   -- examples in the data
+            rows_done        BIGINT NOT NULL,   -- examples finished (predicted and scored)
+            predict_fn       VARCHAR,           -- qualified name of the predict_fn, if any
+            scorers          VARCHAR,           -- JSON list of {name, source, model}
+            summary          VARCHAR,           -- JSON {scorer: {mean, pass_rate, count, errors}}
+            params           VARCHAR,           -- JSON {max_concurrency, ...}
+            wall_s           DOUBLE,
+            error_message    VARCHAR
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE eval_results (
+            run_id         VARCHAR NOT NULL,
+            row_index      INTEGER NOT NULL,  -- position in the evaluated data
+            record_id      VARCHAR,           -- the dataset row's record_id
+            trace_id       VARCHAR,           -- the row's trace (root span kind CHAIN, named after the run)
+            inputs         VARCHAR,           -- JSON
+            outputs        VARCHAR,           -- JSON
+            expectations   VARCHAR,           -- JSON
+            latency_ms     DOUBLE,            -- predict_fn's wall time
+            input_tokens   BIGINT,            -- LLM tokens of the app's spans (judges' excluded)
+            output_tokens  BIGINT,
+            cost_usd       DOUBLE,            -- NULL when no LLM call was priced
+            error          VARCHAR            -- predict_fn's exception, if it raised
+        )
+        """
+    )
+
+
+@_migration
+def e003_assessments(con: Any) -> None:
+    """Assessments of traces: scores from code and LLM judges, and human feedback."""
+    con.execute(
+        """
+        CREATE TABLE assessments (
+            assessment_id  VARCHAR NOT NULL,  -- 32 hex chars
+            trace_id       VARCHAR NOT NULL,  -- the assessed trace
+            name           VARCHAR NOT NULL,  -- scorer name, or the feedback's name
+            source_type    VARCHAR NOT NULL,  -- HUMAN, LLM_JUDGE or CODE (MLflow's names)
+            source_id      VARCHAR,           -- author, judge model URI, or scorer name
+            value          VARCHAR,           -- JSON: true/false, a number, a string; NULL when missing
+            value_number   DOUBLE,            -- the value as a number (booleans 1/0) for averages
+            label          VARCHAR,           -- a human's category label
+            rationale      VARCHAR,           -- a judge's reasoning, or a human's comment
+            error          VARCHAR,           -- why there is no value (with the judge's raw reply)
+            run_id         VARCHAR,           -- the evaluation run that produced it
+            row_index      INTEGER,
+            span_id        VARCHAR,           -- the EVALUATOR span that produced it
+            created_at     TIMESTAMP NOT NULL  -- UTC
+        )
+        """
+    )

@@ -1,0 +1,175 @@
+"""Scorers: the ``Scorer`` base, ``Score`` results and the ``@scorer`` decorator.
+
+A scorer takes any of ``inputs``, ``outputs``, ``expectations`` and ``trace``
+(by parameter name) and returns a value — ``True``/``False``, a number, a
+string — or a :class:`Score` with a rationale, or a ``{"value", "rationale"}``
+dict. Returning ``None`` skips the row (missing value, no error). An exception
+becomes the row's ``<scorer>/error``; it never stops the evaluation.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+ARGUMENTS = ("inputs", "outputs", "expectations", "trace")
+SOURCES = ("CODE", "LLM_JUDGE", "HUMAN")
+PASS_WORDS = frozenset({"yes", "pass", "passed", "true", "correct", "safe", "relevant", "grounded"})
+FAIL_WORDS = frozenset({"no", "fail", "failed", "false", "incorrect", "unsafe", "irrelevant", "ungrounded"})
+
+
+@dataclass
+class Score:
+    """What a scorer says about one row: a value, why, or why there is no value.
+
+    >>> Score(True, rationale="mentions Paris")
+    Score(value=True, rationale='mentions Paris', error=None)
+    """
+
+    value: Any = None
+    rationale: str | None = None
+    error: str | None = None
+
+
+class Scorer:
+    """Base class: subclasses set ``name`` and implement ``score(**arguments)`` (or ``ascore``).
+
+    ``threshold`` makes numeric values pass or fail (``value >= threshold``, or
+    ``<=`` with ``lower_is_better``); booleans and yes/no words pass by themselves.
+    """
+
+    name: str = "scorer"
+    source: str = "CODE"
+    #: the arguments score() takes, out of ARGUMENTS
+    needs: frozenset[str] = frozenset(ARGUMENTS)
+    threshold: float | None = None
+    lower_is_better: bool = False
+    #: cheap and pure: run on the scheduler's thread instead of a worker
+    inline: bool = False
+    #: score() is a coroutine function
+    is_async: bool = False
+    #: model URI (judges), stored with the run
+    model_uri: str | None = None
+
+    def score(self, **arguments: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement score(...).")
+
+    def passes(self, value: Any) -> bool | None:
+        """Whether ``value`` counts as a pass (None: no pass/fail notion for it)."""
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)):
+            if self.threshold is None or (isinstance(value, float) and math.isnan(value)):
+                return None
+            return value <= self.threshold if self.lower_is_better else value >= self.threshold
+        if isinstance(value, str):
+            word = value.strip().lower()
+            return True if word in PASS_WORDS else False if word in FAIL_WORDS else None
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "source": self.source, "model": self.model_uri}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+class FunctionScorer(Scorer):
+    """A Python function as a scorer (made by ``@scorer``)."""
+
+    def __init__(self, fn: Callable[..., Any], name: str | None = None, threshold: float | None = None,
+                 lower_is_better: bool = False) -> None:
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", None) or type(fn).__name__
+        self.threshold, self.lower_is_better = threshold, lower_is_better
+        self.is_async = inspect.iscoroutinefunction(fn)
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            params = {}
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            self.needs = frozenset(ARGUMENTS)
+        else:
+            unknown = [n for n, p in params.items() if n not in ARGUMENTS and p.default is p.empty]
+            if unknown:
+                raise TypeError(f"Scorer {self.name!r} has parameters {unknown} that evaluate() cannot fill: "
+                                f"a scorer takes any of {', '.join(ARGUMENTS)} by name "
+                                f"(e.g. def {self.name}(outputs, expectations): ...).")
+            self.needs = frozenset(n for n in params if n in ARGUMENTS)
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    def score(self, **arguments: Any) -> Any:
+        return self.fn(**{k: v for k, v in arguments.items() if k in self.needs})
+
+    def __call__(self, **arguments: Any) -> Any:
+        """Call the function directly, e.g. to test it: ``my_scorer(outputs="x")``."""
+        return self.fn(**arguments)
+
+
+def scorer(fn: Callable[..., Any] | None = None, *, name: str | None = None, threshold: float | None = None,
+           lower_is_better: bool = False) -> Any:
+    """Turn a function of ``inputs``/``outputs``/``expectations``/``trace`` into a scorer.
+
+    >>> import llmops_nb
+    >>> @llmops_nb.scorer
+    ... def short(outputs):
+    ...     return len(str(outputs)) < 200
+    >>> short.name
+    'short'
+    """
+    if fn is not None:
+        if not callable(fn):
+            raise TypeError(f"@scorer decorates a function, got {type(fn).__name__}.")
+        return FunctionScorer(fn, name, threshold, lower_is_better)
+    return lambda f: FunctionScorer(f, name, threshold, lower_is_better)
+
+
+def to_score(result: Any, scorer_name: str) -> Score:
+    """Normalize what a scorer returned."""
+    if isinstance(result, Score):
+        return result
+    if result is None or isinstance(result, (bool, int, float, str)):
+        return Score(result)
+    if isinstance(result, dict) and "value" in result:
+        extra = set(result) - {"value", "rationale", "error"}
+        if not extra:
+            return Score(result.get("value"), result.get("rationale"), result.get("error"))
+    if hasattr(result, "item") and callable(result.item):  # numpy scalars
+        try:
+            return Score(result.item())
+        except (TypeError, ValueError):
+            pass
+    return Score(None, error=f"scorer {scorer_name!r} returned {type(result).__name__} {str(result)[:200]!r}; "
+                             "return a bool, a number, a string, a Score or {'value': ..., 'rationale': ...}.")
+
+
+def check_scorers(scorers: Any) -> list[Scorer]:
+    """Validate the ``scorers`` argument of evaluate(): Scorer objects with distinct names."""
+    if scorers is None:
+        return []
+    if isinstance(scorers, Scorer) or (callable(scorers) and not isinstance(scorers, (list, tuple))):
+        scorers = [scorers]
+    checked: list[Scorer] = []
+    for item in scorers:
+        if isinstance(item, Scorer):
+            checked.append(item)
+        elif callable(item):
+            checked.append(FunctionScorer(item))
+        else:
+            raise TypeError(f"{item!r} is not a scorer: pass objects from llmops_nb.scorers, functions decorated "
+                            "with @llmops_nb.scorer, or judges from llmops_nb.make_judge().")
+    names = [s.name for s in checked]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"Two scorers are named {duplicates[0]!r}: their columns would collide. Give one another "
+                         f"name, e.g. scorers.contains('Paris', name='mentions_paris').")
+    for name in names:
+        if "/" in name:
+            raise ValueError(f"Scorer name {name!r} contains '/', which separates a scorer from its column "
+                             "(<scorer>/value); rename it.")
+    return checked

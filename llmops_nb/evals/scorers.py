@@ -1,0 +1,51 @@
+"""Built-in scorers, as ``llmops_nb.scorers``: deterministic checks and LLM judges.
+
+>>> from llmops_nb.evals import scorers
+>>> checks = [scorers.exact_match(), scorers.contains("Paris"), scorers.json_valid()]
+>>> judges = [scorers.correctness(model="local:/smollm2"), scorers.guidelines(["Be brief."])]
+
+Deterministic: ``exact_match``, ``contains``, ``regex``, ``json_valid``,
+``json_schema``, ``length``, ``edit_distance``, ``rouge_l``, ``numeric_match``.
+LLM judges (yes/no; prompt on ``.instructions``, replace it with
+``instructions=``): ``correctness``, ``relevance_to_query``, ``groundedness``,
+``safety``, ``guidelines``, ``tool_call_correctness``. Your own:
+``@llmops_nb.scorer`` and ``llmops_nb.make_judge``.
+"""
+
+from ._deterministic import (
+    contains,
+    edit_distance,
+    exact_match,
+    json_schema,
+    json_valid,
+    length,
+    numeric_match,
+    regex,
+    rouge_l,
+)
+from ._judge import Judge, make_judge
+from ._judges import correctness, groundedness, guidelines, relevance_to_query, safety, tool_call_correctness
+from ._scorer import Score, Scorer, scorer
+
+__all__ = [
+    "Judge",
+    "Score",
+    "Scorer",
+    "contains",
+    "correctness",
+    "edit_distance",
+    "exact_match",
+    "groundedness",
+    "guidelines",
+    "json_schema",
+    "json_valid",
+    "length",
+    "make_judge",
+    "numeric_match",
+    "regex",
+    "relevance_to_query",
+    "rouge_l",
+    "safety",
+    "scorer",
+    "tool_call_correctness",
+]

@@ -1,0 +1,51 @@
+"""Human feedback and assessments as DataFrames."""
+
+from __future__ import annotations
+
+import pytest
+
+import llmops_nb
+from llmops_nb.evals import assessments, evaluate, feedback, log_feedback, scorers
+
+
+@pytest.fixture
+def trace_id():
+    with llmops_nb.span("answer") as root:
+        root.set_outputs("Paris")
+    return root.trace_id
+
+
+def test_log_and_read_feedback(trace_id):
+    first = log_feedback(trace_id, value=False, label="wrong", comment="not the capital", author="ana")
+    log_feedback(trace_id, value=True, comment="actually fine", author="ana")
+    log_feedback(trace_id, value=4, name="helpfulness", author="ben")
+    frame = feedback(trace_id)
+    assert list(frame.columns) == ["assessment_id", "trace_id", "name", "value", "label", "comment", "author",
+                                   "created_at", "run_id", "row_index"]
+    assert len(frame) == 3 and frame.assessment_id.str.len().eq(32).all() and first in set(frame.assessment_id)
+    latest = feedback(trace_id, latest=True, name="human_feedback")
+    assert latest[["value", "comment", "author"]].values.tolist() == [[True, "actually fine", "ana"]]
+    assert feedback(author="ben").value.tolist() == [4]
+    assert frame.created_at.notna().all()
+
+
+def test_feedback_sits_with_scores_in_assessments():
+    df = evaluate([{"inputs": {"q": 1}, "outputs": "abc"}], scorers=[scorers.length()], progress=False)
+    log_feedback(df.trace_id[0], value=True, run_id=df.attrs["run_id"], row=0, author="ana")
+    rows = assessments(df.trace_id[0])
+    assert sorted(rows.source_type) == ["CODE", "HUMAN"]
+    assert assessments(source="human").source_id.tolist() == ["ana"]
+    assert feedback(run_id=df.attrs["run_id"]).row_index.tolist() == [0]
+
+
+def test_feedback_errors_name_the_fix(trace_id):
+    with pytest.raises(ValueError, match="needs a value"):
+        log_feedback(trace_id)
+    with pytest.raises(ValueError, match="32 lowercase hex"):
+        log_feedback("abc", value=True)
+    with pytest.raises(LookupError, match="No trace"):
+        log_feedback("f" * 32, value=True)
+    with pytest.raises(TypeError, match="bool, number or string"):
+        log_feedback(trace_id, value={"score": 1})
+    with pytest.raises(ValueError, match="HUMAN, LLM_JUDGE or CODE"):
+        assessments(source="robot")
