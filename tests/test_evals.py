@@ -253,3 +253,22 @@ def test_scoring_stored_traces_attaches_to_them():
     evaluator = spans[spans.kind == "EVALUATOR"].iloc[0]
     assert evaluator.parent_span_id == spans[spans.parent_span_id.isna()].span_id.iloc[0]
     assert set(llmops_nb.evals.assessments(run_id=df.attrs["run_id"]).trace_id) == set(stored.trace_id)
+
+
+def test_compare_two_runs_row_by_row():
+    data = [{"inputs": {"q": q}, "expectations": {"expected_response": a}}
+            for q, a in (("1+1", "2"), ("2+2", "4"), ("3+3", "6"))]
+    checks = [scorers.exact_match(), scorers.edit_distance()]
+    old = evaluate(data, predict_fn=lambda q: {"1+1": "2", "2+2": "5", "3+3": "7"}[q], scorers=checks,
+                   progress=False)
+    new = evaluate(data, predict_fn=lambda q: {"1+1": "3", "2+2": "4", "3+3": "7"}[q], scorers=checks,
+                   progress=False)
+    diff = llmops_nb.evals.compare_runs(old, new.attrs["run_id"])
+    assert diff["exact_match/outcome"].tolist() == ["loss", "win", "tie"]
+    assert diff["edit_distance/outcome"].tolist() == ["loss", "win", "tie"]  # lower distance wins
+    assert diff["exact_match/delta"].tolist() == [-1.0, 1.0, 0.0]
+    assert diff.attrs["summary"]["exact_match"] == {"win": 1, "loss": 1, "tie": 1, "mean_baseline": 1 / 3,
+                                                    "mean_candidate": 1 / 3}
+    assert diff["outputs/candidate"].tolist() == ["3", "4", "7"]
+    rescored = evaluate(new, scorers=[scorers.length()], progress=False)  # a result frame, scored again
+    assert rescored.trace_id.tolist() == new.trace_id.tolist() and rescored["length/value"].tolist() == [1, 1, 1]

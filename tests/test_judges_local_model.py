@@ -7,6 +7,7 @@ never a made-up value.
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 import llmops_nb
@@ -33,7 +34,7 @@ def test_local_judge_plumbing_and_parsing():
             if error is None:
                 assert value in allowed
             else:  # unreadable: no value, and the raw reply kept for the user to read
-                assert value is None or value is getattr(__import__("pandas"), "NA")
+                assert pd.isna(value)
                 assert "raw reply" in error or "ModelCallError" in error
     llmops_nb.flush()
     stored = assessments(run_id=df.attrs["run_id"])

@@ -14,6 +14,7 @@ trace (``assessments``, source HUMAN, LLM_JUDGE or CODE).
 """
 
 from . import scorers
+from ._compare import compare_runs
 from ._datasets import Dataset, datasets
 from ._evaluate import EvaluationInterrupted, aevaluate, evaluate
 from ._feedback import assessments, feedback, log_feedback
@@ -29,6 +30,7 @@ __all__ = [
     "Scorer",
     "aevaluate",
     "assessments",
+    "compare_runs",
     "datasets",
     "eval_results",
     "eval_runs",

@@ -74,6 +74,7 @@ class Engine:
         self.stopped = False
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.errors = 0  # finished rows whose predict_fn raised
         self._queue: queue.PriorityQueue[Any] = queue.PriorityQueue()
         self._seq = itertools.count()
         self._lock = threading.Lock()
@@ -219,6 +220,7 @@ class Engine:
                 return
             self.finished.append(row)
             self.unsaved.append(row)
+            self.errors += row.error is not None
             self._remaining -= 1
             last = self._remaining == 0
         if last:

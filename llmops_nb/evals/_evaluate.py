@@ -71,12 +71,13 @@ def evaluate(data: Any, predict_fn: Callable[..., Any] | None = None, scorers: A
     try:
         while not run.engine.done.wait(0.1):
             run.tick()
+        return run.finish()
     except KeyboardInterrupt:
         run.interrupt()  # raises EvaluationInterrupted
+        raise  # not reached
     except BaseException as exc:
         run.fail(exc)
         raise
-    return run.finish()
 
 
 async def aevaluate(data: Any, predict_fn: Callable[..., Any] | None = None, scorers: Any = (), *,
@@ -180,7 +181,7 @@ class _Run:
             save_rows(self.run_id, rows, self.scorers, self.saved)
 
     def _errors(self) -> int:
-        return sum(1 for row in self.engine.finished if row.error)
+        return self.engine.errors
 
     def finish(self, status: str = "FINISHED") -> Any:
         self.save()
@@ -200,6 +201,7 @@ class _Run:
         frame = build_frame([_row_dict(r, usage.get(r.trace_id or "")) for r in rows],
                             [s.name for s in self.scorers],
                             {"run_id": self.run_id, "name": self.name, "status": status, "summary": summary,
+                             "scorers": [s.describe() for s in self.scorers],
                              "wall_s": wall, "dataset": {"name": self.dataset.name, "version": self.dataset.version}
                              if self.dataset is not None else None})
         if status == "FINISHED":

@@ -137,6 +137,9 @@ def _group(row: dict[str, Any], mapping: dict[str, Any]) -> dict[str, Any]:
 def _frame_rows(frame: Any) -> list[dict[str, Any]]:
     if "trace_id" in frame.columns and "inputs" not in frame.columns and "request_preview" in frame.columns:
         return [{"trace_id": t} for t in frame["trace_id"]]  # a traces() frame
+    if frame.attrs.get("run_id") or any(str(c).endswith("/value") for c in frame.columns):
+        # an evaluation result: score its rows again (on their traces) with other scorers
+        frame = frame[[c for c in _FIELDS if c in frame.columns]]
     return frame.to_dict("records")
 
 

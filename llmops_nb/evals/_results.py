@@ -134,8 +134,10 @@ def eval_results(run_id: str) -> Any:
         record["scores"] = by_row.get(int(record["row_index"]), {})
         rows.append(record)
     name, status, scorers, summary, dataset_name, dataset_version = run
-    scorer_names = [s["name"] for s in from_json(scorers) or []]
+    described = from_json(scorers) or []
+    scorer_names = [s["name"] for s in described]
     attrs = {"run_id": run_id, "name": name, "status": status, "summary": from_json(summary) or {},
+             "scorers": described,
              "dataset": {"name": dataset_name, "version": dataset_version} if dataset_name else None}
     return build_frame(rows, scorer_names, attrs)
 

@@ -73,7 +73,8 @@ class Scorer:
         return None
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source, "model": self.model_uri}
+        return {"name": self.name, "source": self.source, "model": self.model_uri, "threshold": self.threshold,
+                "lower_is_better": self.lower_is_better}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

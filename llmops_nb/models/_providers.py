@@ -10,7 +10,6 @@ Async clients hold connections bound to one event loop, so there is one per loop
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import threading
 import weakref
@@ -19,9 +18,7 @@ from typing import Any
 
 from ._uri import ModelSpec
 
-_ANTHROPIC_MAX_TOKENS = 1024
-_thread_slot = threading.local()  # each thread's client shard, handed out round-robin
-_slots = itertools.count()  # Anthropic requires max_tokens; OpenAI's default is "until done"
+_ANTHROPIC_MAX_TOKENS = 1024  # Anthropic requires max_tokens; OpenAI's default is "until done"
 
 
 @dataclass
@@ -58,32 +55,22 @@ def messages_of(prompt: Any, system: str | None = None) -> list[dict[str, Any]]:
 
 
 class Provider:
-    """SDK clients for one spec: a few sync ones shared by threads, one async client per event loop.
-
-    Threads are spread over ``SHARDS`` sync clients by thread id: one client's
-    connection pool lock, taken several times per request, becomes a convoy
-    under the GIL with dozens of threads calling at once.
-    """
-
-    SHARDS = 8
+    """SDK clients for one spec: one sync client shared by all threads, one async client per event loop."""
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
         self._lock = threading.Lock()
-        self._sync: list[Any] = [None] * self.SHARDS
+        self._sync: Any = None
         self._async: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     # -- clients --------------------------------------------------------------
     def client(self) -> Any:
-        shard = getattr(_thread_slot, "index", None)
-        if shard is None:
-            shard = _thread_slot.index = next(_slots) % self.SHARDS
-        client = self._sync[shard]
+        client = self._sync
         if client is None:
             with self._lock:
-                client = self._sync[shard]
-                if client is None:
-                    client = self._sync[shard] = self._build(is_async=False)
+                if self._sync is None:
+                    self._sync = self._build(is_async=False)
+                client = self._sync
         return client
 
     def async_client(self) -> Any:
@@ -194,10 +181,9 @@ class Provider:
 
     def close(self) -> None:
         with self._lock:
-            clients, self._sync = self._sync, [None] * self.SHARDS
-        for client in clients:
-            if client is not None:
-                client.close()
+            client, self._sync = self._sync, None
+        if client is not None:
+            client.close()
 
 
 def _local_name() -> str:
