@@ -54,10 +54,9 @@ ON CONFLICT (trace_id) DO UPDATE SET
 
 def write_spans(batch: list[Span], drops: dict[int, int] | None = None) -> None:
     """Persist ``batch`` and the drop counts in one short transaction."""
-    import pyarrow as pa
-
-    span_table = pa.table(_span_columns(batch), schema=_span_schema(pa))
-    trace_table = pa.table(_trace_columns(batch, drops or {}), schema=_trace_schema(pa))
+    span_cols, trace_cols = _columns(batch, drops or {})
+    span_table = _arrow_table(span_cols, _span_schema)
+    trace_table = _arrow_table(trace_cols, _trace_schema)
     store = get_store()
     with store.connect() as con:
         con.execute("BEGIN TRANSACTION")
@@ -82,70 +81,92 @@ def write_spans(batch: list[Span], drops: dict[int, int] | None = None) -> None:
             raise
 
 
-def _span_columns(batch: list[Span]) -> dict[str, list[Any]]:
+def _arrow_table(cols: dict[str, list[Any]], schema: Any) -> Any:
+    import pyarrow as pa
+
+    try:
+        return pa.table(cols, schema=schema(pa))
+    except (UnicodeEncodeError, pa.ArrowException):
+        # Rare: a lone surrogate somewhere (DuckDB needs valid UTF-8). Checking every
+        # string up front would cost every batch; repair only the batch that needs it.
+        for values in cols.values():
+            for index, value in enumerate(values):
+                if type(value) is str:
+                    values[index] = _text(value)
+        return pa.table(cols, schema=schema(pa))
+
+
+def _columns(batch: list[Span], drops: dict[int, int]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """One pass over the batch: span rows, and per-trace totals from the same typed values."""
     cols: dict[str, list[Any]] = {name: [] for name in _SPAN_COLUMNS}
     (trace_id, span_id, parent, name, kind, start, end, status, message, error, inputs, outputs, attributes,
      events, model, in_tok, out_tok, cost) = cols.values()
     dumps = _dumps
+    llm_kinds = SpanKind.LLM_CALLS
+    totals: dict[int, list[Any]] = {}
     for span in batch:
         attrs = span.attributes
-        trace_id.append(f"{span.trace_id_int:032x}")
+        tid = span.trace_id_int
+        trace_id.append(f"{tid:032x}")
         span_id.append(f"{span.span_id_int:016x}")
         parent.append(f"{span.parent_id_int:016x}" if span.parent_id_int else None)
-        name.append(_text(span.name))
+        name.append(span.name if type(span.name) is str else str(span.name))
         kind.append(span.kind)
         start.append(span.start_ns)
         end.append(span.end_ns)
         status.append(span.status)
-        message.append(_text(span.status_message) if span.status_message is not None else None)
+        message.append(None if span.status_message is None else str(span.status_message))
         error.append(dumps(span.error) if span.error else None)
-        inputs.append(_text(span.inputs) if span.inputs is not None else None)
-        outputs.append(_text(span.outputs) if span.outputs is not None else None)
-        attributes.append(_capped_attributes(attrs) if attrs else None)
+        inputs.append(span.inputs)
+        outputs.append(span.outputs)
         events.append(dumps([{"name": n, "time_ns": t, "attributes": a} for n, t, a in span.events])
                       if span.events else None)
         if attrs:
-            model.append(_str_or_none(attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model")))
-            in_tok.append(_int_or_none(attrs.get("gen_ai.usage.input_tokens")))
-            out_tok.append(_int_or_none(attrs.get("gen_ai.usage.output_tokens")))
-            cost.append(_float_or_none(attrs.get("llmops_nb.cost_usd")))
+            attributes.append(_capped_attributes(attrs))
+            got = attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model")
+            model.append(None if got is None else str(got))
+            got = attrs.get("gen_ai.usage.input_tokens")
+            span_in = got if type(got) is int else _int_or_none(got)
+            got = attrs.get("gen_ai.usage.output_tokens")
+            span_out = got if type(got) is int else _int_or_none(got)
+            span_cost = _float_or_none(attrs.get("llmops_nb.cost_usd"))
         else:
+            attributes.append(None)
             model.append(None)
-            in_tok.append(None)
-            out_tok.append(None)
-            cost.append(None)
-    return cols
-
-
-def _trace_columns(batch: list[Span], drops: dict[int, int]) -> dict[str, list[Any]]:
-    totals: dict[int, list[Any]] = {}
-    for span in batch:
-        row = totals.get(span.trace_id_int)
+            span_in = span_out = span_cost = None
+        in_tok.append(span_in)
+        out_tok.append(span_out)
+        cost.append(span_cost)
+        row = totals.get(tid)
         if row is None:
             # start, span_count, llm_calls, error_count, in_tok, out_tok, cost, root
-            row = totals[span.trace_id_int] = [span.start_ns, 0, 0, 0, 0, 0, None, None]
-        row[0] = min(row[0], span.start_ns)
+            row = totals[tid] = [span.start_ns, 0, 0, 0, 0, 0, None, None]
+        elif span.start_ns < row[0]:
+            row[0] = span.start_ns
         row[1] += 1
-        if span.kind in SpanKind.LLM_CALLS:
+        if span.kind in llm_kinds:
             row[2] += 1
         if span.status == "ERROR":
             row[3] += 1
-        attrs = span.attributes
-        if attrs:
-            row[4] += _int_or_none(attrs.get("gen_ai.usage.input_tokens")) or 0
-            row[5] += _int_or_none(attrs.get("gen_ai.usage.output_tokens")) or 0
-            cost = _float_or_none(attrs.get("llmops_nb.cost_usd"))
-            if cost is not None:
-                row[6] = (row[6] or 0.0) + cost
+        if span_in:
+            row[4] += span_in
+        if span_out:
+            row[5] += span_out
+        if span_cost is not None:
+            row[6] = (row[6] or 0.0) + span_cost
         if span.is_root:
             row[7] = span
+    return cols, _trace_columns(totals, drops)
+
+
+def _trace_columns(totals: dict[int, list[Any]], drops: dict[int, int]) -> dict[str, list[Any]]:
     for key in drops:
         totals.setdefault(key, [None, 0, 0, 0, 0, 0, None, None])
     cols: dict[str, list[Any]] = {name: [] for name in _TRACE_COLUMNS}
     for key, (start, count, llm, errors, in_tok, out_tok, cost, root) in totals.items():
         meta = (root.trace_meta or {}) if root is not None else {}
         cols["trace_id"].append(f"{key:032x}")
-        cols["name"].append(_text(root.name) if root else None)
+        cols["name"].append(str(root.name) if root else None)
         cols["status"].append(root.status if root else None)
         cols["start_ns"].append(root.start_ns if root else start)
         cols["end_ns"].append(root.end_ns if root else None)
@@ -161,7 +182,7 @@ def _trace_columns(batch: list[Span], drops: dict[int, int]) -> dict[str, list[A
         cols["cell"].append(_dumps(meta["cell"]) if meta.get("cell") else None)
         cols["request_preview"].append(_preview(root.inputs) if root else None)
         cols["response_preview"].append(_preview(root.outputs) if root else None)
-        cols["error_message"].append(_text(root.status_message) if root and root.status == "ERROR" else None)
+        cols["error_message"].append(str(root.status_message) if root and root.status == "ERROR" else None)
     return cols
 
 
@@ -180,12 +201,11 @@ def _trace_schema(pa: Any) -> Any:
 
 def _dumps(value: Any) -> str:
     try:
-        text = json.dumps(value, ensure_ascii=False, default=_fallback)
-    except (TypeError, ValueError):
+        return _encode(value)
+    except (TypeError, ValueError):  # cycles, exotic keys: the safe serializer handles anything
         from ..tracing._serialize import to_json
 
-        text = to_json(value, 1_000_000)[0]
-    return _text(text)
+        return to_json(value, 1_000_000)[0]
 
 
 def _capped_attributes(attrs: dict[str, Any]) -> str:
@@ -202,6 +222,10 @@ def _fallback(value: Any) -> Any:
     from ..tracing._serialize import to_json
 
     return json.loads(to_json(value, 100_000)[0])
+
+
+# Built once: json.dumps(..., default=...) constructs a new encoder on every call.
+_encode = json.JSONEncoder(ensure_ascii=False, default=_fallback).encode
 
 
 def _text(value: Any) -> str:
