@@ -301,6 +301,13 @@ def _section(per: dict[str, dict[str, list[float]]], recorded: dict[str, dict[st
         "windows: " + ", ".join(f"{name} {num(median(per[name]['flush_nested']))}" for name in CONTENDERS_ORDER)
         + " µs/span."
     )
+    lost = {name: r["created"] - r["spans"] for name, r in recorded.items() if r["spans"] < r["created"]}
+    if lost:
+        body += " **Spans lost:** " + ", ".join(f"{name} {count:,}" for name, count in lost.items()) + (
+            " (recorded < created after the final flush; OTel's BatchSpanProcessor drops a span, with a \"Queue "
+            "full\" warning, when its queue of 2,048 fills faster than its worker thread drains it — which happens "
+            "when the machine is loaded)."
+        )
     targets = []
     goals = (("floor", "llmops_nb", "llmops_nb vs floor", "≤ 3× floor", lambda r: r <= 3),
              ("llmops_nb", "otel", "faster than OpenTelemetry", "≥ 5×", lambda r: r >= 5),
