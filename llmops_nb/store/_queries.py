@@ -92,10 +92,13 @@ def traces(*, name: str | None = None, tag: str | dict[str, str] | list[str] | N
         where.append(clause)
         params += clause_params
     if text:
-        pattern = f"%{_escape_like(text)}%"
+        # ESCAPE only when needed: it takes DuckDB off its fast substring path (~2x slower scans).
+        needs_escape = any(ch in text for ch in "%_\\")
+        pattern = f"%{_escape_like(text) if needs_escape else text}%"
+        like = "ILIKE ? ESCAPE '\\'" if needs_escape else "ILIKE ?"
         where.append(
-            "(name ILIKE ? ESCAPE '\\' OR trace_id IN (SELECT trace_id FROM spans WHERE name ILIKE ? ESCAPE '\\' "
-            "OR inputs ILIKE ? ESCAPE '\\' OR outputs ILIKE ? ESCAPE '\\' OR status_message ILIKE ? ESCAPE '\\'))"
+            f"(name {like} OR trace_id IN (SELECT trace_id FROM spans WHERE name {like} "
+            f"OR inputs {like} OR outputs {like} OR status_message {like}))"
         )
         params += [pattern] * 5
     query = _TRACE_SELECT + (" WHERE " + " AND ".join(where) if where else "")
