@@ -6,8 +6,8 @@ from typing import Any
 
 from ._prompt_magic import PromptMagics
 from ._sql_magic import SqlMagics
-from ._traces_magic import TracesMagics
 from ._trace_magic import TraceMagics
+from ._traces_magic import TracesMagics
 
 _loaded: dict[int, TraceMagics] = {}
 
