@@ -1,6 +1,7 @@
 """Benchmark: 1,000 examples x 3 LLM judges against a local OpenAI-compatible server answering after 50 ms.
 
-    python benchmarks/evals_bench.py [--rows 1000] [--delay 0.05] [--concurrency 32] [--repeat 3] [--mlflow]
+    python benchmarks/evals_bench.py [--rows 1000] [--delay 0.05] [--concurrency 32] [--repeat 3]
+                                     [--mlflow-rows 100]
 
 The server runs in its own process (an asyncio HTTP/1.1 server, so its own CPU
 use does not compete with the evaluation's interpreter) and counts requests in
@@ -10,7 +11,10 @@ max_concurrency=32)`` on stored outputs: 3,000 judge calls through the official
 as an assessment in a fresh DuckDB file. Ideal wall time: calls x delay /
 concurrency (3,000 x 50 ms / 32 = 4.69 s); the target is at most 1.3x that.
 Peak memory is the process's peak RSS growth (``ru_maxrss``) during the run.
-Prints a markdown table.
+With ``--mlflow-rows N`` (needs ``mlflow``), ``mlflow.genai.evaluate`` runs N
+examples x 3 ``make_judge`` judges against the same server, offline (SQLite
+tracking store in a temporary directory, 32 workers), next to llmops_nb on the
+same N. Prints markdown tables.
 """
 
 from __future__ import annotations
@@ -119,12 +123,49 @@ def run_llmops_nb(port: int, rows: int, concurrency: int) -> dict:
             "passed": int(sum(v.sum() for v in values)), "errors": errors}
 
 
+MLFLOW_RUN = r'''
+import json, sys, time
+import mlflow
+from mlflow.genai.judges import make_judge
+rows = int(sys.argv[1])
+judges = [make_judge(name=name, instructions=text, model="openai:/bench-judge", feedback_value_type=bool)
+          for name, text in (("correctness", "Is {{ outputs }} a correct answer to {{ inputs }}?"),
+                             ("relevance", "Does {{ outputs }} address {{ inputs }}?"),
+                             ("guidelines", "Is {{ outputs }} one sentence long?"))]
+data = [{"inputs": {"question": f"What is the capital of country #{i}?"},
+         "outputs": f"The capital of country #{i} is City {i}."} for i in range(rows)]
+started = time.perf_counter()
+result = mlflow.genai.evaluate(data=data, scorers=judges)
+wall = time.perf_counter() - started
+values = [v for j in ("correctness", "relevance", "guidelines") for v in result.result_df[f"{j}/value"]]
+print(json.dumps({"wall_s": wall, "parsed": sum(v in ("yes", True) for v in values)}))
+'''
+
+
+def run_mlflow(port: int, rows: int, concurrency: int, workdir: Path) -> dict | None:
+    """mlflow.genai.evaluate on the same server, in its own process and directory; None if it cannot run."""
+    env = dict(os.environ, OPENAI_API_KEY="sk-bench", OPENAI_API_BASE=f"http://127.0.0.1:{port}/v1",
+               MLFLOW_TRACKING_URI=f"sqlite:///{workdir / 'mlflow.db'}", MLFLOW_DISABLE_TELEMETRY="true",
+               DO_NOT_TRACK="true", MLFLOW_GENAI_EVAL_MAX_WORKERS=str(concurrency),
+               MLFLOW_SQLALCHEMYSTORE_POOL_SIZE="40", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW="40",
+               GIT_PYTHON_REFRESH="quiet")
+    done = subprocess.run([sys.executable, "-c", MLFLOW_RUN, str(rows)], cwd=workdir, env=env, check=False,
+                          capture_output=True,
+                          text=True, timeout=1800)
+    if done.returncode != 0:
+        print(f"(mlflow.genai.evaluate could not run: {done.stderr.strip().splitlines()[-1:]})")
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--delay", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--mlflow-rows", type=int, default=0,
+                        help="also run mlflow.genai.evaluate on this many examples (0: skip)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="llmops_nb-evals-bench-"))
@@ -140,6 +181,11 @@ def main() -> None:
         llmops_nb.configure(db=str(workdir / "bench.duckdb"))
         run_llmops_nb(port, min(args.rows, 50), args.concurrency)  # warm-up: imports, SDK client, schema
         results = [run_llmops_nb(port, args.rows, args.concurrency) for _ in range(args.repeat)]
+        side_by_side = None
+        if args.mlflow_rows:
+            ours = run_llmops_nb(port, args.mlflow_rows, args.concurrency)
+            theirs = run_mlflow(port, args.mlflow_rows, args.concurrency, workdir)
+            side_by_side = (ours, theirs) if theirs else None
     finally:
         server.kill()
     calls = args.rows * 3
@@ -163,6 +209,16 @@ def main() -> None:
     cpu = statistics.median(r["cpu_s"] for r in results)
     print(f"| CPU time of the evaluating process (all threads), median | {cpu:.2f} s "
           f"({cpu / calls * 1000:.2f} ms per judge call) |")
+    if side_by_side:
+        ours, theirs = side_by_side
+        small_ideal = args.mlflow_rows * 3 * args.delay / args.concurrency
+        print(f"\n### Side by side: {args.mlflow_rows} examples x 3 judges, same server, 32 workers each\n")
+        print("| system | wall time | ratio to ideal | verdicts parsed |")
+        print("| --- | --- | --- | --- |")
+        print(f"| llmops_nb.evaluate | {ours['wall_s']:.2f} s | {ours['wall_s'] / small_ideal:.1f}x | "
+              f"{ours['passed']} / {args.mlflow_rows * 3} |")
+        print(f"| mlflow.genai.evaluate (SQLite store) | {theirs['wall_s']:.2f} s | "
+              f"{theirs['wall_s'] / small_ideal:.1f}x | {theirs['parsed']} / {args.mlflow_rows * 3} |")
     print(f"\nmachine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; store: {workdir}")
 
 

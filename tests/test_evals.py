@@ -272,3 +272,13 @@ def test_compare_two_runs_row_by_row():
     assert diff["outputs/candidate"].tolist() == ["3", "4", "7"]
     rescored = evaluate(new, scorers=[scorers.length()], progress=False)  # a result frame, scored again
     assert rescored.trace_id.tolist() == new.trace_id.tolist() and rescored["length/value"].tolist() == [1, 1, 1]
+
+
+def test_callables_returning_awaitables_are_awaited():
+    class Agent:
+        async def __call__(self, question):
+            await asyncio.sleep(0)
+            return question * 2
+
+    df = evaluate([{"inputs": {"question": "ab"}}], predict_fn=Agent(), scorers=[scorers.length()], progress=False)
+    assert df.outputs[0] == "abab" and df["length/value"][0] == 4

@@ -140,8 +140,8 @@ class Engine:
             self._finish(row)
             return
         row.pending = len(self.slow)
-        for number, scorer in enumerate(self.slow):
-            self._put((0, row.index * 64 + number), self._run_scorer, row, scorer)
+        for scorer in self.slow:
+            self._put((0, row.index), self._run_scorer, row, scorer)
 
     def _trace_row(self, row: Row) -> None:
         """The row's own trace: a CHAIN root named after the run, around predict_fn if there is one."""
@@ -165,7 +165,7 @@ class Engine:
                     outputs = run_coroutine(self.predict, {"inputs": record.inputs}, loop=self.loop, parent=root,
                                             futures=self._futures)
                 else:
-                    outputs = self.predict(inputs=record.inputs)
+                    outputs = self._settle(self.predict(inputs=record.inputs), root)
         except BaseException as exc:  # noqa: BLE001 - the row fails, the run goes on
             row.latency_ms = (time.perf_counter() - started) * 1000
             row.error = _describe(exc)
@@ -204,7 +204,7 @@ class Engine:
                     result = run_coroutine(scorer.score, arguments, loop=self.loop, parent=span,
                                            futures=self._futures)
                 else:
-                    result = scorer.score(**arguments)
+                    result = self._settle(scorer.score(**arguments), span)
             score = to_score(result, scorer.name)
         except BaseException as exc:  # noqa: BLE001 - a failing scorer is a cell, not a crash
             score = Score(None, error=_describe(exc))
@@ -213,6 +213,17 @@ class Engine:
         span.end()
         row.scores[scorer.name] = score
         row.span_ids[scorer.name] = span.span_id
+
+    def _settle(self, value: Any, parent: Any) -> Any:
+        """A sync callable that returned an awaitable (a partial of an async function, an object with an
+        async ``__call__``): await it on the event loop."""
+        if not inspect.isawaitable(value):
+            return value
+
+        async def wait() -> Any:
+            return await value
+
+        return run_coroutine(wait, {}, loop=self.loop, parent=parent, futures=self._futures)
 
     def _finish(self, row: Row) -> None:
         with self._lock:

@@ -96,16 +96,18 @@ class Provider:
         key = self._api_key(base_url)
         if key is not None:
             options["api_key"] = key
+        try:
+            sdk = __import__(spec.sdk)
+        except ImportError as exc:
+            raise ImportError(f"{spec.uri} is called through the official {spec.sdk} SDK, which is not installed: "
+                              f"pip install {spec.sdk}") from exc
+        # every call a CHAT_MODEL span, whether or not the user called autolog()
         if spec.sdk == "anthropic":
-            import anthropic
-
-            enable_anthropic()  # every call a CHAT_MODEL span, whether or not the user called autolog()
-            factory = anthropic.AsyncAnthropic if is_async else anthropic.Anthropic
+            enable_anthropic()
+            factory = sdk.AsyncAnthropic if is_async else sdk.Anthropic
         else:
-            import openai
-
             enable_openai()
-            factory = openai.AsyncOpenAI if is_async else openai.OpenAI
+            factory = sdk.AsyncOpenAI if is_async else sdk.OpenAI
         try:
             return factory(**options)
         except Exception as exc:
