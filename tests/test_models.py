@@ -303,3 +303,60 @@ def test_limiter_is_fifo_and_survives_cancelled_waiters():
     for thread in threads:
         thread.join()
     assert order == [0, 1, 2, 3] and limiter.peak == 1
+
+
+# -- the lean transport for servers on this machine -------------------------------------
+
+def test_loopback_urls_only():
+    from llmops_nb.models._loopback import is_loopback
+
+    assert is_loopback("http://127.0.0.1:8080/v1") and is_loopback("http://localhost:11434/v1")
+    assert is_loopback("http://[::1]:8000/v1")
+    assert not is_loopback("https://127.0.0.1/v1") and not is_loopback("http://10.0.0.5:8000/v1")
+    assert not is_loopback(None)
+
+
+def test_stream_is_refused(server):
+    with pytest.raises(ValueError, match="without stream=True"):
+        get_model(openai_uri(server)).chat("hi", stream=True)
+
+
+def test_a_dropped_keep_alive_connection_is_replaced(server):
+    import socket
+    import socketserver
+
+    body = (b'{"id": "c", "object": "chat.completion", "created": 0, "model": "m", "choices": [{"index": 0, '
+            b'"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}')
+
+    class OneShot(socketserver.BaseRequestHandler):
+        def handle(self):  # answer one request, keep-alive promised, then hang up
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += self.request.recv(65536)
+            head, rest = data.split(b"\r\n\r\n", 1)
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            while len(rest) < length:
+                rest += self.request.recv(65536)
+            self.request.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
+                                 % len(body) + body)
+            self.request.shutdown(socket.SHUT_RDWR)
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), OneShot) as hangs_up:
+        threading.Thread(target=hangs_up.serve_forever, daemon=True).start()
+        model = get_model(f"openai:/m?base_url=http://127.0.0.1:{hangs_up.server_address[1]}/v1&max_retries=0")
+        assert [model.chat("a").text, model.chat("b").text, model.chat("c").text] == ["ok", "ok", "ok"]
+        hangs_up.shutdown()
+
+
+def test_connection_refused_is_retried_then_reported():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    model = get_model(f"openai:/m?base_url=http://127.0.0.1:{port}/v1&max_retries=1")
+    model.retry = RetryPolicy(max_retries=1, base_delay=0.01)
+    with pytest.raises(ModelCallError, match=r"after 2 attempts.*check that it is up") as info:
+        model.chat("hi")
+    assert info.value.status_code is None

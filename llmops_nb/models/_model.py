@@ -81,6 +81,8 @@ class Model:
         >>> get_model("local:/smollm2").chat("Say hi", max_tokens=8).text  # doctest: +SKIP
         'Hi there!'
         """
+        if params.get("stream"):
+            raise ValueError("Model.chat returns the whole reply; call it without stream=True.")
         body = self._provider.request(messages_of(prompt, system), params)
         self._count_call()
         attempt, started = 0, time.monotonic()
@@ -105,6 +107,8 @@ class Model:
 
         >>> reply = await get_model("anthropic:/claude-haiku-4-5").achat("Hi")  # doctest: +SKIP
         """
+        if params.get("stream"):
+            raise ValueError("Model.achat returns the whole reply; call it without stream=True.")
         body = self._provider.request(messages_of(prompt, system), params)
         self._count_call()
         attempt, started = 0, time.monotonic()
