@@ -1,0 +1,222 @@
+"""The TraceExplorer in a real JupyterLab and Notebook 7, in Debian's headless chromium.
+
+A ``%%llm_trace`` cell calls the real openai SDK (a chat completion, a streamed one) and a traced
+tool against FakeLLMServer, started here; the tests read the rendered tree, open spans, search,
+and check that strings from a trace never become markup, in the widget and in its snapshot.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import FIRST_RENDER_MS, KNOWN_NOTEBOOK7_ERROR
+from tests.fakes import FakeLLMServer, Reply, Usage
+
+pytestmark = pytest.mark.browser
+
+QUESTION = "What is the capital of France?"
+ANSWER = "Paris is the capital of France.\nIt sits on the Seine."
+STREAMED = "Bienvenue à Paris, the city of light!"
+
+
+def setup_cell(db) -> str:
+    return f"""\
+%load_ext llmops_nb
+import llmops_nb
+llmops_nb.configure(db={str(db)!r})
+"""
+
+
+def agent_cell(base_url: str) -> str:
+    return f"""\
+%%llm_trace --name capital-agent
+import openai
+client = openai.OpenAI(api_key="sk-test", base_url={base_url!r}, max_retries=0)
+
+@llmops_nb.trace(kind="TOOL")
+def lookup_capital(country: str) -> str:
+    return {{"France": "Paris", "Japan": "Tokyo"}}.get(country, "unknown")
+
+capital = lookup_capital("France")
+reply = client.chat.completions.create(
+    model="gpt-4o-mini", messages=[{{"role": "user", "content": {QUESTION!r}}}])
+print(reply.choices[0].message.content)
+stream = client.chat.completions.create(
+    model="gpt-4o-mini", messages=[{{"role": "user", "content": "Welcome me to " + capital}}],
+    stream=True, stream_options={{"include_usage": True}})
+for chunk in stream:
+    if chunk.choices:
+        print(chunk.choices[0].delta.content or "", end="")
+"""
+
+
+@pytest.fixture
+def llm_server():
+    with FakeLLMServer() as server:
+        server.enqueue(Reply(text=ANSWER, usage=Usage(input_tokens=14, output_tokens=12)))
+        server.enqueue(Reply(text=STREAMED, usage=Usage(input_tokens=11, output_tokens=9)))
+        yield server
+
+
+def test_openai_trace_tree_messages_and_search(jupyter_lab, page, page_problems, llm_server, store_path):
+    jupyter_lab.write_notebook("agent.ipynb", [setup_cell(store_path), agent_cell(llm_server.openai_base_url)])
+    jupyter_lab.open_notebook(page, "agent.ipynb")
+
+    explorer = page.locator(".lnb-explorer")
+    rows = explorer.locator(".lnb-row:not([hidden])")
+    expect(rows).to_have_count(4, timeout=FIRST_RENDER_MS)
+    # the SDK really talked to the fake: a plain call, then a streamed one
+    assert [r.body.get("stream", False) for r in llm_server.requests] == [False, True]
+    expect(explorer.locator(".lnb-trace-name")).to_have_text("capital-agent")
+    expect(explorer.locator(".lnb-facts-line")).to_contain_text("4 spans")
+    expect(explorer.locator(".lnb-facts-line")).to_contain_text("46 tok (25 in / 21 out)")
+    expect(rows.locator(".lnb-name")).to_have_text(
+        ["capital-agent", "lookup_capital", "openai.chat.completions.create", "openai.chat.completions.create"])
+    expect(rows.locator(".lnb-kind")).to_have_text(["CH", "TL", "CM", "CM"])
+    expect(rows.nth(0)).to_have_attribute("aria-expanded", "true")
+    expect(rows.nth(0).locator(".lnb-tok")).to_have_text("Σ 46 tok")  # rolled up from the two LLM calls
+    expect(rows.nth(1)).to_have_attribute("aria-level", "2")
+
+    # the plain chat call: the user's question and the assistant's reply, as text with its line break
+    detail = explorer.locator(".lnb-detail")
+    rows.nth(2).click()
+    expect(rows.nth(2)).to_contain_class("lnb-selected")
+    expect(detail.locator(".lnb-detail-name")).to_have_text("openai.chat.completions.create")
+    expect(detail.locator(".lnb-msg.lnb-role-user .lnb-msg-text")).to_have_text(QUESTION)
+    assistant = detail.locator(".lnb-msg.lnb-role-assistant .lnb-msg-text")
+    expect(assistant).to_have_text(ANSWER)
+    assert assistant.inner_text() == ANSWER  # innerText keeps the line break: it is rendered, not collapsed
+    expect(detail.locator(".lnb-facts")).to_contain_text("gpt-4o-mini")
+    expect(detail.locator(".lnb-facts")).to_contain_text("14 in / 12 out")
+
+    # the streamed call: the deltas joined into one reply
+    rows.nth(3).click()
+    expect(detail.locator(".lnb-msg.lnb-role-user .lnb-msg-text")).to_have_text("Welcome me to Paris")
+    expect(detail.locator(".lnb-msg.lnb-role-assistant .lnb-msg-text")).to_have_text(STREAMED)
+
+    # the tool: its arguments and result
+    rows.nth(1).click()
+    expect(detail.locator(".lnb-detail-name")).to_have_text("lookup_capital")
+    expect(detail.locator(".lnb-sec", has_text="Arguments").locator("pre")).to_contain_text('"country": "France"')
+    expect(detail.locator(".lnb-sec", has_text="Result").locator("pre")).to_have_text("Paris")
+
+    # search: the tool matches by name, marked inside the name; the cell's root span by its inputs
+    # (the cell's source calls lookup_capital), found by the kernel
+    search = explorer.locator(".lnb-search")
+    search.fill("lookup")
+    expect(explorer.locator(".lnb-count")).to_have_text("2 matches")
+    expect(explorer.locator(".lnb-row.lnb-match .lnb-name")).to_have_text(["capital-agent", "lookup_capital"])
+    expect(explorer.locator(".lnb-row.lnb-match mark.lnb-mark")).to_have_text(["lookup"])
+    expect(rows.nth(1).locator(".lnb-name")).to_contain_text("lookup_capital")
+    # search in payloads (the kernel answers): only the streamed call said "light"; Enter selects it
+    search.fill("city of light")
+    expect(explorer.locator(".lnb-count")).to_have_text("1 match")
+    expect(explorer.locator(".lnb-row.lnb-match")).to_have_count(1)
+    expect(rows.nth(3)).to_contain_class("lnb-match")
+    search.press("Enter")
+    expect(explorer.locator(".lnb-count")).to_have_text("1/1")
+    expect(rows.nth(3)).to_contain_class("lnb-selected lnb-match")
+    expect(detail.locator(".lnb-msg.lnb-role-assistant .lnb-msg-text")).to_have_text(STREAMED)
+    # and a search with no hit marks nothing
+    search.fill("no such words anywhere")
+    expect(explorer.locator(".lnb-count")).to_have_text("0 matches")
+    expect(explorer.locator(".lnb-row.lnb-match")).to_have_count(0)
+
+    # keyboard: collapse the root with ArrowLeft, its children disappear
+    rows.nth(0).click()
+    explorer.locator(".lnb-viewport").press("ArrowLeft")
+    expect(rows).to_have_count(1)
+    expect(rows.nth(0)).to_have_attribute("aria-expanded", "false")
+
+    assert not page_problems, page_problems
+
+
+# Each string runs `window.__xss=1` if it ever becomes markup (or a followed link).
+SCRIPT = "<script>window.__xss=1</script>"
+IMG = '<img src=x onerror="window.__xss=1">'
+LINK = '<a href="javascript:window.__xss=1">click me</a>'
+MD_LINK = "[click me too](javascript:window.__xss=1)"
+
+XSS_CELLS = [
+    f"""\
+SCRIPT, IMG, LINK, MD_LINK = {SCRIPT!r}, {IMG!r}, {LINK!r}, {MD_LINK!r}
+""",
+    """\
+%%llm_trace --name xss-probe
+with llmops_nb.span("search " + IMG, kind="TOOL") as tool:
+    tool.set_inputs({"query": SCRIPT + IMG})
+    tool.set_outputs(LINK + " " + MD_LINK)
+with llmops_nb.span(SCRIPT + " model", kind="CHAT_MODEL") as llm:
+    llm.set_inputs({"messages": [{"role": "system", "content": LINK},
+                                 {"role": "user", "content": "say " + SCRIPT + IMG + MD_LINK}]})
+    llm.set_outputs({"choices": [{"message": {"role": "assistant", "content": LINK + " " + IMG}}]})
+""",
+    """\
+# the snapshot as JupyterLab renders a trusted text/html output (scripts and handlers would run),
+# then a control: markup that does run, so the trap below is known to work
+from llmops_nb.widgets import snapshot_bundle
+llmops_nb.flush()
+display({"text/html": snapshot_bundle(llmops_nb.traces().trace_id[0])["text/html"]}, raw=True)
+display({"text/html": '<img src=x onerror="window.__control=1">'}, raw=True)
+""",
+]
+
+
+def test_strings_from_a_trace_never_run(jupyter_lab, page, page_problems, store_path):
+    jupyter_lab.write_notebook("xss.ipynb", [setup_cell(store_path), *XSS_CELLS])
+    jupyter_lab.open_notebook(page, "xss.ipynb")
+
+    explorer = page.locator(".lnb-explorer")
+    rows = explorer.locator(".lnb-row:not([hidden])")
+    expect(rows).to_have_count(3, timeout=FIRST_RENDER_MS)
+    snapshot = page.locator(".llmops-nb-snapshot")
+    expect(snapshot).to_have_count(1, timeout=FIRST_RENDER_MS)
+    # the control ran: an injected handler would have run too
+    page.wait_for_function("() => window.__control === 1", timeout=FIRST_RENDER_MS)
+
+    # the widget: names in the tree, messages and tool payloads in the detail, all literal text
+    expect(rows.locator(".lnb-name")).to_have_text(["xss-probe", f"search {IMG}", f"{SCRIPT} model"])
+    detail = explorer.locator(".lnb-detail")
+    rows.nth(2).click()
+    expect(detail.locator(".lnb-detail-name")).to_have_text(f"{SCRIPT} model")
+    expect(detail.locator(".lnb-msg.lnb-role-system .lnb-msg-text")).to_have_text(LINK)
+    expect(detail.locator(".lnb-msg.lnb-role-user .lnb-msg-text")).to_have_text(f"say {SCRIPT}{IMG}{MD_LINK}")
+    expect(detail.locator(".lnb-msg.lnb-role-assistant .lnb-msg-text")).to_have_text(f"{LINK} {IMG}")
+    rows.nth(1).click()
+    expect(detail.locator(".lnb-sec", has_text="Arguments").locator("pre")).to_contain_text("<script>window.__xss=1")
+    expect(detail.locator(".lnb-sec", has_text="Result").locator("pre")).to_contain_text(LINK)
+    explorer.locator(".lnb-search").fill("<img")  # highlighting splits the name into text and <mark>
+    expect(explorer.locator(".lnb-row.lnb-match mark")).to_have_text(["<img"] * 1)
+    for target in explorer.get_by_text("click me", exact=False).all():
+        if target.is_visible():
+            target.click()  # a link, if one were made, would be followed here
+
+    # the snapshot: every string escaped, visible once its <details> are open
+    snapshot.evaluate("el => el.querySelectorAll('details').forEach(d => { d.open = true; })")
+    for text in (f"search {IMG}", f"{SCRIPT} model", f"say {SCRIPT}{IMG}{MD_LINK}", f"{LINK} {IMG}"):
+        expect(snapshot.get_by_text(text, exact=False).first).to_be_visible()
+
+    for scope in (explorer, snapshot):
+        assert scope.locator("script, img, a, iframe, [onerror]").count() == 0
+    assert page.evaluate("() => window.__xss") is None
+    assert not page_problems, page_problems
+
+
+def test_notebook7_smoke(notebook7, page, page_problems, store_path):
+    notebook7.write_notebook("nb7.ipynb", [setup_cell(store_path), """\
+%%llm_trace --name nb7-smoke
+with llmops_nb.span("plan", kind="CHAIN"):
+    with llmops_nb.span("answer", kind="CHAT_MODEL") as llm:
+        llm.set_inputs({"messages": [{"role": "user", "content": "hello from Notebook 7"}]})
+        llm.set_outputs({"choices": [{"message": {"role": "assistant", "content": "hello back"}}]})
+"""])
+    notebook7.open_notebook(page, "nb7.ipynb")
+
+    explorer = page.locator(".lnb-explorer")
+    rows = explorer.locator(".lnb-row:not([hidden])")
+    expect(rows.locator(".lnb-name")).to_have_text(["nb7-smoke", "plan", "answer"], timeout=FIRST_RENDER_MS)
+    rows.nth(2).click()
+    expect(explorer.locator(".lnb-msg.lnb-role-assistant .lnb-msg-text")).to_have_text("hello back")
+    unexpected = [p for p in page_problems if KNOWN_NOTEBOOK7_ERROR not in p]
+    assert not unexpected, unexpected
