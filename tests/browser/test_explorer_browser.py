@@ -174,6 +174,7 @@ def test_strings_from_a_trace_never_run(jupyter_lab, page, page_problems, store_
     expect(snapshot).to_have_count(1, timeout=FIRST_RENDER_MS)
     # the control ran: an injected handler would have run too
     page.wait_for_function("() => window.__control === 1", timeout=FIRST_RENDER_MS)
+    assert page.evaluate("() => window.__xss") is None
 
     # the widget: names in the tree, messages and tool payloads in the detail, all literal text
     expect(rows.locator(".lnb-name")).to_have_text(["xss-probe", f"search {IMG}", f"{SCRIPT} model"])
