@@ -1,15 +1,20 @@
-"""``compare()``: two versions of a prompt on the same data — score deltas and per-row output diffs."""
+"""``compare()``: two versions of a prompt on the same data — score deltas and per-row output diffs.
+
+Each version is one ``llmops_nb.evaluate()`` run: ``predict_fn`` bound to the loaded
+``PromptVersion`` (a ``functools.partial`` that also links the row's trace to the version),
+the run named after the version's URI (``prompts:/qa/2``). The two runs are then matched
+row by row with ``llmops_nb.compare_runs()``; this module only adds output diffs and the view.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import html
 import math
+from collections.abc import Iterator
 from typing import Any
 
-from ._evaluate import check_scorers, evaluate_version, rows_of, scorer_name
-
-_TRUE = {"yes", "true", "pass", "passed", "correct"}
-_FALSE = {"no", "false", "fail", "failed", "incorrect"}
 HTML_ROWS = 50
 
 
@@ -17,28 +22,35 @@ def compare(name: str, version_a: Any, version_b: Any, data: Any, scorers: Any, 
             predict_fn: Any) -> PromptComparison:
     """Evaluate two versions of ``name`` on the same ``data`` with the same ``scorers``.
 
-    ``predict_fn(prompt, **inputs)`` receives the ``PromptVersion`` first, then a row's inputs;
-    ``data`` rows are ``{"inputs": {...}, "expectations": {...}}`` (MLflow's shape) or plain input
-    dicts; a scorer is a function of any of ``inputs``, ``outputs``, ``expectations``, ``trace``
-    (the row's trace id) returning a value, or ``{"value": ..., "rationale": ...}``.
-    Versions are numbers or aliases (``"production"``, ``"latest"``).
+    ``predict_fn(prompt, **inputs)`` receives the ``PromptVersion`` first, then a row's inputs.
+    ``data`` and ``scorers`` are what ``llmops_nb.evaluate()`` takes: rows of
+    ``{"inputs": {...}, "expectations": {...}}`` (a list, DataFrame, Dataset or .jsonl/.csv path);
+    scorers from ``llmops_nb.scorers``, judges from ``make_judge()``, or plain functions of any of
+    ``inputs``, ``outputs``, ``expectations``, ``trace``. Versions are numbers or aliases
+    (``"production"``, ``"latest"``); ``version_a`` is the baseline, ``version_b`` the candidate.
+
+    Each version is an evaluation run named after its URI, so
+    ``llmops_nb.eval_runs(name="prompts:/qa/2")`` lists a version's runs, and every row's
+    trace records the version (``llmops_nb.traces(prompt="qa@2")``).
 
     >>> from llmops_nb import prompts
     >>> def predict(prompt, question):
     ...     return prompt.format(question=question).upper()
     >>> def shouts(outputs):
     ...     return outputs.isupper()
-    >>> prompts.compare("qa", 1, 2, [{"question": "why?"}], [shouts], predict)  # doctest: +SKIP
+    >>> prompts.compare("qa", 1, 2, [{"inputs": {"question": "why?"}}], [shouts], predict)  # doctest: +SKIP
     """
+    from ..evals import compare_runs, evaluate
     from ._registry import get
 
     if not callable(predict_fn):
         raise TypeError("predict_fn must be a function called as predict_fn(prompt, **inputs), e.g. "
                         "def predict(prompt, question): return call_llm(prompt.format(question=question)).")
     a, b = get(name, **_ref(version_a)), get(name, **_ref(version_b))
-    rows, scorers = rows_of(data), check_scorers(scorers)
-    return PromptComparison(a, b, evaluate_version(a, rows, scorers, predict_fn),
-                            evaluate_version(b, rows, scorers, predict_fn), [scorer_name(s) for s in scorers])
+    with _no_result_views():  # the comparison is the view; no table per run
+        results_a = evaluate(data, predict_fn=_bind(predict_fn, a), scorers=scorers, name=a.uri)
+        results_b = evaluate(data, predict_fn=_bind(predict_fn, b), scorers=scorers, name=b.uri)
+    return PromptComparison(a, b, results_a, results_b, compare_runs(results_a, results_b))
 
 
 def _ref(version: Any) -> dict[str, Any]:
@@ -47,13 +59,71 @@ def _ref(version: Any) -> dict[str, Any]:
     return {"version": version}
 
 
-class PromptComparison:
-    """The result of ``compare()``: ``table`` (per row), ``summary`` (per scorer), diffs, rich display."""
+class _BoundPrompt(functools.partial):
+    """``predict_fn`` with the prompt version as its first argument; records the version on the row's span.
 
-    def __init__(self, a: Any, b: Any, results_a: Any, results_b: Any, scorers: list[str]) -> None:
+    A ``partial``, so ``evaluate()`` sees the remaining parameters (the inputs' names) and whether
+    the function is async; the row's root span is current when it is called.
+    """
+
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        from ._link import link_current_span
+
+        link_current_span(self.args[0])
+        return super().__call__(*args, **kwargs)
+
+
+def _bind(predict_fn: Any, prompt: Any) -> _BoundPrompt:
+    bound = _BoundPrompt(predict_fn, prompt)
+    # stored as the run's predict_fn: the user's function, not this wrapper (no __wrapped__: the signature
+    # evaluate() checks must be the partial's, without the prompt parameter)
+    for attribute in ("__module__", "__name__", "__qualname__"):
+        value = getattr(predict_fn, attribute, None)
+        if isinstance(value, str):
+            setattr(bound, attribute, value)
+    return bound
+
+
+@contextlib.contextmanager
+def _no_result_views() -> Iterator[None]:
+    from ..evals import _evaluate
+
+    hooks = list(_evaluate.result_hooks)
+    _evaluate.result_hooks[:] = []
+    try:
+        yield
+    finally:
+        _evaluate.result_hooks[:] = hooks + [h for h in _evaluate.result_hooks if h not in hooks]
+
+
+class PromptComparison:
+    """The result of ``compare()``.
+
+    - ``table``: ``compare_runs()``'s DataFrame (one row per data row, indexed by ``record_id``):
+      ``inputs``, ``outputs/baseline``, ``outputs/candidate``, ``outputs_changed``, per scorer
+      ``<scorer>/baseline``, ``/candidate``, ``/delta`` and ``/outcome`` (win, loss, tie); its
+      ``attrs`` name both runs, so ``llmops_nb.widgets.eval_table(comparison.table)`` opens it.
+    - ``summary``: per scorer, both means, the delta and win/loss/tie counts.
+    - ``results_a`` / ``results_b``: each version's ``evaluate()`` DataFrame (``run_id_a``/``run_id_b``).
+    - ``output_diff(row)``, ``template_diff``: word-level diffs; the object displays as HTML.
+    """
+
+    def __init__(self, a: Any, b: Any, results_a: Any, results_b: Any, table: Any) -> None:
         self.a, self.b = a, b
         self.results_a, self.results_b = results_a, results_b
-        self.scorers = scorers
+        changed = [not _same(x, y) for x, y in zip(table["outputs/baseline"], table["outputs/candidate"],
+                                                   strict=True)]
+        table.insert(table.columns.get_loc("outputs/candidate") + 1, "outputs_changed", changed)
+        self.table = table
+        self.scorers = list(table.attrs.get("summary", {}))
+
+    @property
+    def run_id_a(self) -> str:
+        return self.results_a.attrs["run_id"]
+
+    @property
+    def run_id_b(self) -> str:
+        return self.results_b.attrs["run_id"]
 
     @property
     def template_diff(self) -> Any:
@@ -61,55 +131,45 @@ class PromptComparison:
 
         return diff(self.a, self.b)
 
-    def output_diff(self, row: int) -> Any:
-        """The word-level diff of row ``row``'s outputs (a ``Diff``)."""
+    def output_diff(self, row: int | str) -> Any:
+        """The word-level diff of one row's outputs (a ``Diff``); ``row`` is a position or a ``record_id``."""
         from .._diff import diff
 
-        return diff(self.results_a["outputs"][row], self.results_b["outputs"][row],
+        found = self.table.loc[row] if isinstance(row, str) else self.table.iloc[row]
+        return diff(found["outputs/baseline"], found["outputs/candidate"],
                     a_label=f"v{self.a.version} output", b_label=f"v{self.b.version} output")
 
     @property
-    def table(self) -> Any:
-        """One row per data row: inputs, both outputs, whether they differ, per scorer a, b and delta."""
-        import pandas as pd
-
-        ra, rb = self.results_a, self.results_b
-        frame = pd.DataFrame({"row": ra["row"], "inputs": ra["inputs"], "expectations": ra["expectations"],
-                              "output_a": ra["outputs"], "output_b": rb["outputs"]})
-        frame["outputs_changed"] = [_norm(x) != _norm(y) for x, y in zip(ra["outputs"], rb["outputs"], strict=True)]
-        for name in self.scorers:
-            frame[f"{name}/a"], frame[f"{name}/b"] = ra[f"{name}/value"], rb[f"{name}/value"]
-            frame[f"{name}/delta"] = [_delta(x, y) for x, y in zip(ra[f"{name}/value"], rb[f"{name}/value"],
-                                                                    strict=True)]
-        frame["trace_id_a"], frame["trace_id_b"] = ra["trace_id"], rb["trace_id"]
-        return frame
-
-    @property
     def summary(self) -> Any:
-        """Per scorer: mean of each version (yes/no and booleans count as 1/0), delta, rows better/worse."""
+        """Per scorer: mean of each version (booleans and yes/no count as 1/0), delta, wins/losses/ties."""
         import pandas as pd
 
-        table = self.table
+        label_a, label_b = self._labels()
         rows = []
-        for name in self.scorers:
-            xs = [_number(v) for v in table[f"{name}/a"]]
-            ys = [_number(v) for v in table[f"{name}/b"]]
-            deltas = [d for d in table[f"{name}/delta"] if d is not None and not math.isnan(d)]
-            mean_a, mean_b = _mean(xs), _mean(ys)
-            rows.append({"scorer": name, f"mean_v{self.a.version}": mean_a, f"mean_v{self.b.version}": mean_b,
-                         "delta": mean_b - mean_a if not (math.isnan(mean_a) or math.isnan(mean_b)) else math.nan,
-                         "improved": sum(d > 0 for d in deltas), "regressed": sum(d < 0 for d in deltas),
-                         "unchanged": sum(d == 0 for d in deltas)})
+        for name, counts in self.table.attrs.get("summary", {}).items():
+            mean_a, mean_b = _nan(counts["mean_baseline"]), _nan(counts["mean_candidate"])
+            rows.append({"scorer": name, f"mean_{label_a}": mean_a, f"mean_{label_b}": mean_b,
+                         "delta": mean_b - mean_a, "win": counts["win"], "loss": counts["loss"],
+                         "tie": counts["tie"]})
         return pd.DataFrame(rows).set_index("scorer") if rows else pd.DataFrame()
 
+    def _labels(self) -> tuple[str, str]:
+        a, b = f"v{self.a.version}", f"v{self.b.version}"
+        return (a, b) if a != b else (f"{a}_a", f"{b}_b")
+
     def __repr__(self) -> str:
-        return f"<PromptComparison {self.a.uri} vs {self.b.uri}: {len(self.results_a)} rows, scorers {self.scorers}>"
+        return (f"<PromptComparison {self.a.uri} vs {self.b.uri}: {len(self.table)} rows, "
+                f"scorers {self.scorers}, runs {self.run_id_a} vs {self.run_id_b}>")
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         summary = self.summary
-        text = [f"{self.a.name}: v{self.a.version} vs v{self.b.version} on {len(self.results_a)} rows",
-                summary.to_string() if len(summary) else "(no scorers)", "", self.template_diff.unified]
+        text = [self._title(), summary.to_string() if len(summary) else "(no scorers)", "",
+                self.template_diff.unified]
         return {"text/plain": "\n".join(text), "text/html": self._html(summary)}
+
+    def _title(self) -> str:
+        return (f"{self.a.name}: v{self.a.version} vs v{self.b.version} on {len(self.table)} rows "
+                f"(runs {self.run_id_a} vs {self.run_id_b})")
 
     def _html(self, summary: Any) -> str:
         esc = html.escape
@@ -119,46 +179,47 @@ class PromptComparison:
             f"<td>{esc(_fmt(v))}</td>" for v in row) + "</tr>" for index, row in summary.iterrows())
         rows = []
         for i in range(min(len(table), HTML_ROWS)):
-            scores = " ".join(f"{esc(n)}: {esc(_fmt(table[f'{n}/a'][i]))}→{esc(_fmt(table[f'{n}/b'][i]))}"
-                              for n in self.scorers)
-            out = self.output_diff(i).html() if table["outputs_changed"][i] else "<i>same output</i>"
+            row = table.iloc[i]
+            scores = "<br>".join(
+                f"{esc(n)}: {esc(_fmt(row[f'{n}/baseline']))} → {esc(_fmt(row[f'{n}/candidate']))}"
+                + (f" <i>({esc(row[f'{n}/outcome'])})</i>" if isinstance(row[f"{n}/outcome"], str) else "")
+                for n in self.scorers)
+            errors = "".join(f'<div style="color:#cf222e">v{v} error: {esc(str(e))}</div>'
+                             for v, e in ((self.a.version, row["error/baseline"]),
+                                          (self.b.version, row["error/candidate"])) if isinstance(e, str))
+            out = self.output_diff(i).html() if row["outputs_changed"] else "<i>same output</i>"
             rows.append(f'<tr><td style="vertical-align:top">{i}</td><td style="vertical-align:top;'
-                        f'white-space:pre-wrap">{esc(_fmt(table["inputs"][i]))}</td>'
-                        f'<td style="vertical-align:top">{scores}</td><td>{out}</td></tr>')
+                        f'white-space:pre-wrap">{esc(_fmt(row["inputs"]))}</td>'
+                        f'<td style="vertical-align:top">{scores}</td><td>{errors}{out}</td></tr>')
         more = f"<div>… {len(table) - HTML_ROWS} more rows in .table</div>" if len(table) > HTML_ROWS else ""
         return ('<div class="llmops-nb-compare" style="font-size:12px">'
-                f"<b>{esc(self.a.name)}</b>: v{self.a.version} vs v{self.b.version} · {len(table)} rows"
+                f"<b>{esc(self._title())}</b>"
                 f"<table><tr>{head}</tr>{body}</table>"
                 f"<details><summary>Template diff</summary>{self.template_diff.html()}</details>"
                 f"<table><tr><th>row</th><th>inputs</th><th>scores</th><th>output diff</th></tr>"
                 f"{''.join(rows)}</table>{more}</div>")
 
 
-def _number(value: Any) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return 1.0 if value.strip().lower() in _TRUE else 0.0
-    return math.nan
+def _same(a: Any, b: Any) -> bool:
+    if _missing(a) and _missing(b):
+        return True
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays and other values without a single truth value
+        return repr(a) == repr(b)
 
 
-def _delta(a: Any, b: Any) -> float | None:
-    x, y = _number(a), _number(b)
-    return None if math.isnan(x) or math.isnan(y) else y - x
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ == "NAType"
 
 
-def _mean(values: list[float]) -> float:
-    kept = [v for v in values if not math.isnan(v)]
-    return sum(kept) / len(kept) if kept else math.nan
-
-
-def _norm(value: Any) -> Any:
-    return None if isinstance(value, float) and math.isnan(value) else value
+def _nan(value: Any) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _fmt(value: Any) -> str:
+    if _missing(value):
+        return "n/a"
     if isinstance(value, float):
-        return "n/a" if math.isnan(value) else f"{value:.3g}"
+        return f"{value:.3g}"
     return str(value)
