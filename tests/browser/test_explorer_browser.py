@@ -100,6 +100,8 @@ def test_openai_trace_tree_messages_and_search(jupyter_lab, page, page_problems,
     expect(detail.locator(".lnb-detail-name")).to_have_text("lookup_capital")
     expect(detail.locator(".lnb-sec", has_text="Arguments").locator("pre")).to_contain_text('"country": "France"')
     expect(detail.locator(".lnb-sec", has_text="Result").locator("pre")).to_have_text("Paris")
+    # JSON wraps between words: JupyterLab's `.jp-OutputArea-output pre {word-break: break-all}` stays out
+    expect(detail.locator(".lnb-sec", has_text="Arguments").locator("pre")).to_have_css("word-break", "normal")
 
     # search: the tool matches by name, marked inside the name; the cell's root span by its inputs
     # (the cell's source calls lookup_capital), found by the kernel
