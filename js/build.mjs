@@ -3,7 +3,7 @@
 import * as esbuild from "esbuild";
 import { fileURLToPath } from "node:url";
 
-const VIEWS = ["explorer", "trace_list", "eval_table"]; // one entry per view: js/<view>.js + js/<view>.css
+const VIEWS = ["explorer", "trace_list", "eval_table", "prompt_diff"]; // one entry per view: js/<view>.js + js/<view>.css
 
 const options = {
   entryPoints: VIEWS.flatMap((v) => [`${v}.js`, `${v}.css`]),

@@ -111,7 +111,7 @@ class PromptMagics(Magics):
                 raise UsageError("%%llm_prompt: --model-config takes a JSON object; quote it, e.g. "
                                  "--model-config '{\"temperature\": 0.2}'.") from None
         template = parse_body(cell, text=opts.text)
-        from ..prompts._registry import get, register_version, set_alias
+        from ..prompts._registry import register_version, set_alias
 
         try:
             previous = _latest(opts.name)
@@ -131,9 +131,9 @@ class PromptMagics(Magics):
             display(prompt)
             return
         print(f"Registered {prompt.uri} (previous: v{previous}){moved}.")
-        from .._diff import Diff
+        from ..prompts._prompt_diff import PromptDiff
 
-        display(Diff(get(opts.name, version=previous), prompt))
+        display(PromptDiff(opts.name, previous, prompt.version))  # the diff widget, with its history
 
     def _show(self, line: str) -> Any:
         opts = self._line_parser.parse_line(line)

@@ -1,8 +1,9 @@
 """``PromptDiff``: two versions of one prompt diffed, plus the version history to pick them from.
 
 This is the data API behind the PromptDiff view: ``history`` lists every version with its
-aliases, ``select(a, b)`` picks any two, ``to_dict()`` is the JSON a view renders. On its own
-it displays as a script-free HTML snapshot (history list + side-by-side/inline diff) and as
+aliases, ``select(a, b)`` picks any two, ``to_dict()`` is the JSON a view renders. In a Jupyter
+kernel it displays as the PromptDiff widget (``llmops_nb.widgets._prompt_diff``); everywhere, its
+mimebundle also holds a script-free HTML snapshot (history list + side-by-side/inline diff) and
 a unified diff in plain text.
 """
 
@@ -68,7 +69,22 @@ class PromptDiff:
     def __repr__(self) -> str:
         return f"<PromptDiff {self.name} v{self.a.version} -> v{self.b.version} of {len(self.history)} versions>"
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        # In a Jupyter kernel: the PromptDiff widget, with the snapshot beside it for wherever scripts
+        # do not run. Elsewhere (a terminal, no anywidget): the snapshot alone.
+        from ..widgets import _in_kernel
+
+        if _in_kernel():
+            try:
+                from ..widgets._prompt_diff import prompt_diff_bundle
+            except ImportError:
+                pass
+            else:
+                return prompt_diff_bundle(self)
+        return self.snapshot_bundle()
+
+    def snapshot_bundle(self) -> dict[str, str]:
+        """Script-free ``text/html`` (history + diff) and ``text/plain`` (history + unified diff)."""
         lines = [f"{self.name}: {len(self.history)} versions"]
         for item in self.history:
             mark = "A" if item["version"] == self.a.version else "B" if item["version"] == self.b.version else " "
