@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TraceExplorer", "TraceList", "explorer_bundle", "install_display", "show", "trace_list",
-           "uninstall_display"]
+__all__ = ["EvalTable", "TraceExplorer", "TraceList", "display_eval", "eval_table", "explorer_bundle",
+           "install_display", "show", "trace_list", "uninstall_display"]
 
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -31,6 +31,10 @@ def __getattr__(name: str) -> Any:
         from . import _trace_list
 
         return getattr(_trace_list, name)
+    if name in ("EvalTable", "eval_table", "display_eval"):
+        from . import _eval_table
+
+        return getattr(_eval_table, name)
     raise AttributeError(f"module 'llmops_nb.widgets' has no attribute {name!r}")
 
 
@@ -89,26 +93,57 @@ def snapshot_bundle(trace: Any) -> dict[str, str]:
 
 
 def install_display() -> None:
-    """Show traces with the explorer from now on (``%load_ext llmops_nb`` calls this)."""
+    """Show traces with the explorer, and each ``evaluate()`` result with the EvalTable, from now on
+    (``%load_ext llmops_nb`` calls this)."""
     from .. import _display
+    from ..evals._evaluate import result_hooks
 
     _display.set_trace_renderer(explorer_bundle)
+    if _show_evaluation not in result_hooks:
+        result_hooks.append(_show_evaluation)
 
 
 def uninstall_display() -> None:
     """Back to the plain summary display."""
     from .. import _display
+    from ..evals._evaluate import result_hooks
 
     _display.set_trace_renderer(None)
+    if _show_evaluation in result_hooks:
+        result_hooks.remove(_show_evaluation)
 
 
-def show(trace: Any) -> None:
-    """Display a trace (a ``Trace`` or its id) with the explorer, or print its summary outside a notebook.
+def _show_evaluation(frame: Any) -> None:
+    # evaluate()'s result hook: the EvalTable under the cell (anywidget is imported only now)
+    from ._eval_table import display_after_evaluate
+
+    display_after_evaluate(frame)
+
+
+def show(trace: Any, **options: Any) -> None:
+    """Display a trace (a ``Trace`` or its id) with the explorer, or an evaluation result (``evaluate()``'s
+    or ``compare_runs()``'s DataFrame) with the EvalTable; outside a notebook, print a summary.
+
+    ``options`` are for evaluation results: ``compare_to=`` another run's DataFrame (or run id) to compare
+    with, ``author=`` for the feedback given in the table, ``height=``.
 
     >>> import llmops_nb
-    >>> llmops_nb.widgets.show(llmops_nb.traces().trace_id[0])  # doctest: +SKIP
+    >>> llmops_nb.show(llmops_nb.traces().trace_id[0])  # doctest: +SKIP
+    >>> llmops_nb.show(df_b, compare_to=df_a)  # doctest: +SKIP
     """
     from .._trace import Trace
+
+    if hasattr(trace, "columns") and hasattr(trace, "attrs"):
+        from ._eval_table import display_eval, is_eval_frame
+
+        if is_eval_frame(trace):
+            display_eval(trace, **options)
+            return
+        raise TypeError("show() takes a Trace, a trace id, or a DataFrame from evaluate() or compare_runs(); "
+                        "this DataFrame has no run id and no <scorer>/value columns.")
+    if options:
+        raise TypeError(f"show() got {', '.join(map(repr, sorted(options)))}: options are for evaluation results; "
+                        "a trace takes none.")
 
     if not isinstance(trace, Trace):
         trace_id = getattr(trace, "trace_id", trace)
