@@ -27,7 +27,10 @@ step() {
 
 step lint ruff check
 step js-tests npm --prefix js test
-step tests python -m pytest -p no:cacheprovider "$@"
+# Browser tests run in their own pytest process: Playwright's sync API leaves an event loop
+# running in the main thread, which breaks every later test that calls asyncio.run().
+step tests python -m pytest -p no:cacheprovider -m "not browser" "$@"
+step browser-tests python -m pytest -p no:cacheprovider -m browser tests/browser "$@"
 step notebooks python scripts/run_notebooks.py
 
 if [ ${#failed[@]} -gt 0 ]; then
