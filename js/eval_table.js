@@ -7,6 +7,7 @@
 
 import { ExplorerView } from "./explorer.js";
 import { h } from "./lib/dom.js";
+import { keyTarget, mountExplorer, relayModel } from "./lib/embed.js";
 import { SelectionBar } from "./lib/eval_dataset.js";
 import { renderRowDetail } from "./lib/eval_detail.js";
 import { FeedbackForm } from "./lib/eval_feedback.js";
@@ -23,14 +24,7 @@ const CARD_SHARE = 0.45; // of the open row's height, for its detail card; the t
 
 /** The model as the explorer sees it: the same state, with the height left for the trace. */
 export function explorerModel(model, height) {
-  return {
-    get: (key) => (key === "height" ? Math.max(160, height()) : model.get(key)),
-    set: (key, value) => model.set(key, value),
-    save_changes: () => model.save_changes(),
-    on: (event, fn) => model.on(event, fn),
-    off: (event, fn) => model.off(event, fn),
-    send: (...args) => model.send(...args),
-  };
+  return relayModel(model, height, 160);
 }
 
 /** The grid's least width: the fixed tracks and the minimums of the flexible ones, plus gaps. */
@@ -660,11 +654,8 @@ export class EvalTableView {
     }
     if (this.explorer) return; // it follows trace_id and selected_span_id itself
     this.explorerHost.replaceChildren();
-    try {
-      this.explorer = new this.Explorer(explorerModel(this.model, () => this.height() - BAR_PX - this.cardPx()), this.explorerHost);
-    } catch (err) {
-      this.explorerHost.replaceChildren(h("pre", { class: "lnb-crash", text: `llmops_nb explorer failed to start: ${err?.stack ?? err}` }));
-    }
+    const height = () => this.height() - BAR_PX - this.cardPx();
+    this.explorer = mountExplorer(this.Explorer, explorerModel(this.model, height), this.explorerHost);
   }
 
   destroyExplorer() {
@@ -680,14 +671,9 @@ export class EvalTableView {
     if (!total) return;
     const pageRows = Math.max(1, Math.floor(this.viewportHeight() / ROW_HEIGHT) - 1);
     const from = this.active < 0 ? -1 : this.active;
-    let target;
-    switch (event.key) {
-      case "ArrowDown": target = from + 1; break;
-      case "ArrowUp": target = from - 1; break;
-      case "PageDown": target = from + pageRows; break;
-      case "PageUp": target = from - pageRows; break;
-      case "Home": target = 0; break;
-      case "End": target = total - 1; break;
+    const target = keyTarget(event.key, from, total, pageRows);
+    switch (target === undefined ? event.key : "move") {
+      case "move": break;
       case "Enter":
         if (this.active >= 0) this.open(this.active);
         break;

@@ -5,6 +5,7 @@
 
 import { ExplorerView } from "./explorer.js";
 import { h } from "./lib/dom.js";
+import { keyTarget, mountExplorer, relayModel } from "./lib/embed.js";
 import * as fmt from "./lib/format.js";
 import { createRpc } from "./lib/rpc.js";
 import { FilterBar, queryKey } from "./lib/trace_list_filters.js";
@@ -16,14 +17,7 @@ const BAR_PX = 30; // the "back to the list" bar above an open trace
 
 /** The model as the explorer sees it: the same state, minus the bar's height. */
 export function explorerModel(model, barPx = BAR_PX) {
-  return {
-    get: (key) => (key === "height" ? Math.max(120, (Number(model.get("height")) || 520) - barPx) : model.get(key)),
-    set: (key, value) => model.set(key, value),
-    save_changes: () => model.save_changes(),
-    on: (event, fn) => model.on(event, fn),
-    off: (event, fn) => model.off(event, fn),
-    send: (...args) => model.send(...args),
-  };
+  return relayModel(model, () => (Number(model.get("height")) || 520) - barPx, 120);
 }
 
 export class TraceListView {
@@ -290,13 +284,7 @@ export class TraceListView {
     this.openTitle.title = `trace ${traceId}`;
     this.list.hidden = true;
     this.detail.hidden = false;
-    if (!this.explorer) {
-      try {
-        this.explorer = new this.Explorer(explorerModel(this.model), this.explorerHost);
-      } catch (err) {
-        this.explorerHost.replaceChildren(h("pre", { class: "lnb-crash", text: `llmops_nb explorer failed to start: ${err?.stack ?? err}` }));
-      }
-    }
+    if (!this.explorer) this.explorer = mountExplorer(this.Explorer, explorerModel(this.model), this.explorerHost);
     // an explorer already open follows trace_id itself (its own change:trace_id listener)
   }
 
@@ -314,14 +302,9 @@ export class TraceListView {
     if (!total) return;
     const pageRows = Math.max(1, Math.floor(this.viewportHeight() / ROW_HEIGHT) - 1);
     const from = this.active < 0 ? -1 : this.active;
-    let target;
-    switch (event.key) {
-      case "ArrowDown": target = from + 1; break;
-      case "ArrowUp": target = from - 1; break;
-      case "PageDown": target = from + pageRows; break;
-      case "PageUp": target = from - pageRows; break;
-      case "Home": target = 0; break;
-      case "End": target = total - 1; break;
+    const target = keyTarget(event.key, from, total, pageRows);
+    switch (target === undefined ? event.key : "move") {
+      case "move": break;
       case "Enter":
         if (this.active >= 0) this.open(this.active);
         break;
