@@ -165,7 +165,7 @@ class LlmopsNb(_Contender):
             raise RuntimeError("llmops_nb.flush() timed out")
 
     def recorded(self) -> dict[str, Any]:
-        from llmops_nb.tracing import recorder
+        from llmops_nb.store._recorder import recorder
 
         count = int(self.llmops_nb.sql("SELECT count(*) AS n FROM spans").n[0])
         return {"spans": count, "created": self.created, "dropped": recorder.dropped_total}

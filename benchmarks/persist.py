@@ -35,7 +35,7 @@ class Persist:
     def __init__(self, workdir: Path) -> None:
         import llmops_nb
         from llmops_nb._config import settings
-        from llmops_nb.tracing import recorder
+        from llmops_nb.store._recorder import recorder
 
         self.llmops_nb, self.settings, self.recorder = llmops_nb, settings, recorder
         self.workdir = workdir

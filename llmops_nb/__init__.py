@@ -16,12 +16,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._config import configure as configure
+from . import _runtime
+from ._errors import LlmopsError as LlmopsError
+from ._runtime import configure as configure
+from ._runtime import status as status
 from .tracing import SpanKind as SpanKind
 from .tracing import flush as flush
 from .tracing import get_current_span as get_current_span
 from .tracing import span as span
 from .tracing import trace as trace
+
+_runtime.install()  # the store's recorder receives every span this process ends
 
 __version__ = "0.1.0"
 
@@ -34,8 +39,8 @@ _LAZY = {
     "Trace": ("llmops_nb._trace", "Trace"),
     "autolog": ("llmops_nb.integrations", "autolog"),
     "show": ("llmops_nb.widgets", "show"),
-    "status": ("llmops_nb._status", "status"),
-    "StoreLockedError": ("llmops_nb.store._connection", "StoreLockedError"),
+    "StoreError": ("llmops_nb.store._errors", "StoreError"),
+    "StoreLockedError": ("llmops_nb.store._errors", "StoreLockedError"),
     "diff": ("llmops_nb._diff", "diff"),
     "Diff": ("llmops_nb._diff", "Diff"),
     "prompts": ("llmops_nb.prompts", ""),
@@ -60,8 +65,10 @@ _LAZY = {
 __all__ = [
     "Diff",
     "EvaluationInterrupted",
+    "LlmopsError",
     "Score",
     "SpanKind",
+    "StoreError",
     "StoreLockedError",
     "Trace",
     "aevaluate",

@@ -1,4 +1,4 @@
-"""Settings: where the store lives and how capture behaves.
+"""Settings: where the store lives and how capture behaves. A leaf: it imports nothing of ours.
 
 The default store is one DuckDB file per user, so traces from every notebook of
 every project land in one place the user owns:
@@ -7,15 +7,27 @@ every project land in one place the user owns:
 2. else the environment variable ``LLMOPS_NB_DB``,
 3. else ``$XDG_DATA_HOME/llmops_nb/llmops.duckdb``
    (``~/.local/share/llmops_nb/llmops.duckdb`` when XDG_DATA_HOME is unset).
+
+``configure()`` itself lives in ``_runtime.py``: changing the store must flush the old one,
+which is the store's business, and this module stays below every other.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_FLUSH_INTERVAL_S = 1.0
+
+
+def default_buffer_bytes() -> int:
+    """A tenth of physical memory, between 64 MiB and 1 GiB: what spans may hold while the store is away."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX: assume a small laptop
+        physical = 8 << 30
+    return max(64 << 20, min(1 << 30, physical // 10))
 
 
 @dataclass
@@ -25,9 +37,12 @@ class Settings:
     flush_interval: float = 0.5
     # Inputs, outputs and attributes are each capped at this many characters of JSON.
     max_payload_chars: int = 200_000
-    # Spans waiting in memory for the writer; past this, new spans are dropped and counted.
+    # Memory that spans waiting for the writer may use (approximate bytes); past it, new spans are
+    # dropped and counted.
+    max_buffer_bytes: int = field(default_factory=default_buffer_bytes)
+    # Spans waiting for the writer, whatever their size; past this, too, new spans are dropped.
     max_buffered_spans: int = 1_000_000
-    # How long a write waits for another process to release the file lock.
+    # How long a query waits for another process to release the file lock (writes retry on their own).
     lock_timeout: float = 60.0
     # Who registers prompts, moves aliases and gives feedback (else $LLMOPS_NB_AUTHOR, else the login name).
     author: str | None = None
@@ -45,42 +60,20 @@ class Settings:
 settings = Settings()
 
 
-def configure(**options: object) -> Settings:
-    """Change settings; unknown names are rejected.
-
-    >>> import llmops_nb
-    >>> llmops_nb.configure(db="traces.duckdb", flush_interval=0.2)  # doctest: +SKIP
+def current_author(author: str | None = None) -> str:
+    """Who is acting — registering a prompt, moving an alias, giving feedback — the one rule for it:
+    ``author`` if given, else ``configure(author=...)``, else ``$LLMOPS_NB_AUTHOR``, else the login name.
     """
-    known = {f.name for f in fields(Settings)}
-    for name in options:
-        if name not in known:
-            import difflib
+    if author is not None:
+        if not isinstance(author, str) or not author.strip():
+            raise ValueError(f"author must be a non-empty string, got {author!r}.")
+        return author
+    configured = settings.author or os.environ.get("LLMOPS_NB_AUTHOR")
+    if configured:
+        return str(configured)
+    try:
+        import getpass
 
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise TypeError(
-                f"configure() got an unknown setting {name!r}.{hint} Known settings: {', '.join(sorted(known))}."
-            )
-    if "flush_interval" in options:
-        interval = float(options["flush_interval"])  # type: ignore[arg-type]
-        if not 0 < interval <= MAX_FLUSH_INTERVAL_S:
-            raise ValueError(
-                f"flush_interval must be in (0, {MAX_FLUSH_INTERVAL_S}] seconds, got {interval}: "
-                "a longer interval would lose more traces when a kernel is killed."
-            )
-    for name in ("max_payload_chars", "max_buffered_spans"):
-        if name in options and int(options[name]) < 1:  # type: ignore[call-overload]
-            raise ValueError(f"{name} must be a positive integer, got {options[name]!r}.")
-    new_db = "db" in options and options["db"] != settings.db
-    if new_db:
-        # Spans already captured belong to the old file: write them there first.
-        from .tracing import _recorder
-
-        _recorder.flush(timeout=settings.lock_timeout)
-    for name, value in options.items():
-        setattr(settings, name, value if name != "db" or value is None else os.fspath(value))  # type: ignore[arg-type]
-    if new_db:
-        from .store import _connection
-
-        _connection.forget_stores()
-    return settings
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers: still attribute the action
+        return "unknown"

@@ -140,7 +140,7 @@ def test_in_progress_trace_is_visible_then_completes():
 
 
 def test_memory_bound_drops_are_counted_recorded_and_shown():
-    from llmops_nb.tracing import recorder
+    from llmops_nb.store._recorder import recorder
 
     before = recorder.dropped_total
     llmops_nb.configure(max_buffered_spans=5, flush_interval=1.0)

@@ -12,11 +12,13 @@ from typing import Any
 from .._config import settings
 from .._safety import log_once
 from ..tracing import _context
-from ..tracing._recorder import flush
+from ..tracing._sink import flush
 from ..tracing._span import Span
 from ._provenance import cell_info
 
-FLUSH_WAIT_S = 10.0
+#: The end of a traced cell waits at most this long for the store; past it, the trace is shown
+#: from memory and written when the store takes it (another kernel holding the file, a full disk).
+CELL_FLUSH_WAIT_S = 1.0
 
 
 class CellTrace:
@@ -66,7 +68,11 @@ class CellTrace:
         return True
 
     def persist_and_show(self, display: bool) -> Any:
-        """Flush (bounded wait), then show the summary; return the Trace (or None if not persisted)."""
+        """Flush (waiting at most CELL_FLUSH_WAIT_S), then show the trace; return the Trace.
+
+        When the store does not take the trace in time, its summary is shown from memory with the
+        reason, and the returned ``Trace`` reads from the store once the writer got it there.
+        """
         from .._display import show
         from .._trace import Trace
 
@@ -74,9 +80,11 @@ class CellTrace:
         if root is None:
             return None
         trace = Trace(root.trace_id)
-        if not flush(timeout=min(FLUSH_WAIT_S, settings.lock_timeout)):
-            print(f"llmops_nb: trace {root.trace_id} is kept in memory: the store {settings.db_path()} is busy "
-                  "(another process holds its lock); it will be written when the lock frees.")
+        if not flush(timeout=min(CELL_FLUSH_WAIT_S, settings.lock_timeout)):
+            if display:
+                from ..store._memory import PendingTrace
+
+                show(PendingTrace(root.trace_id))
             return trace
         if display:
             try:

@@ -9,6 +9,13 @@ connection. After use the connection lingers for ``LINGER_S`` so a burst of
 queries or writes pays the ~10 ms open once; then it closes and other
 processes get their turn.
 
+Before DuckDB sees a file it is checked: a file that is not DuckDB's (a SQLite database, say)
+is refused with a clear error — DuckDB would otherwise try to download an extension to read it —
+and a write-ahead log left by a process that died without closing the store is copied aside
+first, because DuckDB may discard a WAL it cannot read without a word. DuckDB's extension
+auto-install and auto-load are off on every connection: nothing here ever reaches the network.
+Every failure is named by ``_errors.classify`` (locked, disk full, permission, damaged, version).
+
 File locks have no queue, so fairness is ours to keep: a connection is never
 held past ``MAX_HOLD_S`` of continuous use (it closes at the first idle
 moment after that), and after closing, this process waits ``COOLDOWN_S``
@@ -20,25 +27,32 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import datetime as dt
 import os
 import random
+import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .._config import settings
+from .._safety import log_once
+from ._errors import StoreError, StoreLockedError, classify, corrupt
+
+__all__ = ["LINGER_S", "MAX_HOLD_S", "Store", "StoreError", "StoreLockedError", "close_all", "exit_hooks",
+           "forget_stores", "get_store"]
 
 _ALIAS = "llmops"
 LINGER_S = 0.2
 MAX_HOLD_S = 0.5
 COOLDOWN_S = 0.03
 RETRY_MAX_S = 0.01
-
-
-class StoreLockedError(RuntimeError):
-    """Another process kept the store's file locked for longer than the timeout."""
+#: WAL copies kept beside the store (newest first); each is a crash leftover, see _keep_wal_copy
+WAL_COPIES_KEPT = 3
+# No extension is ever installed or loaded behind our back (e.g. sqlite_scanner for a SQLite file).
+DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 class Store:
@@ -105,9 +119,7 @@ class Store:
     def _open(self, timeout: float) -> Any:
         import duckdb
 
-        _flush_before_duckdb_exits()
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _register_exit_hooks()
         pause = self._reopen_after - time.monotonic()
         if pause > 0:  # give a process waiting for the lock its turn
             time.sleep(pause)
@@ -116,15 +128,20 @@ class Store:
         if self._instance is None:
             # One in-memory DuckDB per process; the file is ATTACHed per use. Building a
             # DuckDB instance costs ~15 ms, attaching a file ~0.5 ms.
-            self._instance = duckdb.connect(":memory:")
+            self._instance = duckdb.connect(":memory:", config=DUCKDB_CONFIG)
         con = self._instance
+        self._check_file()
         while True:
             try:
                 con.execute(f"ATTACH '{_sql_string(os.fspath(self.path))}' AS {_ALIAS}")
                 con.execute(f"USE {_ALIAS}")
                 break
             except duckdb.Error as exc:
-                if "lock" not in str(exc).lower():
+                named = classify(exc, self.path)
+                if not isinstance(named, StoreLockedError):
+                    self._drop_broken_instance(exc)
+                    if named is not None:
+                        raise named from exc
                     raise
                 self.lock_waits += 1
                 if time.monotonic() >= deadline:
@@ -141,34 +158,122 @@ class Store:
 
             try:
                 migrate(con)
-            except BaseException:
-                con.execute("USE memory")
-                con.execute(f"DETACH {_ALIAS}")
+            except BaseException as exc:
+                with contextlib.suppress(Exception):
+                    con.execute("USE memory")
+                    con.execute(f"DETACH {_ALIAS}")
+                named = classify(exc, self.path)
+                if named is not None and named is not exc:
+                    raise named from exc
                 raise
             self._migrated = True
         self._opened_at = time.monotonic()
         return con
+
+    def _drop_broken_instance(self, exc: BaseException) -> None:
+        # DuckDB invalidates an instance after some I/O failures ("database has been invalidated"):
+        # start from a fresh one next time rather than fail forever.
+        if "invalidated" in str(exc).lower() or "fatal" in str(exc).lower():
+            with contextlib.suppress(Exception):
+                self._instance.close()
+            self._instance = None
+
+    def _check_file(self) -> None:
+        """Refuse what is not a DuckDB file and keep a copy of a crashed process's WAL, before ATTACH."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            size = self.path.stat().st_size if self.path.exists() else None
+            if size == 0:
+                self.path.unlink()  # an empty file holds nothing; DuckDB refuses it, so start afresh
+                size = None
+            if size is not None:
+                with open(self.path, "rb") as handle:
+                    head = handle.read(16)
+                if head.startswith(b"SQLite format 3"):
+                    raise corrupt(self.path, "it is a SQLite database, not a DuckDB file")
+                if len(head) < 12 or head[8:12] != b"DUCK":
+                    raise corrupt(self.path, "it is not a DuckDB file (no DuckDB header)")
+                _keep_wal_copy(self.path)
+        except StoreError:
+            raise
+        except OSError as exc:
+            named = classify(exc, self.path)
+            if named is not None:
+                raise named from exc
+            raise
+
+
+def _keep_wal_copy(path: Path) -> None:
+    """Copy aside the WAL of a process that died holding the store, before DuckDB replays it.
+
+    DuckDB replays a WAL at ATTACH — or, if its header is damaged, discards it silently (seen:
+    24,408 committed spans gone). A WAL while nobody holds the file's lock is such a leftover, so
+    it is copied to ``<db>.wal.<time>.bak`` first (the newest few are kept). While another process
+    holds the lock its WAL is live, and our ATTACH would fail anyway: nothing is copied.
+    """
+    wal = Path(f"{path}.wal")
+    try:
+        if not wal.exists() or wal.stat().st_size == 0 or _locked_by_another_process(path):
+            return
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        copy = Path(f"{wal}.{stamp}.bak")
+        shutil.copy2(wal, copy)
+        old = sorted(path.parent.glob(f"{glob_escape(wal.name)}.*.bak"), reverse=True)
+        for stale in old[WAL_COPIES_KEPT:]:
+            stale.unlink(missing_ok=True)
+        log_once("store.wal_copy", None, f"llmops_nb: {path} had a write-ahead log left by a process that "
+                 f"stopped without closing it (a crash or a kill); DuckDB replays it now, and a copy is kept at "
+                 f"{copy} in case it cannot (delete the copy once your traces look complete)")
+    except OSError as exc:  # the copy is a safety net; failing to make it must not block the store
+        log_once("store.wal_copy_failed", exc)
+
+
+def _locked_by_another_process(path: Path) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows: DuckDB holds the file open exclusively; ATTACH will tell
+        return False
+    try:
+        with open(path, "rb+") as handle:
+            try:
+                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.lockf(handle, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
+def glob_escape(text: str) -> str:
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in text)
 
 
 def _sql_string(text: str) -> str:
     return text.replace("'", "''")
 
 
-_exit_hook_registered = False
+#: run at interpreter exit, before DuckDB's own exit hook (the recorder's final flush goes here)
+exit_hooks: list[Callable[[], None]] = []
+_exit_hooks_registered = False
 
 
-def _flush_before_duckdb_exits() -> None:
-    """Register the exit flush after DuckDB's own exit hook, so ours runs first.
+def _register_exit_hooks() -> None:
+    """Register our exit hooks after ``import duckdb`` (done by the caller), so they run first.
 
-    atexit runs hooks last-in first-out, and once DuckDB's has run it refuses
-    to scan Python objects — a flush after it would lose the last spans.
+    atexit runs hooks last-in first-out, and once DuckDB's own has run it refuses to scan
+    Python objects — a flush after it would lose the last spans.
     """
-    global _exit_hook_registered
-    if not _exit_hook_registered:
-        _exit_hook_registered = True
-        from ..tracing._recorder import flush_at_exit
+    global _exit_hooks_registered
+    if not _exit_hooks_registered:
+        _exit_hooks_registered = True
+        atexit.register(_run_exit_hooks)
 
-        atexit.register(flush_at_exit)
+
+def _run_exit_hooks() -> None:
+    for hook in list(exit_hooks):
+        with contextlib.suppress(Exception):  # interpreter shutdown: best effort, each hook on its own
+            hook()
 
 
 _stores: dict[Path, Store] = {}

@@ -8,6 +8,7 @@ one at the end. ``docs/schema.md`` is generated from this list
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -104,6 +105,17 @@ from ._schema_prompts import MIGRATIONS as _PROMPT_MIGRATIONS  # noqa: E402
 
 MIGRATIONS += _EVAL_MIGRATIONS + _PROMPT_MIGRATIONS
 
+# Everything released after the first feature lists is appended here, in release order, whatever
+# its feature: the combined list is what files have applied, so it only ever grows at the end.
+
+
+@migration
+def m005_drop_log_per_write(con: Any) -> None:
+    """The drop log: one row per write and reason (trace_id only when one trace lost spans; per-trace counts are in traces.dropped_spans)."""  # noqa: E501
+    con.execute("ALTER TABLE dropped_spans ALTER COLUMN trace_id DROP NOT NULL")
+    con.execute("ALTER TABLE dropped_spans ADD COLUMN traces BIGINT")  # how many traces lost spans
+    con.execute("ALTER TABLE dropped_spans ADD COLUMN reason VARCHAR")  # memory bound, unwritable span, ...
+
 
 def migrate(con: Any, upto: int | None = None) -> list[str]:
     """Apply the migrations not yet recorded in this file; return their names."""
@@ -121,7 +133,8 @@ def migrate(con: Any, upto: int | None = None) -> list[str]:
             con.execute("INSERT INTO _llmops_migrations VALUES (?, current_timestamp)", [name])
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):  # must not hide the real error (e.g. a full disk)
+                con.execute("ROLLBACK")
             raise
         applied.append(name)
     return applied

@@ -13,8 +13,11 @@ import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, overload
 
+from .._config import settings
 from .._safety import log_once
+from . import _context
 from ._context import cell_root_span, current_span, get_current_span
+from ._serialize import plain, safe_str
 from ._span import Span, check_kind
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,7 +27,16 @@ _MAX_YIELDS_KEPT = 1000
 def start_span(name: str, kind: str = "UNKNOWN", attributes: dict[str, Any] | None = None,
                parent: Span | bool | None = True) -> Span:
     """Start a span without making it current; ``parent=True`` means the current span."""
-    return Span(name, kind, get_current_span() if parent is True else parent or None, attributes)
+    return Span(safe_str(name), kind, get_current_span() if parent is True else parent or None,
+                plain_attributes(attributes))
+
+
+def plain_attributes(attributes: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Attributes given when a span starts, made plain like ``Span.set_attribute`` does."""
+    if not attributes:
+        return None
+    return {key if type(key) is str else safe_str(key): plain(value, settings.max_payload_chars)
+            for key, value in attributes.items()}
 
 
 @contextlib.contextmanager
@@ -54,9 +66,11 @@ class span:  # noqa: N801 - reads like a function at the call site: ``with llmop
     def __init__(self, name: str, kind: str = "UNKNOWN", attributes: dict[str, Any] | None = None) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"span() needs a non-empty name string, got {name!r}.")
+        if not _context.installed:
+            _context.install_thread_propagation()
         self._name = name
         self._kind = check_kind(kind)
-        self._attributes = attributes
+        self._attributes = plain_attributes(attributes)
         self._span: Span | None = None
         self._token: Any = None
 
@@ -113,6 +127,10 @@ def trace(func: Any = None, /, *, name: str | None = None, kind: str = "UNKNOWN"
     out); outputs are the return value, or the yielded items of a generator.
     """
     kind = check_kind(kind)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"@trace(name=...) needs a string, got {name!r}.")
+    if not _context.installed:
+        _context.install_thread_propagation()
 
     def decorate(fn: Any) -> Any:
         if not callable(fn) and not isinstance(fn, (staticmethod, classmethod)):
@@ -120,7 +138,7 @@ def trace(func: Any = None, /, *, name: str | None = None, kind: str = "UNKNOWN"
         target = fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
         default = getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(target)
         plan = _Plan(target, name or default.rsplit("<locals>.", 1)[-1], kind,
-                     attributes, capture_inputs=capture_inputs, capture_outputs=capture_outputs)
+                     plain_attributes(attributes), capture_inputs=capture_inputs, capture_outputs=capture_outputs)
         if inspect.isasyncgenfunction(target):
             wrapper = _wrap_async_gen(target, plan)
         elif inspect.isgeneratorfunction(target):

@@ -63,10 +63,21 @@ def _run_under(parent: Span, fn: Any, *args: Any, **kwargs: Any) -> Any:
         current_span.reset(token)
 
 
+installed = False
+
+
 def install_thread_propagation() -> None:
-    """Carry the current span into ThreadPoolExecutor work (idempotent)."""
+    """Carry the current span into ThreadPoolExecutor work (idempotent).
+
+    Called when tracing is first used (``@trace``, ``span()``), by ``%load_ext llmops_nb`` and by
+    ``autolog()`` — never by ``import llmops_nb``, which must not change the process.
+    """
+    global installed
     concurrent.futures.ThreadPoolExecutor.submit = _submit_with_span  # type: ignore[method-assign]
+    installed = True
 
 
 def uninstall_thread_propagation() -> None:
+    global installed
     concurrent.futures.ThreadPoolExecutor.submit = _original_submit  # type: ignore[method-assign]
+    installed = False

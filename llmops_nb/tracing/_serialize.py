@@ -71,6 +71,33 @@ def to_json(value: Any, cap: int) -> tuple[str, int | None]:
     return text, None
 
 
+def plain(value: Any, cap: int) -> Any:
+    """A JSON-safe copy of ``value`` (scalars as they are), made now: for span attributes.
+
+    Serializing when a value is *set* means the writer thread never touches a user's object
+    (never runs its ``repr``, never recurses into it) and later mutation changes nothing.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is int:
+        return value if -(2**63) <= value < 2**63 else str(value)
+    if kind is float:
+        return value if math.isfinite(value) else str(value)
+    return json.loads(to_json(value, cap)[0])
+
+
+def safe_str(value: Any) -> str:
+    """``str(value)``, or a description when its ``__str__`` raises or returns a non-string."""
+    if type(value) is str:
+        return value
+    try:
+        text = str(value)
+    except Exception as exc:  # noqa: BLE001 - a hostile __str__ must not break the caller
+        return f"<{_type_name(value)} object: str() raised {type(exc).__name__}>"
+    return text if type(text) is str else f"<{_type_name(value)} object>"
+
+
 def _walk(value: Any, budget: _Budget, depth: int, active: set[int]) -> Any:
     kind = type(value)
     if kind is str:

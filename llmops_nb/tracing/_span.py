@@ -15,7 +15,8 @@ import traceback
 from typing import Any
 
 from .._config import settings
-from . import _serialize
+from .._errors import did_you_mean
+from . import _record, _serialize, _sink
 
 
 class SpanKind:
@@ -48,11 +49,8 @@ class SpanKind:
 def check_kind(kind: str) -> str:
     upper = kind.upper() if isinstance(kind, str) else kind
     if upper not in SpanKind.ALL:
-        import difflib
-
-        close = difflib.get_close_matches(str(upper), sorted(SpanKind.ALL), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Unknown span kind {kind!r}.{hint} Use one of: {', '.join(sorted(SpanKind.ALL))}.")
+        raise ValueError(f"Unknown span kind {kind!r}.{did_you_mean(upper, SpanKind.ALL)} "
+                         f"Use one of: {', '.join(sorted(SpanKind.ALL))}.")
     return upper
 
 
@@ -74,7 +72,10 @@ _now_ns = time.time_ns
 class Span:
     """A span being recorded. Create one with ``llmops_nb.span()`` or ``@llmops_nb.trace``.
 
-    Once ended, further changes are ignored: the span has been handed to the writer.
+    Every value is made plain when it is set (inputs and outputs as capped JSON text, attributes
+    as JSON-safe copies, messages as strings), so what is recorded is what was passed at that
+    moment and nothing downstream ever touches the user's objects. Once ended, further changes
+    are ignored: the span has been handed to the sink as a record.
     """
 
     # Hot fields are slots; rarely set ones are class defaults that an instance
@@ -144,28 +145,33 @@ class Span:
             self.outputs = self._capture("outputs", outputs)
 
     def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute; the value is copied as plain JSON data now (later mutation has no effect)."""
         if not self._ended:
-            self.attributes[str(key)] = value
+            self.attributes[key if type(key) is str else _serialize.safe_str(key)] = _serialize.plain(
+                value, _max_chars())
 
     def set_attributes(self, attributes: dict[str, Any]) -> None:
         if not self._ended:
+            cap = _max_chars()
             for key, value in attributes.items():
-                self.attributes[str(key)] = value
+                self.attributes[key if type(key) is str else _serialize.safe_str(key)] = _serialize.plain(value, cap)
 
     def add_event(self, name: str, attributes: dict[str, Any] | None = None, timestamp_ns: int | None = None) -> None:
         if self._ended:
             return
         if self.events is None:
             self.events = []
-        self.events.append((str(name), timestamp_ns or _now_ns(), dict(attributes) if attributes else None))
+        plain = _serialize.plain(dict(attributes), _max_chars()) if attributes else None
+        when = timestamp_ns if type(timestamp_ns) is int else _now_ns()
+        self.events.append((_serialize.safe_str(name), when, plain))
 
     def set_status(self, status: str, message: str | None = None) -> None:
-        status = str(status).upper()
+        status = _serialize.safe_str(status).upper()
         if status not in ("OK", "ERROR", "UNSET"):
             raise ValueError(f"Span status must be 'OK' or 'ERROR', got {status!r}.")
         if not self._ended:
             self.status = status
-            self.status_message = message
+            self.status_message = None if message is None else _serialize.safe_str(message)[:_max_chars()]
 
     def record_exception(self, exc: BaseException) -> None:
         """Mark the span ERROR with the exception's type, message and traceback (OTel's ``exception`` event)."""
@@ -188,9 +194,9 @@ class Span:
         """Finish the span and hand it to the writer. Calling it again does nothing."""
         if self._ended:
             return
-        self.end_ns = end_ns or _now_ns()
+        self.end_ns = end_ns if end_ns and type(end_ns) is int else _now_ns()
         self._ended = True
-        _enqueue(self)
+        _sink.emit(_record.from_span(self, settings.max_payload_chars))
 
     def _capture(self, field: str, value: Any) -> str:
         text, original = _serialize.to_json(value, _max_chars())
@@ -213,7 +219,3 @@ def _safe_str(exc: BaseException) -> str:
 
 def _max_chars() -> int:
     return settings.max_payload_chars
-
-
-def _enqueue(span: Span) -> None:  # replaced by the recorder at import
-    raise RuntimeError("recorder not installed")

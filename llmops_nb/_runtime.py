@@ -1,0 +1,87 @@
+"""The one place where the layers are wired, and the calls that reach across them.
+
+``tracing`` knows only a sink protocol; the store's recorder implements it. :func:`install`
+(run by the package's ``__init__``) makes the recorder the sink of this process. ``configure``
+changes settings (and, for a new ``db``, hands spans still in memory to the new store);
+``status`` reports what happened to every span.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import fields
+from typing import Any
+
+from ._config import MAX_FLUSH_INTERVAL_S, Settings, settings
+from ._errors import did_you_mean
+from ._safety import failure_counts
+from .store import _connection
+from .store._recorder import recorder
+from .tracing import _sink
+
+#: how long configure(db=...) waits for spans recorded for the old store to reach it
+SWITCH_FLUSH_S = 5.0
+
+
+def install() -> None:
+    """Make the store's recorder the sink of every span this process ends (idempotent)."""
+    if _sink.current_sink() is not recorder:
+        _sink.set_sink(recorder)
+
+
+def configure(**options: object) -> Settings:
+    """Change settings; unknown names are rejected.
+
+    >>> import llmops_nb
+    >>> llmops_nb.configure(db="traces.duckdb", flush_interval=0.2)  # doctest: +SKIP
+    """
+    known = {f.name for f in fields(Settings)}
+    for name in options:
+        if name not in known:
+            raise TypeError(f"configure() got an unknown setting {name!r}.{did_you_mean(name, known)} "
+                            f"Known settings: {', '.join(sorted(known))}.")
+    if "flush_interval" in options:
+        interval = float(options["flush_interval"])  # type: ignore[arg-type]
+        if not 0 < interval <= MAX_FLUSH_INTERVAL_S:
+            raise ValueError(
+                f"flush_interval must be in (0, {MAX_FLUSH_INTERVAL_S}] seconds, got {interval}: "
+                "a longer interval would lose more traces when a kernel is killed."
+            )
+    for name in ("max_payload_chars", "max_buffered_spans", "max_buffer_bytes"):
+        if name in options and int(options[name]) < 1:  # type: ignore[call-overload]
+            raise ValueError(f"{name} must be a positive integer, got {options[name]!r}.")
+    new_db = "db" in options and options["db"] != settings.db
+    if new_db and not recorder.flush(SWITCH_FLUSH_S):
+        # The old store did not take them (locked, full, unreadable): they are not lost, they
+        # go to the new store instead — say so, with the cause.
+        print(f"llmops_nb: {recorder.waiting():,} spans recorded for {settings.db_path()} could not be written "
+              f"there ({recorder.store_problem or recorder.last_error or 'no answer in time'}); they will be "
+              "written to the new store.")
+    for name, value in options.items():
+        setattr(settings, name, value if name != "db" or value is None else os.fspath(value))  # type: ignore[arg-type]
+    if new_db:
+        _connection.forget_stores()
+    return settings
+
+
+def status() -> dict[str, Any]:
+    """Where traces go and what happened to them: written, waiting, dropped, failures, the writer's state.
+
+    >>> import llmops_nb
+    >>> llmops_nb.status()["dropped_spans"]  # doctest: +SKIP
+    0
+    """
+    return {
+        "db": str(settings.db_path()),
+        "flush_interval_s": settings.flush_interval,
+        "spans_written": recorder.written_total,
+        "spans_waiting": recorder.waiting(),
+        "bytes_waiting": recorder.waiting_bytes(),
+        "dropped_spans": recorder.dropped_total,
+        "placeholder_spans": recorder.placeholders_written,
+        "write_failures": recorder.write_failures,
+        "last_write_error": recorder.last_error,
+        "store_problem": recorder.store_problem,
+        "writer": recorder.writer_status(),
+        "internal_failures": dict(failure_counts),
+    }
