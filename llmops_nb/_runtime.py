@@ -59,6 +59,7 @@ def configure(**options: object) -> Settings:
               "written to the new store.")
     for name, value in options.items():
         setattr(settings, name, value if name != "db" or value is None else os.fspath(value))  # type: ignore[arg-type]
+    recorder.apply_limits()
     if new_db:
         _connection.forget_stores()
     return settings

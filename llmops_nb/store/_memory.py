@@ -22,7 +22,7 @@ class PendingTrace:
 
     def __init__(self, trace_id: str) -> None:
         self.trace_id = trace_id
-        self.info = _info(recorder.records_of(int(trace_id, 16)))
+        self.info = _info([rec.full(r) for r in recorder.records_of(int(trace_id, 16))])
 
     def reason(self) -> str:
         state = recorder.writer_status()["state"]

@@ -91,18 +91,24 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self.apply_limits()
 
     # -- hot path: the sink ---------------------------------------------------------------------
     def emit(self, record: tuple[Any, ...]) -> None:
-        queue = self.queue
-        if (self._appended_bytes - self._finished_bytes + record[SIZE] > settings.max_buffer_bytes
-                or len(queue) >= settings.max_buffered_spans):
+        size = record[SIZE]
+        if (self._appended_bytes - self._finished_bytes + size > self.max_bytes
+                or len(self.queue) >= self.max_spans):
             self._drop(record[TRACE_ID], "memory bound")
             return
-        queue.append(record)
-        self._appended_bytes += record[SIZE]
+        self.queue.append(record)
+        self._appended_bytes += size
         if self._thread is None:
             self._start()
+
+    def apply_limits(self) -> None:
+        """Read the memory bounds from settings (``configure()`` calls this; the hot path reads copies)."""
+        self.max_bytes = settings.max_buffer_bytes
+        self.max_spans = settings.max_buffered_spans
 
     def _drop(self, trace_id: int, reason: str, count: int = 1) -> None:
         with self._lock:
@@ -113,7 +119,7 @@ class Recorder:
         if first and reason == "memory bound":
             cause = f"; the store is unavailable: {self.store_problem}" if self.store_problem else ""
             log_once("recorder.drop", None, "llmops_nb: spans waiting for the store reached the memory bound "
-                     f"({settings.max_buffer_bytes:,} bytes or {settings.max_buffered_spans:,} spans){cause}; new "
+                     f"({self.max_bytes:,} bytes or {self.max_spans:,} spans){cause}; new "
                      "spans are dropped and counted (shown in each trace's summary and llmops_nb.status())")
 
     # -- the writer thread ----------------------------------------------------------------------

@@ -165,7 +165,7 @@ def _rollback(con: Any) -> None:
 def _batch_table(records: list[tuple[Any, ...]]) -> Any:
     import pyarrow as pa
 
-    fields = list(zip(*records, strict=True))
+    fields = list(zip(*map(rec.full, records), strict=True))
     texts = [list(fields[index]) for index in _TEXT_FIELDS]
     flat = redact_strings([value for column in texts for value in column])
     count = len(records)
@@ -191,7 +191,7 @@ def placeholder(record: tuple[Any, ...], why: str) -> tuple[Any, ...]:
 
     note = to_json(f"<not stored: {redact_text(why)[:500]}>", 1000)[0]
     name = record[rec.NAME] if isinstance(record[rec.NAME], str) else "<span>"
-    fields = list(record)
+    fields = list(rec.full(record))
     fields[rec.NAME] = name.encode("utf-8", "replace").decode("utf-8")[:200]
     fields[rec.STATUS_MESSAGE] = None
     for index in (rec.ERROR, rec.OUTPUTS, rec.EVENTS, rec.MODEL, rec.INPUT_TOKENS, rec.OUTPUT_TOKENS, rec.COST,

@@ -237,10 +237,11 @@ def _wrap_sync(fn: Any, plan: _Plan) -> Any:
     name, kind, attributes = plan.name, plan.kind, plan.attributes
     capture_inputs, capture_outputs = plan.capture_inputs, plan.capture_outputs
     get_parent, set_current, reset_current = current_span.get, current_span.set, current_span.reset
+    cell_root = _context._cell_root
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            span = Span(name, kind, get_parent() or cell_root_span(), attributes)
+            span = Span(name, kind, get_parent() or (cell_root[0] and cell_root_span()), attributes)
             if capture_inputs and (args or kwargs):
                 span.set_inputs(plan.bind(args, kwargs))
             token = set_current(span)

@@ -9,7 +9,10 @@ batch into columns with one ``zip(*records)``.
 
 Fields, in order (indexes below): ids are ints (``parent`` 0 for a root), times epoch ns, JSON
 columns are JSON text or None. ``size`` is the record's approximate memory in bytes, for the
-recorder's memory bound.
+recorder's memory bound. A span with no attributes, events, error or trace facts — most calls
+of a decorated function — ends as a *short* record of the first ``SHORT_FIELDS`` fields (built
+inline in ``Span.end``: every field saved there is saved on every traced call); :func:`full`
+pads it.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from . import _serialize
 if TYPE_CHECKING:
     from ._span import Span
 
-TRACE_ID, SPAN_ID, PARENT_ID, NAME, KIND, START, END, STATUS, STATUS_MESSAGE, ERROR = range(10)
-INPUTS, OUTPUTS, ATTRIBUTES, EVENTS, MODEL, INPUT_TOKENS, OUTPUT_TOKENS, COST = range(10, 18)
-IS_ROOT, TAGS, SESSION, CELL, SIZE = range(18, 23)
+TRACE_ID, SPAN_ID, PARENT_ID, NAME, KIND, START, END, STATUS, STATUS_MESSAGE, INPUTS, OUTPUTS = range(11)
+IS_ROOT, SIZE = 11, 12
+SHORT_FIELDS = 13
+ERROR, ATTRIBUTES, EVENTS, MODEL, INPUT_TOKENS, OUTPUT_TOKENS, COST, TAGS, SESSION, CELL = range(13, 23)
 FIELDS = 23
+_PAD = (None,) * (FIELDS - SHORT_FIELDS)
 
 #: measured with tracemalloc: a record of short strings, its tuple, ints and the queue's share
 BASE_BYTES = 420
@@ -41,7 +46,7 @@ _encode = json.JSONEncoder(ensure_ascii=False, default=_reject).encode
 
 def from_span(span: Span, cap: int) -> tuple[Any, ...]:
     """The record of an ended span. Runs in the user's call: cheap, and never raises for bad data."""
-    attrs = span.attributes
+    attrs = span._attributes
     model = in_tok = out_tok = cost = None
     if attrs:
         attributes: str | None = _attributes_json(attrs, cap)
@@ -68,8 +73,13 @@ def from_span(span: Span, cap: int) -> tuple[Any, ...]:
         session = _serialize.safe_str(meta["session"]) if meta.get("session") is not None else None
         cell = _encode(meta["cell"]) if meta.get("cell") else None
     return (span.trace_id_int, span.span_id_int, span.parent_id_int, span.name, span.kind, span.start_ns,
-            span.end_ns, span.status, span.status_message, error_json, inputs, outputs, attributes, events_json,
-            model, in_tok, out_tok, cost, span.is_root, tags, session, cell, size)
+            span.end_ns, span.status, span.status_message, inputs, outputs, span.is_root, size,
+            error_json, attributes, events_json, model, in_tok, out_tok, cost, tags, session, cell)
+
+
+def full(record: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The record with every field (a short record padded with Nones)."""
+    return record if len(record) == FIELDS else record + _PAD
 
 
 def _attributes_json(attrs: dict[str, Any], cap: int) -> str:

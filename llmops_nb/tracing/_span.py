@@ -66,6 +66,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reseed)
 
 _new_bits = _rng.getrandbits
+_BASE_BYTES = _record.BASE_BYTES
 _now_ns = time.time_ns
 
 
@@ -78,28 +79,30 @@ class Span:
     are ignored: the span has been handed to the sink as a record.
     """
 
-    # Hot fields are slots; rarely set ones are class defaults that an instance
-    # overrides in its __dict__ only when needed — the cheapest span to create.
+    # Fields every span sets are slots; rarely set ones (events, error, trace_meta) are class
+    # defaults that an instance overrides in its __dict__ only when needed, and clear ``_plain``
+    # so that ``end()`` knows in one test whether the span needs the general record path.
     __slots__ = (
         "__dict__",
+        "_attributes",
         "_ended",
-        "attributes",
+        "_plain",
+        "end_ns",
+        "inputs",
         "is_root",
         "kind",
         "name",
+        "outputs",
         "parent_id_int",
         "span_id_int",
         "start_ns",
+        "status",
+        "status_message",
         "trace_id_int",
     )
-    end_ns = 0
-    status = "OK"
-    status_message: str | None = None
     error: dict[str, str] | None = None
-    inputs: str | None = None
-    outputs: str | None = None
     events: list[tuple[str, int, dict[str, Any] | None]] | None = None
-    trace_meta: dict[str, Any] | None = None
+    _trace_meta: dict[str, Any] | None = None
 
     def __init__(self, name: str, kind: str, parent: Span | None, attributes: dict[str, Any] | None) -> None:
         if parent is None:
@@ -113,9 +116,35 @@ class Span:
         self.span_id_int = _new_bits(64) or 1
         self.name = name
         self.kind = kind
-        self.attributes: dict[str, Any] = dict(attributes) if attributes else {}
+        # No dict until an attribute is set: most spans never get one, and the allocation shows.
+        self._attributes: dict[str, Any] | None = dict(attributes) if attributes else None
         self._ended = False
+        self._plain = not attributes
+        self.inputs: str | None = None
+        self.outputs: str | None = None
+        self.status = "OK"
+        self.status_message: str | None = None
+        self.end_ns = 0
         self.start_ns = _now_ns()
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """The span's attributes (OpenTelemetry GenAI names); prefer ``set_attribute`` to change them."""
+        attributes = self._attributes
+        if attributes is None:
+            attributes = self._attributes = {}
+        self._plain = False  # the caller may fill the dict: end() takes the general path
+        return attributes
+
+    @property
+    def trace_meta(self) -> dict[str, Any] | None:
+        """A root's trace-level facts (tags, session, cell provenance), set by the magics."""
+        return self._trace_meta
+
+    @trace_meta.setter
+    def trace_meta(self, value: dict[str, Any] | None) -> None:
+        self._trace_meta = value
+        self._plain = False
 
     # ids as OTLP/JSON writes them
     @property
@@ -161,6 +190,7 @@ class Span:
             return
         if self.events is None:
             self.events = []
+            self._plain = False
         plain = _serialize.plain(dict(attributes), _max_chars()) if attributes else None
         when = timestamp_ns if type(timestamp_ns) is int else _now_ns()
         self.events.append((_serialize.safe_str(name), when, plain))
@@ -187,16 +217,29 @@ class Span:
         cap = _max_chars()
         self.status = "ERROR"
         self.status_message = message[:cap]
+        self._plain = False
         self.error = {"type": exc_type, "message": message[:cap], "traceback": tb[-cap:]}
         self.add_event("exception", {"exception.type": exc_type, "exception.message": message[:cap]})
 
     def end(self, end_ns: int | None = None) -> None:
-        """Finish the span and hand it to the writer. Calling it again does nothing."""
+        """Finish the span and hand its record to the sink. Calling it again does nothing."""
         if self._ended:
             return
-        self.end_ns = end_ns if end_ns and type(end_ns) is int else _now_ns()
+        self.end_ns = end_ns = end_ns if end_ns and type(end_ns) is int else _now_ns()
         self._ended = True
-        _sink.emit(_record.from_span(self, settings.max_payload_chars))
+        if not self._plain:
+            _sink.emit(_record.from_span(self, settings.max_payload_chars))
+            return
+        # The common span (a decorated function's call) inlined: this is on every traced call.
+        inputs, outputs = self.inputs, self.outputs
+        size = _BASE_BYTES
+        if inputs is not None:
+            size += len(inputs)
+        if outputs is not None:
+            size += len(outputs)
+        # The short record of _record.py: fields TRACE_ID … SIZE, in their order.
+        _sink.emit((self.trace_id_int, self.span_id_int, self.parent_id_int, self.name, self.kind, self.start_ns,
+                    end_ns, self.status, self.status_message, inputs, outputs, self.is_root, size))
 
     def _capture(self, field: str, value: Any) -> str:
         text, original = _serialize.to_json(value, _max_chars())
