@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
+
+from ._redact import redact_text
 
 logger = logging.getLogger("llmops_nb")
 
@@ -27,12 +30,15 @@ def log_once(key: str, exc: BaseException | None = None, message: str = "") -> N
             _seen.add(key)
         if first:
             text = message or f"llmops_nb: internal failure in {key}; your code continues untraced here"
+            cause = f"{type(exc).__name__}: {exc}" if exc is not None else "no exception"
+            if exc is not None and logger.isEnabledFor(logging.DEBUG):
+                cause += "\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            # An exception's text may echo a URL with ?api-key=…: logs get the same redaction as the store.
             logger.warning(
                 "%s (%s). Further failures of this kind are counted, not logged: "
                 "see llmops_nb.status().",
-                text,
-                f"{type(exc).__name__}: {exc}" if exc is not None else "no exception",
-                exc_info=exc is not None and logger.isEnabledFor(logging.DEBUG),
+                redact_text(text),
+                redact_text(cause),
             )
     except Exception:  # noqa: BLE001 - logging itself must never break the caller
         pass

@@ -22,14 +22,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .._redact import redact_mapping
 from .._safety import log_once
 from ..tracing import start_span, use_span
-
-# Header names whose values never reach the store (lower-case; matched as substrings).
-_SECRET_HEADER_PARTS = ("authorization", "api-key", "api_key", "apikey", "cookie", "token", "secret", "password")
-# Body/query keys that carry credentials (exact names: "max_tokens" must survive).
-_SECRET_KEYS = frozenset({"api_key", "api-key", "apikey", "key", "access_token", "token", "authorization", "password"})
-REDACTED = "[redacted]"
 
 
 class Aggregator(Protocol):
@@ -209,7 +204,7 @@ def scrub_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any
         if is_sentinel(value):
             continue
         if key in ("extra_headers", "extra_query", "extra_body"):
-            clean = _scrub_mapping(value, headers=key == "extra_headers") if isinstance(value, dict) else value
+            clean = _scrub_mapping(value, query=key == "extra_query") if isinstance(value, dict) else value
             if clean:  # the SDK helpers pass None / {} for these
                 inputs[key] = clean
             continue
@@ -219,17 +214,12 @@ def scrub_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any
     return inputs
 
 
-def _scrub_mapping(values: dict[Any, Any], *, headers: bool) -> dict[Any, Any]:
-    clean = {}
-    for key, value in values.items():
-        name = str(key).lower()
-        if headers and name.startswith("x-stainless-"):
-            continue  # the SDK's own bookkeeping headers, not the user's
-        if is_sentinel(value):
-            continue
-        secret = any(part in name for part in _SECRET_HEADER_PARTS) if headers else name in _SECRET_KEYS
-        clean[key] = REDACTED if secret else value
-    return clean
+def _scrub_mapping(values: dict[Any, Any], *, query: bool) -> dict[Any, Any]:
+    """Headers, query or body parameters minus SDK bookkeeping, with credentials redacted at any depth."""
+    kept = {key: value for key, value in values.items()
+            if not str(key).lower().startswith("x-stainless-")  # the SDK's own headers, not the user's
+            and not is_sentinel(value)}
+    return redact_mapping(kept, query=query)  # type: ignore[no-any-return]
 
 
 def _helper_method(headers: Any) -> str | None:

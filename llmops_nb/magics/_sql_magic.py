@@ -14,8 +14,22 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 
 from ._args import check_variable
 
-_PARAM = re.compile(r"(?<![\w$])\$([A-Za-z_]\w*)")
-_STRING = re.compile(r"'(?:[^']|'')*'")
+# One pass over the query: literals, quoted identifiers, comments and dollar-quoted strings are
+# skipped whole, so a "$name" inside them is text, not a parameter (as DuckDB reads it).
+_TOKENS = re.compile(
+    r"'(?:[^']|'')*'?"  # 'string' ('' escapes a quote)
+    r'|"(?:[^"]|"")*"?'  # "quoted identifier"
+    r"|--[^\n]*"  # -- line comment
+    r"|/\*.*?(?:\*/|\Z)"  # /* block comment */
+    r"|\$(?P<tag>[A-Za-z_]\w*|)\$.*?(?:\$(?P=tag)\$|\Z)"  # $$dollar-quoted$$, $t$...$t$
+    r"|(?<![\w$])\$(?P<name>[A-Za-z_]\w*)",  # $name: a parameter
+    re.DOTALL,
+)
+
+
+def parameter_names(query: str) -> set[str]:
+    """The ``$name`` parameters DuckDB will see in ``query`` (not those in strings or comments)."""
+    return {m.group("name") for m in _TOKENS.finditer(query) if m.group("name")}
 
 
 @magics_class
@@ -54,7 +68,7 @@ class SqlMagics(Magics):
         return frame
 
     def _bind(self, query: str) -> dict[str, Any]:
-        names = set(_PARAM.findall(_STRING.sub("''", query)))
+        names = parameter_names(query)
         missing = sorted(name for name in names if name not in self.shell.user_ns)
         if missing:
             raise UsageError(f"%llm_sql: ${missing[0]} is not a notebook variable; define it first "

@@ -49,7 +49,8 @@ def traces(*, name: str | None = None, tag: str | dict[str, str] | list[str] | N
            session: str | None = None, prompt: Any = None, limit: int | None = 100, offset: int = 0) -> Any:
     """The store's traces, newest first, as a pandas DataFrame.
 
-    Filters: ``name`` (exact; ``*`` and ``?`` as wildcards), ``tag`` (``"env=dev"``,
+    Filters: ``name`` (exact, unless it holds ``*`` or ``?``: then a glob, where ``[*]``, ``[?]``
+    and ``[[]`` — or ``\\*``, ``\\?`` — match those characters literally), ``tag`` (``"env=dev"``,
     ``{"env": "dev"}`` or a list; all must match), ``status`` (OK, ERROR, IN_PROGRESS),
     ``since``/``until`` (datetime, ISO string, or a ``timedelta`` meaning "this long ago"),
     ``text`` (case-insensitive, in names, inputs and outputs of every span), ``session``,
@@ -62,10 +63,7 @@ def traces(*, name: str | None = None, tag: str | dict[str, str] | list[str] | N
     """
     where, params = [], []
     if name is not None:
-        if any(ch in name for ch in "*?"):
-            where.append("name GLOB ?")
-        else:
-            where.append("name = ?")
+        where.append("name GLOB ?" if _is_glob(name) else "name = ?")
         params.append(name)
     for key, value in _tags(tag).items():
         where.append("json_extract_string(tags, ?) = ?")
@@ -157,6 +155,27 @@ def _tags(tag: Any) -> dict[str, str]:
 
 def _json_path(key: str) -> str:
     return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _is_glob(name: str) -> bool:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {name!r}.")
+    if "*" not in name and "?" not in name:
+        return False
+    depth = 0
+    escaped = False
+    for ch in name:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and not depth:
+            escaped = True
+        elif ch == "[" and not depth:
+            depth = 1
+        elif ch == "]" and depth:
+            depth = 0
+    if depth:
+        raise ValueError(f"name={name!r} has a '[' that is never closed; in a pattern, write [[] for a literal '['.")
+    return True
 
 
 def _escape_like(text: str) -> str:

@@ -15,8 +15,9 @@ from typing import Any, TypeVar, overload
 
 from .._config import settings
 from .._safety import log_once
-from . import _context
+from . import _context, _recursion
 from ._context import cell_root_span, current_span, get_current_span
+from ._recursion import DEEP
 from ._serialize import plain, safe_str
 from ._span import Span, check_kind
 
@@ -248,11 +249,18 @@ def _wrap_sync(fn: Any, plan: _Plan) -> Any:
         except Exception as exc:  # noqa: BLE001
             log_once("trace.begin", exc)
             return fn(*args, **kwargs)
+        deep = span.depth > DEEP
+        if deep:  # deep recursion: keep the headroom it has untraced (see _recursion.py)
+            _recursion.reserve(span.depth)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
+            if deep:
+                _recursion.release()
             _fail(span, token, exc)
             raise
+        if deep:
+            _recursion.release()
         try:
             reset_current(token)
             if capture_outputs:

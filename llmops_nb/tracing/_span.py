@@ -87,6 +87,7 @@ class Span:
         "_attributes",
         "_ended",
         "_plain",
+        "depth",
         "end_ns",
         "inputs",
         "is_root",
@@ -109,10 +110,12 @@ class Span:
             self.trace_id_int = _new_bits(128) or 1
             self.parent_id_int = 0
             self.is_root = True
+            self.depth = 0
         else:
             self.trace_id_int = parent.trace_id_int
             self.parent_id_int = parent.span_id_int
             self.is_root = False
+            self.depth = parent.depth + 1
         self.span_id_int = _new_bits(64) or 1
         self.name = name
         self.kind = kind
