@@ -51,6 +51,7 @@ class SourceRoot:
     """A stored trace's root, as the parent of new spans added to that trace."""
 
     __slots__ = ("span_id_int", "trace_id_int")
+    depth = 0  # a parent's nesting depth, as Span has it
 
     def __init__(self, trace_id: str, span_id: str) -> None:
         self.trace_id_int, self.span_id_int = int(trace_id, 16), int(span_id, 16)
