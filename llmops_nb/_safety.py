@@ -35,10 +35,9 @@ def log_once(key: str, exc: BaseException | None = None, message: str = "") -> N
                 cause += "\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             # An exception's text may echo a URL with ?api-key=…: logs get the same redaction as the store.
             logger.warning(
-                "%s (%s). Further failures of this kind are counted, not logged: "
-                "see llmops_nb.status().",
-                redact_text(text),
-                redact_text(cause),
+                "%s%s. Further failures of this kind are counted, not logged: see llmops_nb.status().",
+                redact_text(text).rstrip("."),
+                f" ({redact_text(cause)})" if exc is not None else "",
             )
     except Exception:  # noqa: BLE001 - logging itself must never break the caller
         pass

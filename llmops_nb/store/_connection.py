@@ -69,11 +69,21 @@ class Store:
         self._migrated = False
         self._instance: Any = None
         self.lock_waits = 0
+        #: the longest this process kept the file open at once (seconds): another process waited that long
+        self.longest_hold_s = 0.0
 
     @contextlib.contextmanager
-    def connect(self, timeout: float | None = None) -> Iterator[Any]:
-        """A connection to the file for this block (reused while nested or lingering)."""
+    def connect(self, timeout: float | None = None, expected_s: float = 0.0) -> Iterator[Any]:
+        """A connection to the file for this block (reused while nested or lingering).
+
+        ``expected_s`` is how long the caller expects the block to take: if the file has been open
+        so long that the block would end past ``MAX_HOLD_S``, it is closed (and other processes get
+        their turn) first.
+        """
         with self._lock:
+            if (self._con is not None and self._depth == 0 and expected_s
+                    and time.monotonic() - self._opened_at + expected_s > MAX_HOLD_S):
+                self.close()
             if self._con is None:
                 self._con = self._open(settings.lock_timeout if timeout is None else timeout)
             self._depth += 1
@@ -95,6 +105,7 @@ class Store:
         """Close the file now (it reopens on the next use)."""
         with self._lock:
             if self._con is not None and self._depth == 0:
+                self.longest_hold_s = max(self.longest_hold_s, time.monotonic() - self._opened_at)
                 con, self._con = self._con, None
                 try:
                     con.execute("USE memory")
@@ -103,6 +114,14 @@ class Store:
                     self._instance = None
                     con.close()
                 self._reopen_after = time.monotonic() + COOLDOWN_S
+
+    def release_instance(self) -> None:
+        """Free the in-memory DuckDB instance (at exit: nothing of DuckDB's is left for teardown)."""
+        with self._lock:
+            if self._con is None and self._instance is not None:
+                with contextlib.suppress(Exception):
+                    self._instance.close()
+                self._instance = None
 
     def _close_when_idle(self) -> None:
         with self._cond:
@@ -119,7 +138,6 @@ class Store:
     def _open(self, timeout: float) -> Any:
         import duckdb
 
-        _register_exit_hooks()
         pause = self._reopen_after - time.monotonic()
         if pause > 0:  # give a process waiting for the lock its turn
             time.sleep(pause)
@@ -146,9 +164,9 @@ class Store:
                 self.lock_waits += 1
                 if time.monotonic() >= deadline:
                     raise StoreLockedError(
-                        f"The llmops_nb store {self.path} stayed locked by another process for {timeout:g} s "
-                        f"({exc}). Close the other program holding it (a DuckDB shell or another kernel's "
-                        "`duckdb.connect` on this file), or point this kernel elsewhere with "
+                        f"The llmops_nb store {self.path} is locked by another process (waited {timeout:g} s: "
+                        f"{str(exc).splitlines()[0]}). Close the other program holding it (a DuckDB shell or "
+                        "another kernel's `duckdb.connect` on this file), or point this kernel elsewhere with "
                         "llmops_nb.configure(db=...)."
                     ) from exc
                 time.sleep(delay * (0.5 + random.random()))
@@ -213,7 +231,7 @@ def _keep_wal_copy(path: Path) -> None:
     """
     wal = Path(f"{path}.wal")
     try:
-        if not wal.exists() or wal.stat().st_size == 0 or _locked_by_another_process(path):
+        if not wal.exists() or wal.stat().st_size == 0 or locked_by_another_process(path):
             return
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         copy = Path(f"{wal}.{stamp}.bak")
@@ -228,7 +246,8 @@ def _keep_wal_copy(path: Path) -> None:
         log_once("store.wal_copy_failed", exc)
 
 
-def _locked_by_another_process(path: Path) -> bool:
+def locked_by_another_process(path: Path) -> bool:
+    """True when another process holds the DuckDB file's lock right now (a cheap probe, POSIX only)."""
     try:
         import fcntl
     except ImportError:  # Windows: DuckDB holds the file open exclusively; ATTACH will tell
@@ -255,25 +274,38 @@ def _sql_string(text: str) -> str:
 
 #: run at interpreter exit, before DuckDB's own exit hook (the recorder's final flush goes here)
 exit_hooks: list[Callable[[], None]] = []
-_exit_hooks_registered = False
-
-
-def _register_exit_hooks() -> None:
-    """Register our exit hooks after ``import duckdb`` (done by the caller), so they run first.
-
-    atexit runs hooks last-in first-out, and once DuckDB's own has run it refuses to scan
-    Python objects — a flush after it would lose the last spans.
-    """
-    global _exit_hooks_registered
-    if not _exit_hooks_registered:
-        _exit_hooks_registered = True
-        atexit.register(_run_exit_hooks)
+_exit_hooks_ran = False
 
 
 def _run_exit_hooks() -> None:
+    global _exit_hooks_ran
+    if _exit_hooks_ran:
+        return
+    _exit_hooks_ran = True
     for hook in list(exit_hooks):
         with contextlib.suppress(Exception):  # interpreter shutdown: best effort, each hook on its own
             hook()
+
+
+def _register_exit_hooks() -> None:
+    """Run our exit hooks before any ``atexit`` hook, DuckDB's included, whatever the import order.
+
+    Once DuckDB's own exit hook has run it refuses to scan Python objects, so a flush after it
+    loses the last spans. ``threading._register_atexit`` hooks run when the interpreter starts
+    shutting down, before ``atexit`` hooks (``concurrent.futures`` relies on the same); the
+    ``atexit`` registration is the fallback where that private hook does not exist.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is not None:
+            register(_run_exit_hooks)
+            return
+    except RuntimeError:  # already shutting down
+        return
+    atexit.register(_run_exit_hooks)
+
+
+_register_exit_hooks()
 
 
 _stores: dict[Path, Store] = {}
@@ -290,11 +322,14 @@ def get_store(path: Path | None = None) -> Store:
         return store
 
 
-def close_all() -> None:
+def close_all(final: bool = False) -> None:
+    """Close every store's file; ``final`` (at exit) also frees each process's DuckDB instance."""
     with _stores_lock:
         stores = list(_stores.values())
     for store in stores:
         store.close()
+        if final:
+            store.release_instance()
 
 
 def forget_stores() -> None:

@@ -73,6 +73,10 @@ def classify(exc: BaseException, path: Path) -> StoreError | None:
     if "not a valid duckdb database" in lowered or "corrupt" in lowered or "checksum" in lowered \
             or "invalid wal" in lowered or "failed to read database header" in lowered:
         return corrupt(path, _first_line(text))
+    if isinstance(exc, OSError) or type(exc).__name__ == "IOException":
+        # Any other I/O failure is the file's or the disk's, never the data's.
+        return StoreError(f"The llmops_nb store {path} cannot be used ({_first_line(text)}). Check the path and "
+                          f"its disk, {_POINT_ELSEWHERE}.")
     return None
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from .._config import settings
 from .._redact import redact_text
 from ..tracing import _record as rec
+from ._connection import locked_by_another_process
 from ._recorder import recorder
 
 LLM_KINDS = ("LLM", "CHAT_MODEL")
@@ -25,11 +27,14 @@ class PendingTrace:
         self.info = _info([rec.full(r) for r in recorder.records_of(int(trace_id, 16))])
 
     def reason(self) -> str:
-        state = recorder.writer_status()["state"]
-        problem = recorder.store_problem or recorder.last_error
+        problem = recorder.store_problem
         if problem:
             return redact_text(problem)
-        return f"the store did not answer within a second (writer: {state})"
+        path = settings.db_path()
+        if locked_by_another_process(path):  # the writer is still in its first wait: name the cause now
+            return (f"the llmops_nb store {path} is locked by another process (another kernel writing, or a "
+                    "DuckDB shell or duckdb.connect() holding the file).")
+        return f"the store did not answer within a second (writer: {recorder.writer_status()['state']})."
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         from .._display import summary_html, summary_text

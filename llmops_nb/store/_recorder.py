@@ -2,9 +2,9 @@
 
 The caller's hot path (``emit``) is a bound check and a ``deque.append`` of the span's record (a
 flat tuple, see ``tracing/_record.py``). A writer thread wakes at least every ``flush_interval``
-(≤ 1 s) and writes what waits in **chunks** — at most ``CHUNK_RECORDS`` records or
-``CHUNK_BYTES`` bytes per transaction — so the file is never held long and a million queued
-spans never become one giant batch. ``flush(timeout)`` puts a marker in the queue and waits,
+(≤ 1 s) and writes what waits in **chunks** — each sized from the measured write speed to take
+about ``CHUNK_TARGET_S``, and at most ``CHUNK_BYTES`` — so the file is never held long and a
+million queued spans never become one giant batch. ``flush(timeout)`` puts a marker in the queue and waits,
 until its deadline and no longer, for the writer to have written everything before it.
 
 What can go wrong, and what happens (each reported by ``status()``, nothing silently):
@@ -40,7 +40,11 @@ from ..tracing._record import SIZE, TRACE_ID
 from . import _connection, _lost, _writer
 from ._errors import StoreError, classify
 
-CHUNK_RECORDS = 20_000
+#: a chunk is sized to take about this long to write (measured as it goes), so the file is held
+#: briefly and released between chunks: ``Store.connect`` closes it before a chunk that would end
+#: past MAX_HOLD_S
+CHUNK_TARGET_S = 0.15
+CHUNK_MIN_RECORDS, CHUNK_MAX_RECORDS = 1_000, 50_000
 CHUNK_BYTES = 16 << 20
 LOCK_WAIT_S = 1.0
 EXIT_FLUSH_S = 10.0
@@ -91,6 +95,9 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._stopping = False
+        self._chunk_records = 5_000
+        self._seconds_per_record = 5e-6  # measured from each chunk written
         self.apply_limits()
 
     # -- hot path: the sink ---------------------------------------------------------------------
@@ -134,9 +141,11 @@ class Recorder:
             thread.start()
 
     def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.wait(settings.flush_interval)
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 while self._write_cycle():
                     pass
@@ -147,7 +156,7 @@ class Recorder:
 
     def _write_cycle(self) -> bool:
         """Write one chunk; True when more is waiting and the store is taking writes."""
-        if time.monotonic() < self._backoff_until:
+        if self._stopping or time.monotonic() < self._backoff_until:
             return False
         chunk, markers = self._take_chunk()
         with self._lock:
@@ -176,7 +185,8 @@ class Recorder:
         self.retry, self._retry_markers = [], []
         size = sum(record[SIZE] for record in chunk)
         queue = self.queue
-        while len(chunk) < CHUNK_RECORDS and size < CHUNK_BYTES:
+        limit = self._chunk_records
+        while len(chunk) < limit and size < CHUNK_BYTES:
             try:
                 item = queue.popleft()
             except IndexError:
@@ -195,10 +205,11 @@ class Recorder:
 
     def _write_chunk(self, chunk: list[tuple[Any, ...]]) -> bool:
         """Write one chunk; False (the unwritten part kept for a retry) when the store is unavailable."""
-        self._set_state("writing")
+        self._set_state(f"retrying: {self.store_problem}" if self.store_problem else "writing")
+        started = time.perf_counter()
         try:
             _lost.ingest_pending(settings.db_path())
-            _writer.write_records(chunk, lock_wait=LOCK_WAIT_S)
+            _writer.write_records(chunk, lock_wait=LOCK_WAIT_S, expected_s=len(chunk) * self._seconds_per_record)
         except Exception as exc:  # noqa: BLE001 - sorted below: the store's fault, or the data's
             store_error = classify(exc, settings.db_path())
             if store_error is not None or (not _writer.is_data_error(exc)
@@ -213,8 +224,17 @@ class Recorder:
                 return False
         else:
             self._finished(chunk)
+            self._measure(len(chunk), time.perf_counter() - started)
         self._store_ok()
         return True
+
+    def _measure(self, records: int, seconds: float) -> None:
+        """Size the next chunks to take about CHUNK_TARGET_S, from this one's speed (smoothed)."""
+        if records >= 100:
+            per_record = seconds / records
+            self._seconds_per_record = 0.7 * self._seconds_per_record + 0.3 * per_record
+            wanted = int(CHUNK_TARGET_S / max(self._seconds_per_record, 1e-7))
+            self._chunk_records = max(CHUNK_MIN_RECORDS, min(CHUNK_MAX_RECORDS, wanted))
 
     def _write_isolating(
         self, records: list[tuple[Any, ...]],
@@ -300,7 +320,7 @@ class Recorder:
         self.last_error = redact_text(f"{type(exc).__name__}: {exc}" if not isinstance(exc, StoreError) else str(exc))
 
     def _set_state(self, state: str) -> None:
-        if state != self.state or state == "writing":  # each write is timed on its own by the watchdog
+        if state != self.state or state == "writing" or state.startswith("retrying"):  # each write timed alone
             self.state = state
             self._state_since = time.monotonic()
 
@@ -357,7 +377,8 @@ class Recorder:
         """The interpreter is exiting: write what we can within EXIT_FLUSH_S, account for the rest."""
         if os.getpid() != self._pid:
             return
-        if not self.flush(EXIT_FLUSH_S):
+        started = time.monotonic()
+        if not self.flush(EXIT_FLUSH_S - LOCK_WAIT_S):
             records = self.records_of_all()
             if records or self.unsaved_drops:
                 reason = self.store_problem or self.last_error or f"the store did not answer within {EXIT_FLUSH_S:g} s"
@@ -369,8 +390,15 @@ class Recorder:
                 noted = _lost.note(settings.db_path(), traces, reason)
                 where = "; the next llmops_nb process records them as dropped" if noted else ""
                 print(f"llmops_nb: exiting with {sum(traces.values()):,} spans of {len(traces):,} traces not "
-                      f"written to {settings.db_path()}: {reason}{where}.", file=sys.stderr)
-        _connection.close_all()
+                      f"written to {settings.db_path()}: {reason.rstrip('.')}{where}.", file=sys.stderr)
+        # Stop the writer before DuckDB goes: a thread inside a DuckDB call while the interpreter
+        # tears down aborts the process ("terminate called without an active exception").
+        self._stopping = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            thread.join(max(0.1, EXIT_FLUSH_S - (time.monotonic() - started)))
+        _connection.close_all(final=True)
 
     def records_of_all(self) -> list[tuple[Any, ...]]:
         items = list(self.retry) + list(self.inflight) + list(self.queue)
@@ -393,4 +421,4 @@ def in_memory_trace(trace_id: str) -> list[tuple[Any, ...]]:
     return recorder.records_of(int(trace_id, 16))
 
 
-__all__ = ["CHUNK_RECORDS", "EXIT_FLUSH_S", "LOCK_WAIT_S", "Recorder", "in_memory_trace", "recorder"]
+__all__ = ["CHUNK_TARGET_S", "EXIT_FLUSH_S", "LOCK_WAIT_S", "Recorder", "in_memory_trace", "recorder"]

@@ -97,12 +97,12 @@ ON CONFLICT (trace_id) DO UPDATE SET dropped_spans = traces.dropped_spans + EXCL
 DROP_CHUNK = 50_000
 
 
-def write_records(records: list[tuple[Any, ...]], *, lock_wait: float | None = None) -> None:
+def write_records(records: list[tuple[Any, ...]], *, lock_wait: float | None = None, expected_s: float = 0.0) -> None:
     """Persist span records in one short transaction (spans rows plus trace totals)."""
     if not records:
         return
     table = _batch_table(records)
-    with get_store().connect(timeout=lock_wait) as con:
+    with get_store().connect(timeout=lock_wait, expected_s=expected_s) as con:
         _in_transaction(con, [("_batch", table)], [_INSERT_SPANS, _UPSERT_TRACES])
 
 
@@ -185,21 +185,31 @@ def _batch_table(records: list[tuple[Any, ...]]) -> Any:
 
 
 def placeholder(record: tuple[Any, ...], why: str) -> tuple[Any, ...]:
-    """A record that keeps a bad span's place (ids, times, kind, status) and says why its data is gone."""
+    """A record that keeps a bad span's place (ids, times, kind, status) and says why its data is gone.
+
+    Every field is rebuilt from scratch or checked, so the placeholder itself cannot be refused
+    for its values: if it is, the fault is not in the data (see the recorder).
+    """
     from .._redact import redact_text
     from ..tracing._serialize import to_json
 
-    note = to_json(f"<not stored: {redact_text(why)[:500]}>", 1000)[0]
-    name = record[rec.NAME] if isinstance(record[rec.NAME], str) else "<span>"
     fields = list(rec.full(record))
-    fields[rec.NAME] = name.encode("utf-8", "replace").decode("utf-8")[:200]
-    fields[rec.STATUS_MESSAGE] = None
-    for index in (rec.ERROR, rec.OUTPUTS, rec.EVENTS, rec.MODEL, rec.INPUT_TOKENS, rec.OUTPUT_TOKENS, rec.COST,
-                  rec.TAGS, rec.SESSION, rec.CELL):
-        fields[index] = None
-    fields[rec.INPUTS] = note
-    fields[rec.ATTRIBUTES] = to_json({"llmops_nb.unwritable": why[:500]}, 1000)[0]
-    return tuple(fields)
+    note = redact_text(str(why))[:500]
+    name = fields[rec.NAME] if isinstance(fields[rec.NAME], str) else "<span>"
+    kind, status = fields[rec.KIND], fields[rec.STATUS]
+    return (
+        _int_in(fields[rec.TRACE_ID], 128), _int_in(fields[rec.SPAN_ID], 64), _int_in(fields[rec.PARENT_ID], 64),
+        name.encode("utf-8", "replace").decode("utf-8")[:200],
+        kind if isinstance(kind, str) else "UNKNOWN",
+        _int_in(fields[rec.START], 63), _int_in(fields[rec.END], 63),
+        status if status in ("OK", "ERROR", "UNSET") else "ERROR",
+        None, to_json(f"<not stored: {note}>", 1000)[0], None, fields[rec.IS_ROOT] is True, 0,
+        None, to_json({"llmops_nb.unwritable": note}, 1000)[0], None, None, None, None, None, None, None, None,
+    )
+
+
+def _int_in(value: Any, bits: int) -> int:
+    return value if type(value) is int and 0 <= value < (1 << bits) else 0
 
 
 def is_data_error(exc: BaseException) -> bool:
