@@ -3,7 +3,8 @@
 Views never receive whole tables. ``skeleton`` is everything the tree and the
 waterfall need for every span (light columns only, columnar, low-cardinality
 columns dictionary-encoded) so a 10,000-span trace opens with one message;
-``span`` is one span's payloads, fetched when it is selected; ``search`` returns
+``span`` is one span's payloads, fetched when it is selected, with its conversation already
+read into messages (``_messages``) so the browser only renders; ``search`` returns
 only matching span ids. Everything returned is plain JSON (no NaN: the browser's
 ``JSON.parse`` rejects it).
 """
@@ -15,7 +16,8 @@ import json
 import math
 from typing import Any
 
-from ..store._connection import get_store
+from ...store._connection import get_store
+from ._messages import normalize_messages
 
 #: Each payload field (inputs, outputs, attributes, events, error) sent to the browser is cut at this
 #: many characters of JSON; the response states the cut in ``truncated``.
@@ -119,7 +121,8 @@ def skeleton(trace_id: str) -> dict[str, Any]:
 
 def span(trace_id: str, span_id: str, cap_chars: int = FIELD_CAP_CHARS) -> dict[str, Any]:
     """One span with its payloads parsed; a payload over ``cap_chars`` comes back as its first
-    ``cap_chars`` characters of JSON text, described in ``truncated``."""
+    ``cap_chars`` characters of JSON text, described in ``truncated``. ``messages`` is the span's
+    conversation (``{"input", "output"}``, see ``_messages``) or None."""
     trace_id, span_id = check_trace_id(trace_id), check_span_id(span_id)
     with get_store().connect() as con:
         row = con.execute(_SPAN_SQL, [trace_id, span_id]).fetchone()
@@ -139,6 +142,9 @@ def span(trace_id: str, span_id: str, cap_chars: int = FIELD_CAP_CHARS) -> dict[
             data[field] = _loads(text)
     data["truncated"] = truncated
     data["cap_chars"] = cap_chars
+    # a cut payload is JSON text, not a payload: no conversation is read from it
+    whole = {f: None if f in truncated else data[f] for f in ("inputs", "outputs", "attributes")}
+    data["messages"] = normalize_messages(whole["inputs"], whole["outputs"], whole["attributes"])
     return data
 
 
