@@ -33,7 +33,7 @@ export function createRpc(model, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
   }
 
   function onMessage(msg) {
-    if (!msg || msg.type !== "response") return;
+    if (msg?.type !== "response") return;
     if (msg.ok) settle(msg.id, "resolve", msg.data);
     else settle(msg.id, "reject", new RpcError(String(msg.error ?? "the kernel could not answer"), msg.error_type));
   }

@@ -1,14 +1,14 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { compareChip, feedbackText, percent, scoreChip, shortNumber, valueText } from "../lib/eval_cells.js";
-import { SelectionBar } from "../lib/eval_dataset.js";
-import { renderRowDetail } from "../lib/eval_detail.js";
-import { diffNodes, diffStats, unchanged } from "../lib/eval_diff.js";
-import { FeedbackForm } from "../lib/eval_feedback.js";
-import { cleanFilters, EvalFilterBar } from "../lib/eval_filters.js";
-import { thumbIcon } from "../lib/eval_icons.js";
-import { columnsFor, fillRow, gridTemplate, makeHeader, makeRow, nextSort } from "../lib/eval_rows.js";
-import { histogram, summaryCards, summaryLine } from "../lib/eval_summary.js";
-import widget, { EvalTableView, explorerModel, minWidth } from "../eval_table.js";
+import { compareChip, feedbackText, percent, scoreChip, shortNumber, valueText } from "../eval_table/cells.js";
+import { SelectionBar } from "../eval_table/dataset.js";
+import { renderRowDetail } from "../eval_table/detail.js";
+import { diffNodes, diffStats, unchanged } from "../eval_table/diff.js";
+import { FeedbackForm } from "../eval_table/feedback.js";
+import { cleanFilters, EvalFilterBar } from "../eval_table/filters.js";
+import { thumbIcon } from "../eval_table/icons.js";
+import { columnsFor, fillRow, gridTemplate, makeHeader, makeRow, nextSort } from "../eval_table/rows.js";
+import { histogram, summaryCards, summaryLine } from "../eval_table/summary.js";
+import widget, { EvalTableView, explorerModel, minWidth } from "../eval_table/widget.js";
 import { FakeModel, flush } from "./helpers.js";
 
 const IMG = "<img src=x onerror=\"window.__xss=1\">";
@@ -311,7 +311,10 @@ describe("filters", () => {
 describe("feedback form and dataset bar", () => {
   it("saves thumbs, a label, a comment and the author, then shows the history", async () => {
     const saved = [];
-    const form = new FeedbackForm({ labels: [IMG], author: "ana", onSave: async (d) => (saved.push(d), { feedback: { author: "ana" }, history: [{ value: true, label: IMG, comment: "ok", author: "ana", at: "2026-11-20T12:00:00Z" }] }) });
+    const form = new FeedbackForm({ labels: [IMG], author: "ana", onSave: async (d) => {
+      saved.push(d);
+      return { feedback: { author: "ana" }, history: [{ value: true, label: IMG, comment: "ok", author: "ana", at: "2026-11-20T12:00:00Z" }] };
+    } });
     expect(form.labels.querySelector("option").value).toBe(IMG);
     await form.submit();
     expect(form.status.textContent).toContain("Pick good or bad");
@@ -333,7 +336,10 @@ describe("feedback form and dataset bar", () => {
 
   it("turns checked rows into a dataset version", async () => {
     const asked = [];
-    const bar = new SelectionBar({ onClear: () => {}, onCreate: async (o) => (asked.push(o), { name: "hard", version: 2, rows: 3 }) });
+    const bar = new SelectionBar({ onClear: () => {}, onCreate: async (o) => {
+      asked.push(o);
+      return { name: "hard", version: 2, rows: 3 };
+    } });
     bar.update(0, "quiz");
     expect(bar.el.hidden).toBe(true);
     bar.update(3, "quiz");

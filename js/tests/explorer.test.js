@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import widget, { ExplorerView } from "../explorer.js";
+import widget, { ExplorerView } from "../explorer/widget.js";
 import { agentTrace, FakeModel, flush, skeletonOf } from "./helpers.js";
 
 const views = [];
@@ -156,7 +156,7 @@ describe("ExplorerView", () => {
 
   it("shows a failed load with a retry button instead of hanging", async () => {
     let fail = true;
-    const model = new FakeModel({}, (method) => {
+    const model = new FakeModel({}, (_method) => {
       if (fail) throw new Error("Trace aaaa is not in the store (yet)");
       return skeletonOf([{ id: "r", name: "root" }]);
     });

@@ -46,7 +46,8 @@ export function skeletonOf(spans, trace = {}) {
   const index = new Map(spans.map((s, i) => [s.id, i]));
   const dict = (values) => {
     const codes = new Map();
-    return { codes: values.map((v) => (codes.has(v) ? codes.get(v) : (codes.set(v, codes.size), codes.size - 1))), values: [...codes.keys()] };
+    for (const v of values) if (!codes.has(v)) codes.set(v, codes.size);
+    return { codes: values.map((v) => codes.get(v)), values: [...codes.keys()] };
   };
   return {
     trace: { trace_id: "a".repeat(32), name: "root", status: "OK", duration_ms: 100, error_count: 0, ...trace },

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { HistoryList, shortTime } from "../lib/diff_history.js";
-import { metadataTable, summaryLine, variableChips } from "../lib/diff_meta.js";
-import { foldRows, renderRows } from "../lib/diff_rows.js";
-import { sharesWords, showValue, textNodes, wordNodes } from "../lib/diff_text.js";
-import widget, { PromptDiffView } from "../prompt_diff.js";
+import { HistoryList, shortTime } from "../prompt_diff/history.js";
+import { metadataTable, summaryLine, variableChips } from "../prompt_diff/meta.js";
+import { foldRows, renderRows } from "../prompt_diff/rows.js";
+import { sharesWords, showValue, textNodes, wordNodes } from "../prompt_diff/text.js";
+import widget, { PromptDiffView } from "../prompt_diff/widget.js";
 import { FakeModel, flush } from "./helpers.js";
 
 const IMG = "<img src=x onerror=\"window.__xss=1\">";

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { queryKey, filtersFrom, tagsText } from "../lib/trace_list_filters.js";
-import { listWindow, MAX_SCROLL_PX, PageCache, pagesToLoad, scrollTopFor } from "../lib/trace_list_pages.js";
-import { cellTexts, COLUMNS, fillRow, localTime, makeRow, nextSort, statusClass } from "../lib/trace_list_rows.js";
+import { queryKey, filtersFrom, tagsText } from "../trace_list/filters.js";
+import { listWindow, MAX_SCROLL_PX, PageCache, pagesToLoad, scrollTopFor } from "../lib/pages.js";
+import { cellTexts, COLUMNS, fillRow, localTime, makeRow, nextSort, statusClass } from "../trace_list/rows.js";
 import { visibleWindow } from "../lib/virtual.js";
-import widget, { explorerModel, TraceListView } from "../trace_list.js";
+import widget, { explorerModel, TraceListView } from "../trace_list/widget.js";
 import { FakeModel, flush } from "./helpers.js";
 
 const IMG = "<img src=x onerror=\"window.__xss=1\">";
@@ -86,7 +86,7 @@ async function mount(kernel, state = {}, options = {}) {
 
 async function scrollTo(view, top) {
   view.viewport.scrollTop = top;
-  view.draw();
+  view.grid.draw();
   await settle();
 }
 
@@ -419,10 +419,10 @@ describe("TraceListView", () => {
     const key = (k) => view.viewport.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true }));
     key("ArrowDown");
     key("ArrowDown");
-    expect(view.active).toBe(1);
+    expect(view.grid.active).toBe(1);
     key("End");
     await settle();
-    expect(view.active).toBe(999);
+    expect(view.grid.active).toBe(999);
     expect(view.viewport.scrollTop).toBeGreaterThan(0);
     key("Home");
     key("Enter");
@@ -447,7 +447,7 @@ describe("TraceListView", () => {
     const kernel = listKernel(3, {
       explorer: { skeleton: () => skeletonOf([{ id: "1".repeat(16), parent: null, name: `root ${IMG}` }], { name: SCRIPT }) },
     });
-    const { ExplorerView } = await import("../explorer.js");
+    const { ExplorerView } = await import("../explorer/widget.js");
     const { model, el } = await mount(kernel, {}, { explorer: ExplorerView });
     el.querySelector(".lnb-tl-row .lnb-tl-name-text").click();
     await settle(10);

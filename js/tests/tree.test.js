@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decodeSkeleton } from "../lib/skeleton.js";
-import { buildTree, reveal, visibleRows } from "../lib/tree.js";
+import { decodeSkeleton } from "../explorer/skeleton.js";
+import { buildTree, reveal, visibleRows } from "../explorer/tree.js";
 import { agentTrace, skeletonOf } from "./helpers.js";
 
 const tree = (parents, values) => buildTree(Int32Array.from(parents), values);
