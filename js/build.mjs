@@ -2,8 +2,9 @@
 // `npm run build` once, `npm run watch` while editing (with ANYWIDGET_HMR=1 in the kernel).
 // A view is a folder, js/<view>/widget.js + style.css, mirrored by llmops_nb/widgets/<view>/; its
 // bundles are llmops_nb/static/<view>.js and .css (pyproject.toml's ensured-targets lists them).
-import * as esbuild from "esbuild";
+
 import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
 
 export const VIEWS = ["explorer", "trace_list", "eval_table", "prompt_diff"];
 

@@ -27,7 +27,10 @@ export function scoreChip(score, name = "") {
   if (s.v == null) return { text: "–", cls: "none", title: `${name}: no value` };
   const mark = s.p === true ? "✓ " : s.p === false ? "✗ " : "";
   const shown = valueText(s.v);
-  const title = [`${name}: ${shown}${s.p === true ? " (pass)" : s.p === false ? " (fail)" : ""}`, s.r ? `\n${s.r}` : ""].join("");
+  const title = [
+    `${name}: ${shown}${s.p === true ? " (pass)" : s.p === false ? " (fail)" : ""}`,
+    s.r ? `\n${s.r}` : "",
+  ].join("");
   return { text: mark + shown, cls: PASS_CLASS[s.p] ?? "neutral", title };
 }
 
@@ -48,7 +51,8 @@ export function compareChip(score, name = "") {
 
 /** The latest feedback of a row as a mark and tooltip: 👍 / 👎, a label, a comment marker. */
 export function feedbackText(fb) {
-  if (!fb) return { value: null, label: "", comment: false, title: "no feedback yet: thumbs up or down, or open the row" };
+  if (!fb)
+    return { value: null, label: "", comment: false, title: "no feedback yet: thumbs up or down, or open the row" };
   const value = fb.value === true ? "up" : fb.value === false ? "down" : null;
   const parts = [];
   if (value) parts.push(value === "up" ? "thumbs up" : "thumbs down");

@@ -15,7 +15,9 @@ export class CompareMenu {
     this.loaded = false;
     /** @type {{ baseline?: any } | null} */
     this.info = null;
-    this.el = /** @type {HTMLSelectElement} */ (h("select", { class: "lnb-ev-input lnb-ev-compare", attrs: { "aria-label": "compare with another run" } }));
+    this.el = /** @type {HTMLSelectElement} */ (
+      h("select", { class: "lnb-ev-input lnb-ev-compare", attrs: { "aria-label": "compare with another run" } })
+    );
     this.el.addEventListener("focus", () => this.load());
     this.el.addEventListener("change", () => {
       this.loaded = false; // the next opening lists the runs again, from the new table's side
@@ -54,11 +56,21 @@ export class CompareMenu {
     for (const r of runs) {
       seen.add(r.run_id);
       const shared = r.shared ? `${r.shared} shared row${r.shared === 1 ? "" : "s"}` : "no shared rows";
-      options.push(h("option", { text: `${r.name} · ${fmtTime(r.started_at)} · ${r.rows} rows · ${shared}`, attrs: { value: String(r.run_id) } }));
+      options.push(
+        h("option", {
+          text: `${r.name} · ${fmtTime(r.started_at)} · ${r.rows} rows · ${shared}`,
+          attrs: { value: String(r.run_id) },
+        }),
+      );
     }
     if (current && !seen.has(current)) {
       const base = info?.baseline;
-      options.push(h("option", { text: base ? `${base.name} (${String(current).slice(0, 8)})` : String(current), attrs: { value: String(current) } }));
+      options.push(
+        h("option", {
+          text: base ? `${base.name} (${String(current).slice(0, 8)})` : String(current),
+          attrs: { value: String(current) },
+        }),
+      );
     }
     this.el.replaceChildren(...options);
     this.el.value = current ?? "";

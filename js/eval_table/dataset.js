@@ -9,7 +9,10 @@ export class SelectionBar {
     this.count = h("span", { class: "lnb-ev-sel-count" });
     const clear = h("button", { class: "lnb-ev-btn", text: "clear", title: "uncheck every row" });
     clear.addEventListener("click", () => onClear());
-    this.name = h("input", { class: "lnb-ev-input lnb-ev-ds-name", attrs: { type: "text", "aria-label": "dataset name", maxlength: "200" } });
+    this.name = h("input", {
+      class: "lnb-ev-input lnb-ev-ds-name",
+      attrs: { type: "text", "aria-label": "dataset name", maxlength: "200" },
+    });
     this.append = h("input", { attrs: { type: "checkbox" } });
     this.append.checked = true;
     this.asExpected = h("input", { attrs: { type: "checkbox" } });
@@ -20,8 +23,15 @@ export class SelectionBar {
       clear,
       h("span", { class: "lnb-ev-sep", text: "→" }),
       this.name,
-      h("label", { title: "the new version holds the latest version's rows plus these (a row replaces its older copy)" }, [this.append, " add to the latest version"]),
-      h("label", { title: "each checked row's output becomes its expected_response" }, [this.asExpected, " outputs as expectations"]),
+      h(
+        "label",
+        { title: "the new version holds the latest version's rows plus these (a row replaces its older copy)" },
+        [this.append, " add to the latest version"],
+      ),
+      h("label", { title: "each checked row's output becomes its expected_response" }, [
+        this.asExpected,
+        " outputs as expectations",
+      ]),
       this.create,
       this.status,
     ]);

@@ -3,14 +3,16 @@
 // the inputs and expectations, and the feedback form. Text only: payloads go in <pre> as text.
 
 import { h } from "../lib/dom.js";
+import * as fmt from "../lib/format.js";
 import { compareChip, latencyText, scoreChip, shortNumber } from "./cells.js";
 import { diffNodes, diffStats } from "./diff.js";
-import * as fmt from "../lib/format.js";
 
 function payloadText(p) {
   if (!p || p.value == null) return "";
   const shown = typeof p.value === "string" ? p.value : fmt.prettyJson(p.value);
-  return p.truncated ? `${shown}\n… (cut at ${shown.length.toLocaleString("en-US")} of ${Number(p.chars).toLocaleString("en-US")} characters)` : shown;
+  return p.truncated
+    ? `${shown}\n… (cut at ${shown.length.toLocaleString("en-US")} of ${Number(p.chars).toLocaleString("en-US")} characters)`
+    : shown;
 }
 
 function section(title, children, { open = true, cls = "" } = {}) {
@@ -35,7 +37,11 @@ function facts(d) {
 
 function spanButton(label, spanId, side, onShowSpan) {
   if (!spanId || !onShowSpan) return null;
-  const b = h("button", { class: "lnb-ev-link", text: label, title: "select this scorer's EVALUATOR span in the trace below" });
+  const b = h("button", {
+    class: "lnb-ev-link",
+    text: label,
+    title: "select this scorer's EVALUATOR span in the trace below",
+  });
   b.addEventListener("click", () => onShowSpan(spanId, side));
   return b;
 }
@@ -56,7 +62,10 @@ function scoreBlock(s, onShowSpan) {
 }
 
 function compareBlock(s, onShowSpan) {
-  const chip = compareChip({ bv: s.base_value, v: s.value, be: s.base_error, e: s.error, d: s.delta, o: s.outcome }, s.name);
+  const chip = compareChip(
+    { bv: s.base_value, v: s.value, be: s.base_error, e: s.error, d: s.delta, o: s.outcome },
+    s.name,
+  );
   const side = (label, value, pass, rationale, error, spanId, which) => {
     const c = scoreChip({ v: value, p: pass, e: error }, s.name);
     return h("div", { class: "lnb-ev-side" }, [
@@ -74,7 +83,11 @@ function compareBlock(s, onShowSpan) {
   return h("div", { class: "lnb-ev-score", attrs: { "data-scorer": String(s.name) } }, [
     h("div", { class: "lnb-ev-score-head" }, [
       h("span", { class: "lnb-ev-score-name", text: String(s.name) }),
-      h("span", { class: `lnb-ev-chip lnb-ev-${chip.cls}`, text: `${s.outcome ?? "not comparable"}${delta ? ` ${delta}` : ""}`, title: chip.title }),
+      h("span", {
+        class: `lnb-ev-chip lnb-ev-${chip.cls}`,
+        text: `${s.outcome ?? "not comparable"}${delta ? ` ${delta}` : ""}`,
+        title: chip.title,
+      }),
     ]),
     h("div", { class: "lnb-ev-sides" }, [
       side("baseline", s.base_value, s.base_pass, s.base_rationale, s.base_error, s.base_span_id, "baseline"),
@@ -95,12 +108,20 @@ export function renderRowDetail(d, { compare = false, onShowSpan, feedback } = {
     const stats = diffStats(d.diff);
     const baseErr = d.base?.error ? pre(`error: ${d.base.error}`, "lnb-ev-error") : null;
     const candErr = d.error ? pre(`error: ${d.error}`, "lnb-ev-error") : null;
-    parts.push(section(`Outputs · ${stats.added} word${stats.added === 1 ? "" : "s"} added, ${stats.removed} removed`, [
-      h("div", { class: "lnb-ev-sides" }, [
-        h("div", { class: "lnb-ev-side" }, [h("div", { class: "lnb-ev-dim", text: "baseline" }), baseErr ?? h("pre", { class: "lnb-ev-pre lnb-ev-diff" }, diffNodes(d.diff, "a"))]),
-        h("div", { class: "lnb-ev-side" }, [h("div", { class: "lnb-ev-dim", text: "candidate" }), candErr ?? h("pre", { class: "lnb-ev-pre lnb-ev-diff" }, diffNodes(d.diff, "b"))]),
+    parts.push(
+      section(`Outputs · ${stats.added} word${stats.added === 1 ? "" : "s"} added, ${stats.removed} removed`, [
+        h("div", { class: "lnb-ev-sides" }, [
+          h("div", { class: "lnb-ev-side" }, [
+            h("div", { class: "lnb-ev-dim", text: "baseline" }),
+            baseErr ?? h("pre", { class: "lnb-ev-pre lnb-ev-diff" }, diffNodes(d.diff, "a")),
+          ]),
+          h("div", { class: "lnb-ev-side" }, [
+            h("div", { class: "lnb-ev-dim", text: "candidate" }),
+            candErr ?? h("pre", { class: "lnb-ev-pre lnb-ev-diff" }, diffNodes(d.diff, "b")),
+          ]),
+        ]),
       ]),
-    ]));
+    );
   } else {
     parts.push(section("Outputs", [d.error ? pre(`error: ${d.error}`, "lnb-ev-error") : pre(payloadText(d.outputs))]));
   }

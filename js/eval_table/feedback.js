@@ -13,20 +13,48 @@ export class FeedbackForm {
     this.onSave = onSave;
     this.onAuthor = onAuthor;
     this.value = null;
-    this.up = h("button", { class: "lnb-ev-btn lnb-ev-fb-up", attrs: { "aria-pressed": "false" } }, [thumbIcon("up"), "good"]);
-    this.down = h("button", { class: "lnb-ev-btn lnb-ev-fb-down", attrs: { "aria-pressed": "false" } }, [thumbIcon("down"), "bad"]);
+    this.up = h("button", { class: "lnb-ev-btn lnb-ev-fb-up", attrs: { "aria-pressed": "false" } }, [
+      thumbIcon("up"),
+      "good",
+    ]);
+    this.down = h("button", { class: "lnb-ev-btn lnb-ev-fb-down", attrs: { "aria-pressed": "false" } }, [
+      thumbIcon("down"),
+      "bad",
+    ]);
     const listId = `lnb-ev-labels-${++lists}`;
     this.labels = h("datalist", { attrs: { id: listId } });
     this.setLabels(labels);
-    this.label = h("input", { class: "lnb-ev-input lnb-ev-fb-label", attrs: { type: "text", placeholder: "label (e.g. hallucination)", list: listId, "aria-label": "label", maxlength: "200" } });
-    this.comment = h("textarea", { class: "lnb-ev-input lnb-ev-fb-comment", attrs: { rows: "2", placeholder: "comment", "aria-label": "comment" } });
-    this.author = h("input", { class: "lnb-ev-input lnb-ev-fb-author", attrs: { type: "text", placeholder: "your name", "aria-label": "author", maxlength: "200" } });
+    this.label = h("input", {
+      class: "lnb-ev-input lnb-ev-fb-label",
+      attrs: {
+        type: "text",
+        placeholder: "label (e.g. hallucination)",
+        list: listId,
+        "aria-label": "label",
+        maxlength: "200",
+      },
+    });
+    this.comment = h("textarea", {
+      class: "lnb-ev-input lnb-ev-fb-comment",
+      attrs: { rows: "2", placeholder: "comment", "aria-label": "comment" },
+    });
+    this.author = h("input", {
+      class: "lnb-ev-input lnb-ev-fb-author",
+      attrs: { type: "text", placeholder: "your name", "aria-label": "author", maxlength: "200" },
+    });
     this.author.value = author ?? "";
     this.save = h("button", { class: "lnb-ev-btn lnb-ev-primary lnb-ev-fb-save", text: "save feedback" });
     this.status = h("span", { class: "lnb-ev-fb-status", attrs: { role: "status" } });
     this.history = h("ul", { class: "lnb-ev-fb-history" });
     this.el = h("div", { class: "lnb-ev-feedback" }, [
-      h("div", { class: "lnb-ev-fb-row" }, [this.up, this.down, this.label, this.labels, h("span", { class: "lnb-ev-fb-by", text: "by" }), this.author]),
+      h("div", { class: "lnb-ev-fb-row" }, [
+        this.up,
+        this.down,
+        this.label,
+        this.labels,
+        h("span", { class: "lnb-ev-fb-by", text: "by" }),
+        this.author,
+      ]),
       this.comment,
       h("div", { class: "lnb-ev-fb-row" }, [this.save, this.status]),
       this.history,
@@ -96,8 +124,11 @@ export class FeedbackForm {
   showHistory(items) {
     const rows = (items ?? []).map((f) => {
       const thumb = f.value === true ? "up" : f.value === false ? "down" : null;
-      const mark = thumb ? h("span", { class: `lnb-ev-fb-mark lnb-ev-${thumb}`, title: `thumbs ${thumb}` }, [thumbIcon(thumb)])
-        : f.value != null ? h("span", { class: "lnb-ev-fb-mark", text: valueText(f.value) }) : null;
+      const mark = thumb
+        ? h("span", { class: `lnb-ev-fb-mark lnb-ev-${thumb}`, title: `thumbs ${thumb}` }, [thumbIcon(thumb)])
+        : f.value != null
+          ? h("span", { class: "lnb-ev-fb-mark", text: valueText(f.value) })
+          : null;
       return h("li", { class: "lnb-ev-fb-item" }, [
         h("span", { class: "lnb-ev-fb-when", text: `${fmtTime(f.at)}${f.author ? ` · ${f.author}` : ""}` }),
         f.name && f.name !== "human_feedback" ? h("span", { class: "lnb-ev-fb-name", text: String(f.name) }) : null,

@@ -33,12 +33,24 @@ export class EvalFilterBar {
     this.scorers = [];
     this.compare = false;
     this.timer = 0;
-    this.text = h("input", { class: "lnb-ev-input lnb-ev-f-text", attrs: { type: "search", placeholder: "search inputs, outputs, rationales…", "aria-label": "search rows" } });
-    this.result = h("select", { class: "lnb-ev-input lnb-ev-f-result", attrs: { "aria-label": "filter by a scorer's result" } });
-    this.feedback = h("select", { class: "lnb-ev-input lnb-ev-f-feedback", attrs: { "aria-label": "filter by feedback" } });
+    this.text = h("input", {
+      class: "lnb-ev-input lnb-ev-f-text",
+      attrs: { type: "search", placeholder: "search inputs, outputs, rationales…", "aria-label": "search rows" },
+    });
+    this.result = h("select", {
+      class: "lnb-ev-input lnb-ev-f-result",
+      attrs: { "aria-label": "filter by a scorer's result" },
+    });
+    this.feedback = h("select", {
+      class: "lnb-ev-input lnb-ev-f-feedback",
+      attrs: { "aria-label": "filter by feedback" },
+    });
     for (const [value, label] of FEEDBACK) this.feedback.append(h("option", { text: label, attrs: { value } }));
     this.errors = h("input", { attrs: { type: "checkbox" } });
-    const errorsLabel = h("label", { class: "lnb-ev-f-errors", title: "only rows whose prediction raised" }, [this.errors, " failed predictions"]);
+    const errorsLabel = h("label", { class: "lnb-ev-f-errors", title: "only rows whose prediction raised" }, [
+      this.errors,
+      " failed predictions",
+    ]);
     this.clear = h("button", { class: "lnb-ev-btn", text: "clear", title: "show every row" });
     this.el = h("div", { class: "lnb-ev-filters" }, [this.text, this.result, this.feedback, errorsLabel, this.clear]);
 

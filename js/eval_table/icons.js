@@ -3,7 +3,8 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 // a hand with its cuff on the left, thumb up; thumbs down is the same shape turned over
-const THUMB = "M1 7h3v8H1zM5.2 7 8 1.6c1.1-.4 2.1.4 1.9 1.6L9.4 6h4.1c1 0 1.7.9 1.5 1.9l-1 5.7c-.2.8-.9 1.4-1.7 1.4H5.2z";
+const THUMB =
+  "M1 7h3v8H1zM5.2 7 8 1.6c1.1-.4 2.1.4 1.9 1.6L9.4 6h4.1c1 0 1.7.9 1.5 1.9l-1 5.7c-.2.8-.9 1.4-1.7 1.4H5.2z";
 
 /** An SVG thumb, "up" or "down", sized by CSS (.lnb-ev-icon) and coloured by currentColor. */
 export function thumbIcon(direction = "up") {

@@ -46,9 +46,15 @@ export class OpenRow {
     /** @type {any} */
     this.explorer = null;
     this.token = 0;
-    const back = h("button", { class: "lnb-ev-btn lnb-ev-back", text: "← all rows", title: "back to the table (Escape)" });
+    const back = h("button", {
+      class: "lnb-ev-btn lnb-ev-back",
+      text: "← all rows",
+      title: "back to the table (Escape)",
+    });
     back.addEventListener("click", () => this.close());
-    this.prev = /** @type {HTMLButtonElement} */ (h("button", { class: "lnb-ev-btn", text: "▲", title: "previous row" }));
+    this.prev = /** @type {HTMLButtonElement} */ (
+      h("button", { class: "lnb-ev-btn", text: "▲", title: "previous row" })
+    );
     this.next = /** @type {HTMLButtonElement} */ (h("button", { class: "lnb-ev-btn", text: "▼", title: "next row" }));
     this.prev.addEventListener("click", () => this.step(-1));
     this.next.addEventListener("click", () => this.step(1));
@@ -57,7 +63,14 @@ export class OpenRow {
     this.cardHost = h("div", { class: "lnb-ev-card-host" });
     this.explorerHost = h("div", { class: "lnb-ev-explorer-host" });
     this.el = h("div", { class: "lnb-ev-detail" }, [
-      h("div", { class: "lnb-ev-openbar", attrs: { style: `height:${BAR_PX}px` } }, [back, this.prev, this.next, this.title, h("span", { class: "lnb-grow" }), this.traceButtons]),
+      h("div", { class: "lnb-ev-openbar", attrs: { style: `height:${BAR_PX}px` } }, [
+        back,
+        this.prev,
+        this.next,
+        this.title,
+        h("span", { class: "lnb-grow" }),
+        this.traceButtons,
+      ]),
       this.cardHost,
       this.explorerHost,
     ]);
@@ -164,7 +177,9 @@ export class OpenRow {
       d = await rpc.request("row", { compare: this.table.compareKey(), row: rowNumber });
     } catch (err) {
       if (err?.type === "Closed" || token !== this.token) return;
-      this.cardHost.replaceChildren(h("div", { class: "lnb-ev-error", text: `could not load row ${rowNumber}: ${err?.message ?? err}` }));
+      this.cardHost.replaceChildren(
+        h("div", { class: "lnb-ev-error", text: `could not load row ${rowNumber}: ${err?.message ?? err}` }),
+      );
       return;
     }
     if (token !== this.token) return;
@@ -182,7 +197,13 @@ export class OpenRow {
     });
     form.showHistory(d.feedback);
     const compare = Boolean(info.baseline);
-    this.cardHost.replaceChildren(renderRowDetail(d, { compare, onShowSpan: (/** @type {string} */ span, /** @type {string} */ side) => this.showSpan(span, side), feedback: form }));
+    this.cardHost.replaceChildren(
+      renderRowDetail(d, {
+        compare,
+        onShowSpan: (/** @type {string} */ span, /** @type {string} */ side) => this.showSpan(span, side),
+        feedback: form,
+      }),
+    );
     this.cardHost.scrollTop = 0;
     this.showTraceButtons();
   }
@@ -199,12 +220,21 @@ export class OpenRow {
      * @param {string | null | undefined} traceId
      */
     const button = (label, traceId) => {
-      const b = /** @type {HTMLButtonElement} */ (h("button", { class: "lnb-ev-btn", text: label, attrs: { "aria-pressed": String(traceId != null && traceId === current) } }));
+      const b = /** @type {HTMLButtonElement} */ (
+        h("button", {
+          class: "lnb-ev-btn",
+          text: label,
+          attrs: { "aria-pressed": String(traceId != null && traceId === current) },
+        })
+      );
       b.disabled = !traceId;
       b.addEventListener("click", () => this.showTrace(traceId));
       return b;
     };
-    this.traceButtons.replaceChildren(button("baseline trace", d.base?.trace_id), button("candidate trace", d.trace_id));
+    this.traceButtons.replaceChildren(
+      button("baseline trace", d.base?.trace_id),
+      button("candidate trace", d.trace_id),
+    );
   }
 
   /**
@@ -238,7 +268,9 @@ export class OpenRow {
     const { model } = this.table;
     if (!model.get("trace_id")) {
       this.destroyExplorer();
-      this.explorerHost.replaceChildren(h("div", { class: "lnb-ev-dim lnb-ev-no-trace", text: "This row has no trace." }));
+      this.explorerHost.replaceChildren(
+        h("div", { class: "lnb-ev-dim lnb-ev-no-trace", text: "This row has no trace." }),
+      );
       return;
     }
     if (this.explorer) return; // it follows trace_id and selected_span_id itself

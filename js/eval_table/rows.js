@@ -28,7 +28,13 @@ export function columnsFor(info) {
     { key: "row", label: "#", sort: "row", desc: false, width: "40px", num: true, title: "row of the evaluated data" },
     { key: "inputs", label: "Inputs", sort: null, width: "minmax(110px, 1fr)" },
     compare
-      ? { key: "outputs", label: "Outputs (baseline → candidate)", sort: null, width: "minmax(160px, 1.6fr)", title: "words removed from the baseline's output are struck, words the candidate added are marked" }
+      ? {
+          key: "outputs",
+          label: "Outputs (baseline → candidate)",
+          sort: null,
+          width: "minmax(160px, 1.6fr)",
+          title: "words removed from the baseline's output are struck, words the candidate added are marked",
+        }
       : { key: "outputs", label: "Outputs", sort: null, width: "minmax(140px, 1.4fr)" },
   ];
   (info?.scorers ?? []).forEach((s, position) => {
@@ -43,7 +49,14 @@ export function columnsFor(info) {
     });
   });
   if (!compare) cols.push({ key: "latency", label: "Latency", sort: "latency", desc: true, width: "64px", num: true });
-  cols.push({ key: "feedback", label: "Feedback", sort: "feedback", desc: true, width: "84px", title: "your judgement: thumbs up or down here; a label and a comment in the row's detail" });
+  cols.push({
+    key: "feedback",
+    label: "Feedback",
+    sort: "feedback",
+    desc: true,
+    width: "84px",
+    title: "your judgement: thumbs up or down here; a label and a comment in the row's detail",
+  });
   return cols;
 }
 
@@ -54,13 +67,19 @@ export function gridTemplate(columns) {
 /** The header: a select-all box and one sort button per sortable column. */
 export function makeHeader(columns, { onSort, onSelectAll }) {
   const buttons = new Map();
-  const selectAll = h("input", { class: "lnb-ev-check", attrs: { type: "checkbox", "aria-label": "select every row that matches the filters" } });
+  const selectAll = h("input", {
+    class: "lnb-ev-check",
+    attrs: { type: "checkbox", "aria-label": "select every row that matches the filters" },
+  });
   selectAll.addEventListener("click", (event) => {
     event.stopPropagation();
     onSelectAll?.(selectAll.checked);
   });
   const cells = columns.map((c) => {
-    const cell = h("div", { class: `lnb-ev-cell lnb-ev-c-${c.key.startsWith("s") && c.scorer != null ? "score" : c.key}${c.num ? " lnb-ev-num" : ""}`, attrs: { role: "columnheader" } });
+    const cell = h("div", {
+      class: `lnb-ev-cell lnb-ev-c-${c.key.startsWith("s") && c.scorer != null ? "score" : c.key}${c.num ? " lnb-ev-num" : ""}`,
+      attrs: { role: "columnheader" },
+    });
     if (c.key === "select") cell.append(selectAll);
     else if (c.sort) {
       const button = h("button", { class: "lnb-ev-sort", text: c.label, title: c.title ?? "click to sort" });
@@ -94,14 +113,25 @@ export function nextSort(column, sortBy, desc) {
 export function makeRow(columns) {
   const cells = {};
   const children = columns.map((c) => {
-    const cell = h("div", { class: `lnb-ev-cell lnb-ev-c-${c.scorer != null ? "score" : c.key}${c.num ? " lnb-ev-num" : ""}`, attrs: { role: "gridcell" } });
+    const cell = h("div", {
+      class: `lnb-ev-cell lnb-ev-c-${c.scorer != null ? "score" : c.key}${c.num ? " lnb-ev-num" : ""}`,
+      attrs: { role: "gridcell" },
+    });
     cells[c.key] = cell;
     return cell;
   });
   const check = h("input", { class: "lnb-ev-check", attrs: { type: "checkbox", "aria-label": "select this row" } });
   cells.select.append(check);
-  const up = h("button", { class: "lnb-ev-thumb", title: "thumbs up", attrs: { "data-value": "up", "aria-label": "thumbs up" } }, [thumbIcon("up")]);
-  const down = h("button", { class: "lnb-ev-thumb", title: "thumbs down", attrs: { "data-value": "down", "aria-label": "thumbs down" } }, [thumbIcon("down")]);
+  const up = h(
+    "button",
+    { class: "lnb-ev-thumb", title: "thumbs up", attrs: { "data-value": "up", "aria-label": "thumbs up" } },
+    [thumbIcon("up")],
+  );
+  const down = h(
+    "button",
+    { class: "lnb-ev-thumb", title: "thumbs down", attrs: { "data-value": "down", "aria-label": "thumbs down" } },
+    [thumbIcon("down")],
+  );
   const note = h("span", { class: "lnb-ev-note" });
   cells.feedback.append(up, down, note);
   const chips = {};
@@ -123,7 +153,14 @@ function rowKey(row) {
  * Fill a pooled row: `row` is a kernel row, `undefined` (its page is loading) or an Error (its
  * page failed). `index` is the row's place in the list; `top` where it is drawn.
  */
-export function fillRow(slot, columns, row, index, top, { active = false, selected = false, compare = false, scorers = [] } = {}) {
+export function fillRow(
+  slot,
+  columns,
+  row,
+  index,
+  top,
+  { active = false, selected = false, compare = false, scorers = [] } = {},
+) {
   const el = slot.el;
   el.hidden = false;
   el.style.transform = `translateY(${top}px)`;

@@ -18,7 +18,10 @@ export class Selection {
     this.table = table;
     /** @type {Set<number>} */
     this.rows = new Set(table.model.get("selected_rows") ?? []);
-    this.bar = new SelectionBar({ onClear: () => this.set(new Set()), onCreate: (/** @type {object} */ options) => this.createDataset(options) });
+    this.bar = new SelectionBar({
+      onClear: () => this.set(new Set()),
+      onCreate: (/** @type {object} */ options) => this.createDataset(options),
+    });
   }
 
   /** @param {number} rowNumber */
@@ -45,7 +48,10 @@ export class Selection {
   set(rows) {
     const { model } = this.table;
     this.rows = rows;
-    model.set("selected_rows", [...rows].sort((a, b) => a - b));
+    model.set(
+      "selected_rows",
+      [...rows].sort((a, b) => a - b),
+    );
     model.save_changes();
     this.show();
     this.table.redraw();

@@ -59,7 +59,11 @@ export class EvalTableView {
       onPick: (key) => this.setCompare(key),
       onError: (message) => this.grid.say(message),
     });
-    const refresh = h("button", { class: "lnb-ev-btn", text: "↻", title: "read the store again (new feedback, a run still going)" });
+    const refresh = h("button", {
+      class: "lnb-ev-btn",
+      text: "↻",
+      title: "read the store again (new feedback, a run still going)",
+    });
     refresh.addEventListener("click", () => this.start());
     this.summaryLine = h("div", { class: "lnb-ev-summary-line" });
     this.cards = h("div", { class: "lnb-ev-cards" });
@@ -67,8 +71,16 @@ export class EvalTableView {
     this.selection = new Selection({
       model,
       rpc: this.rpc,
-      query: () => ({ compare: this.compareKey(), filters: cleanFilters(this.model.get("filters")), sort: this.sort() }),
-      state: () => ({ header: this.header, total: this.grid?.cache.total ?? null, name: this.info?.run?.dataset?.name ?? this.info?.run?.name ?? null }),
+      query: () => ({
+        compare: this.compareKey(),
+        filters: cleanFilters(this.model.get("filters")),
+        sort: this.sort(),
+      }),
+      state: () => ({
+        header: this.header,
+        total: this.grid?.cache.total ?? null,
+        name: this.info?.run?.dataset?.name ?? this.info?.run?.name ?? null,
+      }),
       redraw: () => this.grid?.draw(),
       say: (message) => this.grid.say(message),
     });
@@ -81,22 +93,34 @@ export class EvalTableView {
       label: "evaluation rows",
       rowHeight: ROW_HEIGHT,
       pageSize,
-      load: (offset, limit, asOf) => this.rpc.request("page", {
-        compare: this.compareKey(),
-        filters: cleanFilters(this.model.get("filters")),
-        sort: this.sort(),
-        offset,
-        limit,
-        ...(asOf ? { as_of: asOf } : {}),
-      }),
+      load: (offset, limit, asOf) =>
+        this.rpc.request("page", {
+          compare: this.compareKey(),
+          filters: cleanFilters(this.model.get("filters")),
+          sort: this.sort(),
+          offset,
+          limit,
+          ...(asOf ? { as_of: asOf } : {}),
+        }),
       makeRow: () => makeRow(this.columns),
       fillRow: (slot, row, index, top, active) => {
         const selected = row && !(row instanceof Error) ? this.selection.has(row.row) : false;
-        fillRow(slot, this.columns, row, index, top, { compare: this.compare, scorers: this.info?.scorers ?? [], active, selected });
+        fillRow(slot, this.columns, row, index, top, {
+          compare: this.compare,
+          scorers: this.info?.scorers ?? [],
+          active,
+          selected,
+        });
       },
       fallbackHeight: () => this.height() - 230,
-      emptyText: () => (this.filtered() ? "No row matches these filters." : this.compare ? "The two runs share no rows (record_id)." : "This run has no rows yet."),
-      countText: (total) => `${total.toLocaleString("en-US")} row${total === 1 ? "" : "s"}${this.filtered() ? " match" : ""}`,
+      emptyText: () =>
+        this.filtered()
+          ? "No row matches these filters."
+          : this.compare
+            ? "The two runs share no rows (record_id)."
+            : "This run has no rows yet.",
+      countText: (total) =>
+        `${total.toLocaleString("en-US")} row${total === 1 ? "" : "s"}${this.filtered() ? " match" : ""}`,
       onPage: () => this.openRow.pageArrived(),
       onOpen: (index) => this.openRow.open(index),
       onClick: (event, row) => this.clickInRow(event, row),
@@ -187,7 +211,11 @@ export class EvalTableView {
     } catch (err) {
       if (err?.type === "Closed" || generation !== this.generation) return;
       this.title.textContent = "";
-      this.grid.say(err?.message ?? String(err), compare ? () => this.setCompare(null) : () => this.start(), compare ? "stop comparing" : "retry");
+      this.grid.say(
+        err?.message ?? String(err),
+        compare ? () => this.setCompare(null) : () => this.start(),
+        compare ? "stop comparing" : "retry",
+      );
       return;
     }
     if (generation !== this.generation) return;
@@ -211,13 +239,27 @@ export class EvalTableView {
     /** @param {any} side */
     const name = (side) => `${side.name}${side.run_id ? ` (${side.run_id.slice(0, 8)})` : ""}`;
     this.title.textContent = base ? `${name(run)} compared with ${name(base)}` : name(run);
-    const bits = [run.status ? String(run.status).toLowerCase() : "", run.started_at ? fmtTime(run.started_at) : "", run.dataset ? `dataset ${run.dataset.name} v${run.dataset.version}` : "", run.stored ? "" : "not in this store: read from the DataFrame"];
-    this.title.title = [`run ${run.run_id ?? "(none)"}`, ...bits.filter(Boolean), base ? `baseline ${base.run_id ?? base.name}` : ""].filter(Boolean).join("\n");
+    const bits = [
+      run.status ? String(run.status).toLowerCase() : "",
+      run.started_at ? fmtTime(run.started_at) : "",
+      run.dataset ? `dataset ${run.dataset.name} v${run.dataset.version}` : "",
+      run.stored ? "" : "not in this store: read from the DataFrame",
+    ];
+    this.title.title = [
+      `run ${run.run_id ?? "(none)"}`,
+      ...bits.filter(Boolean),
+      base ? `baseline ${base.run_id ?? base.name}` : "",
+    ]
+      .filter(Boolean)
+      .join("\n");
   }
 
   buildColumns() {
     this.columns = columnsFor(this.info);
-    this.header = makeHeader(this.columns, { onSort: (/** @type {any} */ c) => this.sortBy(c), onSelectAll: (/** @type {boolean} */ on) => this.selection.selectAll(on) });
+    this.header = makeHeader(this.columns, {
+      onSort: (/** @type {any} */ c) => this.sortBy(c),
+      onSelectAll: (/** @type {boolean} */ on) => this.selection.selectAll(on),
+    });
     this.headHost.replaceChildren(this.header.el);
     this.grid.clearPool();
     this.root.style.setProperty("--lnb-ev-cols", gridTemplate(this.columns));
@@ -253,7 +295,12 @@ export class EvalTableView {
       if (generation !== this.generation) return;
       this.summary = summary;
       this.summaryLine.textContent = summaryLine(summary, { compare: this.compare });
-      this.cards.replaceChildren(...summaryCards(summary, { compare: this.compare, onFilter: (/** @type {string} */ scorer, /** @type {string} */ result) => this.filterBy(scorer, result) }));
+      this.cards.replaceChildren(
+        ...summaryCards(summary, {
+          compare: this.compare,
+          onFilter: (/** @type {string} */ scorer, /** @type {string} */ result) => this.filterBy(scorer, result),
+        }),
+      );
     } catch (err) {
       if (err?.type === "Closed" || generation !== this.generation) return;
       this.summaryLine.textContent = `summary not available: ${err?.message ?? err}`;
@@ -366,7 +413,11 @@ export class EvalTableView {
 
   /** @param {object} data */
   async saveFeedback(data) {
-    const answer = await this.rpc.request("feedback", { compare: this.compareKey(), row: this.model.get("open_row"), ...data });
+    const answer = await this.rpc.request("feedback", {
+      compare: this.compareKey(),
+      row: this.model.get("open_row"),
+      ...data,
+    });
     this.afterFeedback(answer);
     return answer;
   }

@@ -4,9 +4,9 @@
 // the trace is set as text.
 
 import { copyText } from "../lib/copy.js";
-import { normalizeDocuments } from "./documents.js";
 import { h } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
+import { normalizeDocuments } from "./documents.js";
 import { jsonTree } from "./json_tree.js";
 import { kindBadge, LLM_KINDS } from "./kinds.js";
 
@@ -40,8 +40,12 @@ function facts(span, skelFacts) {
     ["duration", fmt.duration(span.duration_ms)],
     ["starts", `${skelFacts.offset != null ? `+${fmt.duration(skelFacts.offset)} · ` : ""}${span.start_time ?? ""}`],
     ["model", span.model],
-    ["tokens", span.input_tokens == null && span.output_tokens == null
-      ? null : `${fmt.integer(span.input_tokens)} in / ${fmt.integer(span.output_tokens)} out`],
+    [
+      "tokens",
+      span.input_tokens == null && span.output_tokens == null
+        ? null
+        : `${fmt.integer(span.input_tokens)} in / ${fmt.integer(span.output_tokens)} out`,
+    ],
     ["cost", span.cost_usd == null ? null : `$${Number(span.cost_usd).toPrecision(4)}`],
     ["span id", span.span_id],
     ["parent id", span.parent_span_id],
@@ -60,10 +64,11 @@ function errorSection(span) {
   const isObj = e != null && typeof e === "object";
   const headline = isObj ? `${e.type ?? "Error"}: ${e.message ?? ""}` : String(e ?? span.status_message ?? "failed");
   const tb = isObj && e.traceback ? String(e.traceback) : "";
-  return section("Error", [
-    h("div", { class: "lnb-error-msg", text: headline }),
-    tb ? pre(tb, "lnb-traceback") : null,
-  ], { copy: () => (tb || headline) });
+  return section(
+    "Error",
+    [h("div", { class: "lnb-error-msg", text: headline }), tb ? pre(tb, "lnb-traceback") : null],
+    { copy: () => tb || headline },
+  );
 }
 
 function partNode(part) {
@@ -126,7 +131,9 @@ function documentsSection(docs) {
   const items = docs.map((d, i) => {
     const long = d.text.length > DOC_PREVIEW;
     const body = h("div", { class: "lnb-msg-text", text: long ? `${d.text.slice(0, DOC_PREVIEW)}…` : d.text });
-    const more = long ? h("button", { class: "lnb-link", text: `show all ${d.text.length.toLocaleString("en-US")} characters` }) : null;
+    const more = long
+      ? h("button", { class: "lnb-link", text: `show all ${d.text.length.toLocaleString("en-US")} characters` })
+      : null;
     more?.addEventListener("click", () => {
       body.textContent = d.text;
       more.remove();
@@ -136,7 +143,8 @@ function documentsSection(docs) {
         h("span", { class: "lnb-tool-label", text: `#${i + 1}` }),
         d.id ? h("span", { class: "lnb-tool-name", text: d.id }) : null,
         d.score != null && !Number.isNaN(d.score)
-          ? h("span", { class: "lnb-badge lnb-score", text: `score ${Number(d.score).toFixed(3)}` }) : null,
+          ? h("span", { class: "lnb-badge lnb-score", text: `score ${Number(d.score).toFixed(3)}` })
+          : null,
         copyButton(d.text),
       ]),
       body,
@@ -150,19 +158,24 @@ function documentsSection(docs) {
 function jsonSection(title, value, { open = true, depth = 1 } = {}) {
   if (value == null) return null;
   return section(title, [typeof value === "string" ? pre(value) : jsonTree(value, { open: depth })], {
-    open, copy: () => fmt.prettyJson(value),
+    open,
+    copy: () => fmt.prettyJson(value),
   });
 }
 
 function truncationNotes(span) {
   const notes = [];
   for (const [field, t] of Object.entries(span.truncated ?? {})) {
-    notes.push(`${field}: showing the first ${fmt.integer(t.cap_chars)} of ${fmt.integer(t.original_chars)} characters of JSON`);
+    notes.push(
+      `${field}: showing the first ${fmt.integer(t.cap_chars)} of ${fmt.integer(t.original_chars)} characters of JSON`,
+    );
   }
   const stored = span.attributes?.["llmops_nb.truncated"];
   if (stored && typeof stored === "object") {
     for (const [field, t] of Object.entries(stored)) {
-      notes.push(`${field} was cut when recorded: ${fmt.integer(t?.original_chars)} characters, kept ${fmt.integer(t?.cap_chars)}`);
+      notes.push(
+        `${field} was cut when recorded: ${fmt.integer(t?.original_chars)} characters, kept ${fmt.integer(t?.cap_chars)}`,
+      );
     }
   }
   return notes.map((n) => h("div", { class: "lnb-note", text: n }));
@@ -178,7 +191,12 @@ export function renderDetail(span, extra = {}) {
   const shownAbove = Boolean(convo && LLM_KINDS.has(span.kind)) || isTool || Boolean(docs);
   return h("div", { class: "lnb-detail-body" }, [
     h("div", { class: "lnb-detail-head" }, [
-      h("span", { class: "lnb-kind", title: badge.label, text: badge.letters, attrs: { style: `background:${badge.color}` } }),
+      h("span", {
+        class: "lnb-kind",
+        title: badge.label,
+        text: badge.letters,
+        attrs: { style: `background:${badge.color}` },
+      }),
       h("span", { class: "lnb-detail-name", text: span.name ?? "(unnamed)" }),
       h("span", { class: `lnb-status lnb-status-${String(span.status).toLowerCase()}`, text: span.status }),
       copyButton(span.span_id, "copy id"),
@@ -188,9 +206,11 @@ export function renderDetail(span, extra = {}) {
     errorSection(span),
     ...(convo ? messagesSections(convo) : []),
     isTool && span.inputs != null
-      ? section("Arguments", [pre(fmt.prettyJson(span.inputs))], { copy: () => fmt.prettyJson(span.inputs) }) : null,
+      ? section("Arguments", [pre(fmt.prettyJson(span.inputs))], { copy: () => fmt.prettyJson(span.inputs) })
+      : null,
     isTool && span.outputs != null
-      ? section("Result", [pre(fmt.prettyJson(span.outputs))], { copy: () => fmt.prettyJson(span.outputs) }) : null,
+      ? section("Result", [pre(fmt.prettyJson(span.outputs))], { copy: () => fmt.prettyJson(span.outputs) })
+      : null,
     docs ? documentsSection(docs) : null,
     jsonSection("Inputs", span.inputs, { open: !shownAbove }),
     jsonSection("Outputs", span.outputs, { open: !shownAbove }),

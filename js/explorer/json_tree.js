@@ -21,7 +21,10 @@ function leaf(value) {
       const long = value.length > LONG_STRING;
       node.append(text(`"${long ? value.slice(0, LONG_STRING) : value}${long ? "" : '"'}`));
       if (long) {
-        const more = h("button", { class: "lnb-link", text: `… show all ${value.length.toLocaleString("en-US")} characters` });
+        const more = h("button", {
+          class: "lnb-link",
+          text: `… show all ${value.length.toLocaleString("en-US")} characters`,
+        });
         more.addEventListener("click", () => {
           node.replaceChildren(text(`"${value}"`));
         });
@@ -46,7 +49,11 @@ function entry(key, value, depth, open) {
     return row;
   }
   const toggle = h("button", { class: "lnb-j-toggle", attrs: { "aria-expanded": "false" }, text: "▸" });
-  const head = h("span", { class: "lnb-j-head" }, [toggle, label, h("span", { class: "lnb-j-sum", text: summary(value) })]);
+  const head = h("span", { class: "lnb-j-head" }, [
+    toggle,
+    label,
+    h("span", { class: "lnb-j-sum", text: summary(value) }),
+  ]);
   const body = h("div", { class: "lnb-j-body" });
   body.hidden = true;
   let built = false;

@@ -3,9 +3,9 @@
 
 import { h, highlighted, text } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
+import { ROW_HEIGHT, scrollToReveal, visibleWindow } from "../lib/virtual.js";
 import { kindBadge } from "./kinds.js";
 import { hasChildren, visibleRows } from "./tree.js";
-import { ROW_HEIGHT, scrollToReveal, visibleWindow } from "../lib/virtual.js";
 
 const INDENT_PX = 14;
 const MAX_INDENT_LEVELS = 24; // deeper spans stop moving right (the depth is in the tooltip)
@@ -31,10 +31,14 @@ export class TreeView {
 
     this.axis = h("div", { class: "lnb-axis" });
     this.spacer = h("div", { class: "lnb-spacer" });
-    this.viewport = h("div", {
-      class: "lnb-viewport",
-      attrs: { tabindex: "0", role: "tree", "aria-label": "spans" },
-    }, [this.spacer]);
+    this.viewport = h(
+      "div",
+      {
+        class: "lnb-viewport",
+        attrs: { tabindex: "0", role: "tree", "aria-label": "spans" },
+      },
+      [this.spacer],
+    );
     this.el = h("div", { class: "lnb-tree" }, [
       h("div", { class: "lnb-tree-head" }, [h("div", { class: "lnb-col-name", text: "Span" }), this.axis]),
       this.viewport,
@@ -72,7 +76,12 @@ export class TreeView {
     const width = this.axis.clientWidth;
     const count = width ? Math.max(2, Math.min(5, Math.floor(width / 64) + 1)) : 5;
     const ticks = Array.from({ length: count }, (_, k) => k / (count - 1)).map((f) =>
-      h("span", { class: "lnb-tick", attrs: { style: `left:${f * 100}%` }, text: f ? fmt.duration(f * this.totalMs) : "0" }));
+      h("span", {
+        class: "lnb-tick",
+        attrs: { style: `left:${f * 100}%` },
+        text: f ? fmt.duration(f * this.totalMs) : "0",
+      }),
+    );
     this.axis.replaceChildren(...ticks);
   }
 
@@ -128,7 +137,8 @@ export class TreeView {
     const dur = h("span", { class: "lnb-dur" });
     const nameCell = h("div", { class: "lnb-cell-name" }, [twist, kind, name, err, tok, cost]);
     const el = h("div", { class: "lnb-row", attrs: { role: "treeitem" } }, [
-      nameCell, h("div", { class: "lnb-cell-time" }, [bar, dur]),
+      nameCell,
+      h("div", { class: "lnb-cell-time" }, [bar, dur]),
     ]);
     return { el, nameCell, twist, kind, name, err, tok, cost, bar, dur, node: -1, key: "" };
   }
@@ -204,7 +214,8 @@ export class TreeView {
     // the label sits after the bar, else before it, else (a bar across the whole track) inside it
     const place = left + width < 72 ? "after" : left > 18 ? "before" : "inside";
     row.dur.className = `lnb-dur${place === "inside" ? " lnb-dur-inside" : ""}`;
-    row.dur.style.left = place === "after" ? `calc(${left + width}% + 4px)` : place === "inside" ? `calc(${left}% + 4px)` : "";
+    row.dur.style.left =
+      place === "after" ? `calc(${left + width}% + 4px)` : place === "inside" ? `calc(${left}% + 4px)` : "";
     row.dur.style.right = place === "before" ? `calc(${100 - left}% + 4px)` : "";
     row.dur.title = `starts at +${fmt.duration(start)}, lasts ${fmt.duration(dur)}`;
   }

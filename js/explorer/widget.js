@@ -2,11 +2,11 @@
 // with its waterfall, and the detail pane of the selected span. Data comes from the kernel on
 // request (lib/rpc.js); the model's traitlets only hold view state, written back as it changes.
 
-import { renderDetail } from "./detail.js";
 import { h } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
 import { mountView, viewRoot } from "../lib/mount.js";
 import { createRpc } from "../lib/rpc.js";
+import { renderDetail } from "./detail.js";
 import { mergeMatches, nameMatches, step } from "./search.js";
 import { decodeSkeleton } from "./skeleton.js";
 import { buildTree, hasChildren, reveal } from "./tree.js";
@@ -34,12 +34,18 @@ export class ExplorerView {
 
     this.title = h("span", { class: "lnb-title" });
     this.facts = h("span", { class: "lnb-facts-line" });
-    this.search = h("input", { class: "lnb-search", attrs: { type: "search", placeholder: "search spans…", "aria-label": "search spans" } });
+    this.search = h("input", {
+      class: "lnb-search",
+      attrs: { type: "search", placeholder: "search spans…", "aria-label": "search spans" },
+    });
     this.count = h("span", { class: "lnb-count" });
     const prev = h("button", { class: "lnb-btn", text: "▲", title: "previous match (Shift+Enter)" });
     const next = h("button", { class: "lnb-btn", text: "▼", title: "next match (Enter)" });
     this.detail = h("div", { class: "lnb-detail", attrs: { "aria-live": "polite" } }, [
-      h("div", { class: "lnb-placeholder", text: "Select a span to see its messages, inputs, outputs and attributes." }),
+      h("div", {
+        class: "lnb-placeholder",
+        text: "Select a span to see its messages, inputs, outputs and attributes.",
+      }),
     ]);
     this.treeView = new TreeView({
       onSelect: (node) => this.select(node),
@@ -48,7 +54,15 @@ export class ExplorerView {
     });
     this.main = h("div", { class: "lnb-main" }, [this.treeView.el, this.detail]);
     this.root = viewRoot("lnb-explorer", [
-      h("div", { class: "lnb-header" }, [this.title, this.facts, h("span", { class: "lnb-grow" }), this.search, prev, next, this.count]),
+      h("div", { class: "lnb-header" }, [
+        this.title,
+        this.facts,
+        h("span", { class: "lnb-grow" }),
+        this.search,
+        prev,
+        next,
+        this.count,
+      ]),
       this.main,
     ]);
     this.applyHeight();
@@ -56,7 +70,9 @@ export class ExplorerView {
 
     prev.addEventListener("click", () => this.goMatch(-1));
     next.addEventListener("click", () => this.goMatch(1));
-    this.search.addEventListener("input", () => this.later("search", SEARCH_DEBOUNCE_MS, () => this.runSearch(this.search.value)));
+    this.search.addEventListener("input", () =>
+      this.later("search", SEARCH_DEBOUNCE_MS, () => this.runSearch(this.search.value)),
+    );
     this.search.addEventListener("keydown", (event) => {
       event.stopPropagation(); // notebook shortcuts must not see typing
       if (event.key === "Enter") {
@@ -147,7 +163,9 @@ export class ExplorerView {
     const parts = [
       `${fmt.integer(this.skel.n)} span${this.skel.n === 1 ? "" : "s"}`,
       fmt.duration(t.duration_ms),
-      tokens ? `${fmt.tokens(tokens)} tok (${fmt.integer(t.input_tokens)} in / ${fmt.integer(t.output_tokens)} out)` : null,
+      tokens
+        ? `${fmt.tokens(tokens)} tok (${fmt.integer(t.input_tokens)} in / ${fmt.integer(t.output_tokens)} out)`
+        : null,
       t.cost_usd != null ? fmt.cost(t.cost_usd) : null,
       t.error_count ? `${t.error_count} error${t.error_count === 1 ? "" : "s"}` : null,
       t.dropped_spans ? `${fmt.integer(t.dropped_spans)} spans dropped` : null,
@@ -159,7 +177,10 @@ export class ExplorerView {
     this.title.textContent = "";
     const retry = h("button", { class: "lnb-btn", text: "retry" });
     retry.addEventListener("click", () => this.load());
-    this.facts.replaceChildren(h("span", { class: "lnb-error-msg", text: `Could not load the trace: ${err?.message ?? err}` }), retry);
+    this.facts.replaceChildren(
+      h("span", { class: "lnb-error-msg", text: `Could not load the trace: ${err?.message ?? err}` }),
+      retry,
+    );
   }
 
   select(node, { fromModel = false } = {}) {
@@ -192,7 +213,10 @@ export class ExplorerView {
         if (token !== this.detailToken || err?.type === "Closed") return;
         const again = h("button", { class: "lnb-btn", text: "retry" });
         again.addEventListener("click", () => this.loadDetail(node, { retry: true }));
-        this.detail.replaceChildren(h("div", { class: "lnb-error-msg", text: `Could not load this span: ${err?.message ?? err}` }), again);
+        this.detail.replaceChildren(
+          h("div", { class: "lnb-error-msg", text: `Could not load this span: ${err?.message ?? err}` }),
+          again,
+        );
         return;
       }
       this.details.delete(id);
@@ -226,12 +250,24 @@ export class ExplorerView {
     const node = tv.active;
     let target = -1;
     switch (event.key) {
-      case "ArrowDown": target = tv.neighbour(node, 1); break;
-      case "ArrowUp": target = tv.neighbour(node, -1); break;
-      case "PageDown": target = tv.neighbour(node, tv.pageRows()); break;
-      case "PageUp": target = tv.neighbour(node, -tv.pageRows()); break;
-      case "Home": target = tv.rows[0] ?? -1; break;
-      case "End": target = tv.rows[tv.rows.length - 1] ?? -1; break;
+      case "ArrowDown":
+        target = tv.neighbour(node, 1);
+        break;
+      case "ArrowUp":
+        target = tv.neighbour(node, -1);
+        break;
+      case "PageDown":
+        target = tv.neighbour(node, tv.pageRows());
+        break;
+      case "PageUp":
+        target = tv.neighbour(node, -tv.pageRows());
+        break;
+      case "Home":
+        target = tv.rows[0] ?? -1;
+        break;
+      case "End":
+        target = tv.rows[tv.rows.length - 1] ?? -1;
+        break;
       case "ArrowRight":
         if (node >= 0 && hasChildren(this.tree, node)) {
           if (this.collapsed[node]) this.toggle(node);

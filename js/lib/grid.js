@@ -3,7 +3,7 @@
 // scroll. The view supplies how a row is made and filled; the grid owns scrolling, paging, the
 // keyboard (arrows, Page Up/Down, Home/End, Enter), the "nothing here" line and the status message.
 import { h } from "./dom.js";
-import { PAGE_SIZE, PageCache, listWindow, pagesToLoad, scrollTopFor } from "./pages.js";
+import { listWindow, PAGE_SIZE, PageCache, pagesToLoad, scrollTopFor } from "./pages.js";
 import { OVERSCAN } from "./virtual.js";
 
 /**
@@ -98,7 +98,11 @@ export class PagedGrid {
       onUpdate: (/** @type {{error?: any}} */ event) => this.updated(event),
     });
     this.spacer = h("div", { class: `${p}-spacer` });
-    this.viewport = h("div", { class: `${p}-viewport`, attrs: { tabindex: "0", role: "grid", "aria-label": options.label } }, [this.spacer]);
+    this.viewport = h(
+      "div",
+      { class: `${p}-viewport`, attrs: { tabindex: "0", role: "grid", "aria-label": options.label } },
+      [this.spacer],
+    );
     this.empty = h("div", { class: `${p}-empty` });
     this.empty.hidden = true;
     this.viewport.addEventListener("scroll", () => this.schedule());
@@ -176,7 +180,13 @@ export class PagedGrid {
   }
 
   window() {
-    return listWindow(this.viewport.scrollTop, this.viewportHeight(), this.cache.total ?? 0, this.options.rowHeight, OVERSCAN);
+    return listWindow(
+      this.viewport.scrollTop,
+      this.viewportHeight(),
+      this.cache.total ?? 0,
+      this.options.rowHeight,
+      OVERSCAN,
+    );
   }
 
   /** The pages the viewport shows and the one to prefetch, in the order to load them. */
@@ -230,7 +240,9 @@ export class PagedGrid {
 
   /** @param {Event} event */
   rowAt(event) {
-    const el = /** @type {HTMLElement | null} */ (/** @type {Element} */ (event.target).closest?.(`.${this.options.prefix}-row`));
+    const el = /** @type {HTMLElement | null} */ (
+      /** @type {Element} */ (event.target).closest?.(`.${this.options.prefix}-row`)
+    );
     return el ? Number(el.dataset.index) : -1;
   }
 

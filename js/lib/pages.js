@@ -16,7 +16,14 @@ const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
  * scroll area's height. Up to `maxPx` tall the mapping is 1:1 (as lib/virtual.js); a longer list
  * gets a `maxPx` area whose scroll position is stretched over the whole list (`scale` > 1).
  */
-export function listWindow(scrollTop, viewportHeight, total, rowHeight = ROW_HEIGHT, overscan = OVERSCAN, maxPx = MAX_SCROLL_PX) {
+export function listWindow(
+  scrollTop,
+  viewportHeight,
+  total,
+  rowHeight = ROW_HEIGHT,
+  overscan = OVERSCAN,
+  maxPx = MAX_SCROLL_PX,
+) {
   const n = Math.max(0, total | 0);
   const vh = Math.max(0, viewportHeight);
   const full = n * rowHeight;
@@ -147,7 +154,8 @@ export class PageCache {
   evict() {
     while (this.pages.size > this.maxPages) {
       let far = -1;
-      for (const p of this.pages.keys()) if (far < 0 || Math.abs(p - this.center) > Math.abs(far - this.center)) far = p;
+      for (const p of this.pages.keys())
+        if (far < 0 || Math.abs(p - this.center) > Math.abs(far - this.center)) far = p;
       this.pages.delete(far);
     }
   }

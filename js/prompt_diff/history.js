@@ -16,8 +16,11 @@ export class HistoryList {
     this.body = h("div", { class: "lnb-pd-hbody", attrs: { role: "list" } });
     this.count = h("span", { class: "lnb-pd-dim" });
     this.el = h("div", { class: "lnb-pd-history", attrs: { "aria-label": "versions" } }, [
-      h("div", { class: "lnb-pd-hhead" }, [h("span", { text: "versions" }), this.count,
-        h("span", { class: "lnb-pd-dim lnb-pd-hhint", text: "pick A (old) and B (new)" })]),
+      h("div", { class: "lnb-pd-hhead" }, [
+        h("span", { text: "versions" }),
+        this.count,
+        h("span", { class: "lnb-pd-dim lnb-pd-hhint", text: "pick A (old) and B (new)" }),
+      ]),
       this.body,
     ]);
   }
@@ -34,16 +37,20 @@ export class HistoryList {
   row(item) {
     const version = Number(item.version);
     const pick = (side) => {
-      const button = h("button", { class: `lnb-pd-pick lnb-pd-pick-${side}`, text: side.toUpperCase(),
+      const button = h("button", {
+        class: `lnb-pd-pick lnb-pd-pick-${side}`,
+        text: side.toUpperCase(),
         title: side === "a" ? `compare from v${version} (old side)` : `compare to v${version} (new side)`,
-        attrs: { "aria-pressed": "false", "aria-label": `${side.toUpperCase()}: version ${version}` } });
+        attrs: { "aria-pressed": "false", "aria-label": `${side.toUpperCase()}: version ${version}` },
+      });
       button.addEventListener("click", () => this.onPick(side, version));
       this.buttons.push({ side, version, button });
       return button;
     };
     const aliases = (item.aliases ?? []).map((alias) => h("span", { class: "lnb-pd-alias", text: `@${alias}` }));
     const row = h("div", { class: "lnb-pd-hrow", attrs: { role: "listitem", "data-version": String(version) } }, [
-      pick("a"), pick("b"),
+      pick("a"),
+      pick("b"),
       h("span", { class: "lnb-pd-version", text: `v${version}` }),
       ...aliases,
       h("span", { class: "lnb-pd-message", text: item.commit_message ?? "", title: item.commit_message ?? "" }),

@@ -30,10 +30,14 @@ const cell = (cls, nodes) => h("div", { class: `lnb-pd-cell ${cls}` }, nodes);
 
 function sideCells(row, vars) {
   const words = row.op === "replace" && Array.isArray(row.words);
-  const left = row.a == null ? cell("lnb-pd-none", []) : cell(row.op === "equal" ? "" : "lnb-pd-del",
-    words ? wordNodes(row.words, "a", vars) : textNodes(row.a, vars));
-  const right = row.b == null ? cell("lnb-pd-none", []) : cell(row.op === "equal" ? "" : "lnb-pd-ins",
-    words ? wordNodes(row.words, "b", vars) : textNodes(row.b, vars));
+  const left =
+    row.a == null
+      ? cell("lnb-pd-none", [])
+      : cell(row.op === "equal" ? "" : "lnb-pd-del", words ? wordNodes(row.words, "a", vars) : textNodes(row.a, vars));
+  const right =
+    row.b == null
+      ? cell("lnb-pd-none", [])
+      : cell(row.op === "equal" ? "" : "lnb-pd-ins", words ? wordNodes(row.words, "b", vars) : textNodes(row.b, vars));
   return [num(row.a_line), left, num(row.b_line, "lnb-pd-num-b"), right];
 }
 
@@ -53,7 +57,8 @@ function inlineCells(row, vars) {
 }
 
 function sectionTitle(section, index) {
-  const roles = section.role_a === section.role_b ? section.role_a : `${section.role_a ?? "∅"} → ${section.role_b ?? "∅"}`;
+  const roles =
+    section.role_a === section.role_b ? section.role_a : `${section.role_a ?? "∅"} → ${section.role_b ?? "∅"}`;
   const n = (section.index_b ?? section.index_a ?? index) + 1;
   return h("div", { class: `lnb-pd-section lnb-pd-status-${section.status}` }, [
     h("span", { class: "lnb-pd-role", text: `message ${n} · ${roles}` }),
@@ -78,7 +83,11 @@ export function renderRows(diff, mode, { maxRows = MAX_ROWS } = {}) {
   const draw = (item) => {
     if (item.title) return [sectionTitle(item.title, item.index)];
     if (item.row) return cells(item.row);
-    const button = h("button", { class: "lnb-pd-skip", text: `⋯ ${item.skip.length} unchanged line${item.skip.length === 1 ? "" : "s"} ⋯`, title: "show them" });
+    const button = h("button", {
+      class: "lnb-pd-skip",
+      text: `⋯ ${item.skip.length} unchanged line${item.skip.length === 1 ? "" : "s"} ⋯`,
+      title: "show them",
+    });
     button.addEventListener("click", () => button.replaceWith(...item.skip.flatMap(cells)));
     return [button];
   };

@@ -55,7 +55,9 @@ export function wordNodes(words, side, vars = {}) {
 
 /** Whether a changed line shares visible words with its old self (else it reads better as −/+ lines). */
 export function sharesWords(words) {
-  return (Array.isArray(words) ? words : []).some((run) => Array.isArray(run) && run[0] === "equal" && String(run[1] ?? "").trim());
+  return (Array.isArray(words) ? words : []).some(
+    (run) => Array.isArray(run) && run[0] === "equal" && String(run[1] ?? "").trim(),
+  );
 }
 
 /** A metadata value as people read it: strings as they are, anything else as JSON. */

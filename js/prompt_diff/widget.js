@@ -6,12 +6,12 @@
 // This file only draws what it is sent. Traitlets hold the view state (name, a, b, mode).
 
 import { copyText } from "../lib/copy.js";
-import { HistoryList } from "./history.js";
-import { metadataTable, summaryLine, variableChips } from "./meta.js";
-import { renderRows } from "./rows.js";
 import { h } from "../lib/dom.js";
 import { mountView, viewRoot } from "../lib/mount.js";
 import { createRpc } from "../lib/rpc.js";
+import { HistoryList } from "./history.js";
+import { metadataTable, summaryLine, variableChips } from "./meta.js";
+import { renderRows } from "./rows.js";
 
 export const MODES = { side: "side by side", inline: "inline" };
 
@@ -43,7 +43,9 @@ export class PromptDiffView {
     this.status = h("span", { class: "lnb-pd-status", attrs: { role: "status" } });
     this.copyButton = button("copy diff", "copy the unified diff", () => this.copy());
     const toolbar = h("div", { class: "lnb-pd-toolbar" }, [
-      this.title, this.status, h("span", { class: "lnb-grow" }),
+      this.title,
+      this.status,
+      h("span", { class: "lnb-grow" }),
       h("span", { class: "lnb-pd-toggle", attrs: { role: "group", "aria-label": "view" } }, this.modeButtons),
       button("⇄ swap", "swap A and B", () => this.swap()),
       button("↻", "read the versions and aliases again", () => this.reload()),
@@ -156,7 +158,9 @@ export class PromptDiffView {
     this.title.textContent = this.model.get("name") ?? "";
     if (!answer) return;
     const diff = answer.diff ?? {};
-    this.head.replaceChildren(...[summaryLine(diff), variableChips(diff.variables), metadataTable(diff.metadata)].filter(Boolean));
+    this.head.replaceChildren(
+      ...[summaryLine(diff), variableChips(diff.variables), metadataTable(diff.metadata)].filter(Boolean),
+    );
     this.body.replaceChildren(renderRows(diff, this.mode));
     this.history.select(this.model.get("a"), this.model.get("b"));
   }
@@ -164,7 +168,9 @@ export class PromptDiffView {
   async copy() {
     const ok = await copyText(this.current?.unified ?? "");
     this.copyButton.textContent = ok ? "copied" : "copy failed";
-    setTimeout(() => { this.copyButton.textContent = "copy diff"; }, 1500);
+    setTimeout(() => {
+      this.copyButton.textContent = "copy diff";
+    }, 1500);
   }
 
   destroy() {

@@ -89,11 +89,13 @@ describe("visibleRows", () => {
 
 describe("decodeSkeleton", () => {
   it("decodes dictionary columns and turns nulls into NaN", () => {
-    const s = decodeSkeleton(skeletonOf([
-      { id: "a", name: "root", kind: "AGENT" },
-      { id: "b", parent: "a", kind: "LLM", model: "gpt-4o", inTok: 3 },
-      { id: "c", parent: "zzz", kind: "LLM", model: "gpt-4o" },
-    ]));
+    const s = decodeSkeleton(
+      skeletonOf([
+        { id: "a", name: "root", kind: "AGENT" },
+        { id: "b", parent: "a", kind: "LLM", model: "gpt-4o", inTok: 3 },
+        { id: "c", parent: "zzz", kind: "LLM", model: "gpt-4o" },
+      ]),
+    );
     expect(s.kind).toEqual(["AGENT", "LLM", "LLM"]);
     expect(s.model).toEqual([null, "gpt-4o", "gpt-4o"]);
     expect([...s.parent]).toEqual([-1, 0, -1]);

@@ -6,12 +6,28 @@ import { h } from "../lib/dom.js";
 export const FILTER_FIELDS = [
   { key: "name", placeholder: "name (* wildcard)", title: "the trace's name; * and ? are wildcards" },
   { key: "tags", placeholder: "tags: env=dev, team=x", title: "KEY=VALUE pairs separated by commas; all must match" },
-  { key: "status", options: [["", "any status"], ["OK", "OK"], ["ERROR", "ERROR"], ["IN_PROGRESS", "IN_PROGRESS"]] },
+  {
+    key: "status",
+    options: [
+      ["", "any status"],
+      ["OK", "OK"],
+      ["ERROR", "ERROR"],
+      ["IN_PROGRESS", "IN_PROGRESS"],
+    ],
+  },
   { key: "model", placeholder: "model", title: "traces with a span of this model; * and ? are wildcards" },
   { key: "session", placeholder: "session", title: "the %%llm_trace --session id" },
-  { key: "since", placeholder: "since 2026-11-26T14:00", title: "started at or after (ISO date or time, your kernel's local time unless it has an offset)" },
+  {
+    key: "since",
+    placeholder: "since 2026-11-26T14:00",
+    title: "started at or after (ISO date or time, your kernel's local time unless it has an offset)",
+  },
   { key: "until", placeholder: "until", title: "started before (ISO date or time)" },
-  { key: "text", placeholder: "text in inputs/outputs", title: "case-insensitive, in names, inputs, outputs and errors" },
+  {
+    key: "text",
+    placeholder: "text in inputs/outputs",
+    title: "case-insensitive, in names, inputs, outputs and errors",
+  },
 ];
 
 export const TYPING_DEBOUNCE_MS = 350;
@@ -21,7 +37,9 @@ export function tagsText(tags) {
   if (tags == null) return "";
   if (typeof tags === "string") return tags;
   if (Array.isArray(tags)) return tags.map(String).join(", ");
-  return Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(", ");
+  return Object.entries(tags)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ");
 }
 
 /** Input values -> the filters object (empty inputs left out). */
@@ -41,7 +59,14 @@ export function queryKey(filters, sortBy, desc) {
   const f = filters ?? {};
   const canon = {};
   for (const key of Object.keys(f).sort()) {
-    const v = key === "tags" ? tagsText(f[key]).split(",").map((s) => s.trim()).filter(Boolean).join(",") : f[key];
+    const v =
+      key === "tags"
+        ? tagsText(f[key])
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean)
+            .join(",")
+        : f[key];
     if (v !== "" && v != null) canon[key] = v;
   }
   return JSON.stringify([canon, sortBy, Boolean(desc)]);
@@ -55,9 +80,16 @@ export class FilterBar {
     this.timer = 0;
     const fields = FILTER_FIELDS.map((f) => {
       const input = f.options
-        ? h("select", { class: "lnb-tl-input lnb-tl-f-status", title: "status", attrs: { "aria-label": "status" } },
-          f.options.map(([value, label]) => h("option", { text: label, attrs: { value } })))
-        : h("input", { class: `lnb-tl-input lnb-tl-f-${f.key}`, title: f.title, attrs: { type: "text", placeholder: f.placeholder, "aria-label": f.key, spellcheck: "false" } });
+        ? h(
+            "select",
+            { class: "lnb-tl-input lnb-tl-f-status", title: "status", attrs: { "aria-label": "status" } },
+            f.options.map(([value, label]) => h("option", { text: label, attrs: { value } })),
+          )
+        : h("input", {
+            class: `lnb-tl-input lnb-tl-f-${f.key}`,
+            title: f.title,
+            attrs: { type: "text", placeholder: f.placeholder, "aria-label": f.key, spellcheck: "false" },
+          });
       this.inputs[f.key] = input;
       if (f.options) input.addEventListener("change", () => this.fire());
       else {

@@ -31,7 +31,9 @@ export function localTime(iso) {
 /** `env=dev · team=x` */
 export function tagText(tags) {
   if (!tags || typeof tags !== "object") return "";
-  return Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(" · ");
+  return Object.entries(tags)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" · ");
 }
 
 /** The status as a CSS class suffix, from a fixed set (never the raw value). */
@@ -45,13 +47,25 @@ export function cellTexts(row) {
   const name = row.name == null ? "(unnamed)" : String(row.name);
   return {
     start: { text: localTime(row.start_time), title: `${row.start_time ?? ""} (UTC)\ntrace ${row.trace_id ?? ""}` },
-    name: { text: name, tags: tagText(row.tags), title: [name, tagText(row.tags), row.session ? `session ${row.session}` : "", row.error_message ?? ""].filter(Boolean).join("\n") },
+    name: {
+      text: name,
+      tags: tagText(row.tags),
+      title: [name, tagText(row.tags), row.session ? `session ${row.session}` : "", row.error_message ?? ""]
+        .filter(Boolean)
+        .join("\n"),
+    },
     duration: { text: row.duration_ms == null ? "running" : fmt.duration(row.duration_ms) },
     spans: { text: fmt.integer(row.span_count) },
     llm: { text: fmt.integer(row.llm_calls) },
-    tokens: { text: tokens ? fmt.tokens(tokens) : "", title: tokens ? `${fmt.integer(row.input_tokens)} in / ${fmt.integer(row.output_tokens)} out` : "" },
+    tokens: {
+      text: tokens ? fmt.tokens(tokens) : "",
+      title: tokens ? `${fmt.integer(row.input_tokens)} in / ${fmt.integer(row.output_tokens)} out` : "",
+    },
     cost: { text: fmt.cost(row.cost_usd) },
-    status: { text: String(row.status ?? ""), title: row.error_count ? `${row.error_count} span${row.error_count === 1 ? "" : "s"} failed` : "" },
+    status: {
+      text: String(row.status ?? ""),
+      title: row.error_count ? `${row.error_count} span${row.error_count === 1 ? "" : "s"} failed` : "",
+    },
   };
 }
 
@@ -59,7 +73,10 @@ export function cellTexts(row) {
 export function makeRow() {
   const cells = {};
   const children = COLUMNS.map((c) => {
-    const cell = h("div", { class: `lnb-tl-cell lnb-tl-c-${c.key}${c.num ? " lnb-tl-num" : ""}`, attrs: { role: "gridcell" } });
+    const cell = h("div", {
+      class: `lnb-tl-cell lnb-tl-c-${c.key}${c.num ? " lnb-tl-num" : ""}`,
+      attrs: { role: "gridcell" },
+    });
     cells[c.key] = cell;
     return cell;
   });
@@ -82,7 +99,12 @@ export function fillRow(slot, row, index, top, { active = false } = {}) {
   el.dataset.index = String(index);
   el.setAttribute("aria-rowindex", String(index + 2)); // the header is row 1
   el.classList.toggle("lnb-tl-active", active);
-  const key = row instanceof Error ? `error:${row.message}` : row ? `${row.trace_id}|${row.status}|${row.span_count}|${row.duration_ms}` : "loading";
+  const key =
+    row instanceof Error
+      ? `error:${row.message}`
+      : row
+        ? `${row.trace_id}|${row.status}|${row.span_count}|${row.duration_ms}`
+        : "loading";
   if (slot.key === key && slot.index === index) return;
   slot.key = key;
   slot.index = index;
@@ -116,10 +138,18 @@ export function fillRow(slot, row, index, top, { active = false } = {}) {
 export function makeHeader(onSort) {
   const buttons = {};
   const cells = COLUMNS.map((c) => {
-    const button = h("button", { class: "lnb-tl-sort", text: c.label, title: c.title ? `${c.title}; click to sort` : "click to sort" });
+    const button = h("button", {
+      class: "lnb-tl-sort",
+      text: c.label,
+      title: c.title ? `${c.title}; click to sort` : "click to sort",
+    });
     button.addEventListener("click", () => onSort(c));
     buttons[c.sort] = button;
-    return h("div", { class: `lnb-tl-cell lnb-tl-c-${c.key}${c.num ? " lnb-tl-num" : ""}`, attrs: { role: "columnheader" } }, [button]);
+    return h(
+      "div",
+      { class: `lnb-tl-cell lnb-tl-c-${c.key}${c.num ? " lnb-tl-num" : ""}`, attrs: { role: "columnheader" } },
+      [button],
+    );
   });
   const el = h("div", { class: "lnb-tl-head", attrs: { role: "row" } }, cells);
   const mark = (sortBy, desc) => {

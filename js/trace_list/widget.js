@@ -45,7 +45,11 @@ export class TraceListView {
     this.filters = new FilterBar({ onChange: (/** @type {object} */ filters) => this.setFilters(filters) });
     this.count = h("span", { class: "lnb-tl-count", text: "loading…" });
     this.message = h("span", { class: "lnb-tl-message", attrs: { role: "status" } });
-    const refresh = h("button", { class: "lnb-tl-btn", text: "↻ refresh", title: "read the store again (new traces, new totals)" });
+    const refresh = h("button", {
+      class: "lnb-tl-btn",
+      text: "↻ refresh",
+      title: "read the store again (new traces, new totals)",
+    });
     refresh.addEventListener("click", () => this.reload());
     this.header = makeHeader((/** @type {string} */ column) => this.sortBy(column));
     this.root = viewRoot("lnb-trace-list", []);
@@ -54,18 +58,21 @@ export class TraceListView {
       label: "traces",
       rowHeight: ROW_HEIGHT,
       pageSize,
-      load: (offset, limit, asOf) => this.rpc.request("page", {
-        filters: this.model.get("filters") ?? {},
-        sort: { column: this.model.get("sort_by"), descending: Boolean(this.model.get("sort_desc")) },
-        offset,
-        limit,
-        ...(asOf ? { as_of: asOf } : {}),
-      }),
+      load: (offset, limit, asOf) =>
+        this.rpc.request("page", {
+          filters: this.model.get("filters") ?? {},
+          sort: { column: this.model.get("sort_by"), descending: Boolean(this.model.get("sort_desc")) },
+          offset,
+          limit,
+          ...(asOf ? { as_of: asOf } : {}),
+        }),
       makeRow,
       fillRow: (slot, row, index, top, active) => fillRow(slot, row, index, top, { active }),
       fallbackHeight: () => (Number(this.model.get("height")) || 520) - 110,
-      emptyText: () => (Object.keys(this.model.get("filters") ?? {}).length > 0
-        ? "No trace matches these filters." : "No traces in the store yet: run a %%llm_trace cell."),
+      emptyText: () =>
+        Object.keys(this.model.get("filters") ?? {}).length > 0
+          ? "No trace matches these filters."
+          : "No traces in the store yet: run a %%llm_trace cell.",
       countText: (total) => `${fmt.integer(total)} trace${total === 1 ? "" : "s"}`,
       onPage: () => {},
       onOpen: (index) => this.open(index),
@@ -79,7 +86,11 @@ export class TraceListView {
       h("div", { class: "lnb-tl-toolbar" }, [this.count, this.message, h("span", { class: "lnb-grow" }), refresh]),
       h("div", { class: "lnb-tl-table" }, [this.header.el, this.viewport, this.grid.empty]),
     ]);
-    const back = h("button", { class: "lnb-tl-btn lnb-tl-back", text: "← all traces", title: "back to the list (Escape)" });
+    const back = h("button", {
+      class: "lnb-tl-btn lnb-tl-back",
+      text: "← all traces",
+      title: "back to the list (Escape)",
+    });
     back.addEventListener("click", () => this.close());
     this.openTitle = h("span", { class: "lnb-tl-open-title" });
     this.explorerHost = h("div", { class: "lnb-tl-explorer-host" });
