@@ -120,3 +120,30 @@ export class EvalFilterBar {
     clearTimeout(this.timer);
   }
 }
+
+/**
+ * Drop from the model a sort or a filter the table cannot do (a delta after leaving a comparison, a
+ * scorer the run does not have); returns whether anything changed.
+ * @param {import("../lib/mount.js").Model} model
+ * @param {any} info the kernel's `info` answer
+ * @param {boolean} compare
+ */
+export function dropUnsupported(model, info, compare) {
+  const sorts = new Set(info.sorts ?? ["row"]);
+  const filters = cleanFilters(model.get("filters"));
+  const names = new Set((info.scorers ?? []).map((/** @type {any} */ s) => s.name));
+  const outcome = ["win", "loss", "tie"].includes(filters.result);
+  let changed = false;
+  if (!sorts.has(model.get("sort_by") || "row")) {
+    model.set("sort_by", "row");
+    model.set("sort_desc", false);
+    changed = true;
+  }
+  if (filters.scorer && (!names.has(filters.scorer) || (outcome && !compare))) {
+    delete filters.scorer;
+    delete filters.result;
+    model.set("filters", filters);
+    changed = true;
+  }
+  return changed;
+}

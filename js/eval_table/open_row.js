@@ -3,7 +3,7 @@
 // explorer below it. The model holds what is open (open_row, trace_id, the explorer's state), so a
 // re-rendered view opens the same row again.
 import { h } from "../lib/dom.js";
-import { mountExplorer, relayModel } from "../lib/mount.js";
+import { closeOnEscape, mountExplorer, relayModel } from "../lib/mount.js";
 import { renderRowDetail } from "./detail.js";
 import { FeedbackForm } from "./feedback.js";
 
@@ -75,12 +75,7 @@ export class OpenRow {
       this.explorerHost,
     ]);
     this.el.hidden = true;
-    this.el.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && !(/** @type {Element} */ (event.target).closest?.("input, textarea, select"))) {
-        event.stopPropagation();
-        this.close();
-      }
-    });
+    closeOnEscape(this.el, "input, textarea, select", () => this.close());
   }
 
   cardPx() {

@@ -2,6 +2,7 @@
 // as text (textContent, title); classes come from fixed sets.
 
 import { h } from "../lib/dom.js";
+import { placeRow } from "../lib/grid.js";
 import { compareChip, feedbackText, latencyText, scoreChip } from "./cells.js";
 import { diffNodes } from "./diff.js";
 import { thumbIcon } from "./icons.js";
@@ -162,12 +163,7 @@ export function fillRow(
   { active = false, selected = false, compare = false, scorers = [] } = {},
 ) {
   const el = slot.el;
-  el.hidden = false;
-  el.style.transform = `translateY(${top}px)`;
-  el.style.height = `${ROW_HEIGHT}px`;
-  el.dataset.index = String(index);
-  el.setAttribute("aria-rowindex", String(index + 2)); // the header is row 1
-  el.classList.toggle("lnb-ev-active", active);
+  placeRow(el, index, top, ROW_HEIGHT, "lnb-ev-active", active);
   el.classList.toggle("lnb-ev-selected", selected);
   slot.check.checked = selected;
   const key = row instanceof Error ? `error:${row.message}` : row ? rowKey(row) : "loading";
@@ -226,4 +222,17 @@ export function fillRow(
   slot.down.setAttribute("aria-pressed", String(fb.value === "down"));
   slot.note.textContent = fb.label ? fb.label : fb.comment ? "✎" : "";
   slot.cells.feedback.title = fb.title;
+}
+
+/**
+ * The grid's least width: the fixed tracks and the minimums of the flexible ones, plus gaps.
+ * @param {{ width: string }[]} columns
+ */
+export function minWidth(columns, gap = 8, padding = 16) {
+  let px = padding + gap * Math.max(0, columns.length - 1);
+  for (const c of columns) {
+    const m = /(\d+)px/.exec(c.width);
+    px += m ? Number(m[1]) : 80;
+  }
+  return px;
 }

@@ -7,31 +7,18 @@
 import { ExplorerView } from "../explorer/widget.js";
 import { h } from "../lib/dom.js";
 import { PagedGrid } from "../lib/grid.js";
-import { mountView, viewRoot } from "../lib/mount.js";
+import { listen, mountView, viewRoot } from "../lib/mount.js";
 import { PAGE_SIZE } from "../lib/pages.js";
 import { createRpc } from "../lib/rpc.js";
 import { fmtTime } from "./cells.js";
 import { CompareMenu } from "./compare_menu.js";
-import { cleanFilters, EvalFilterBar } from "./filters.js";
+import { cleanFilters, dropUnsupported, EvalFilterBar } from "./filters.js";
 import { OpenRow } from "./open_row.js";
-import { columnsFor, fillRow, gridTemplate, makeHeader, makeRow, nextSort, ROW_HEIGHT } from "./rows.js";
+import { columnsFor, fillRow, gridTemplate, makeHeader, makeRow, minWidth, nextSort, ROW_HEIGHT } from "./rows.js";
 import { Selection } from "./selection.js";
 import { summaryCards, summaryLine } from "./summary.js";
 
 export { explorerModel } from "./open_row.js";
-
-/**
- * The grid's least width: the fixed tracks and the minimums of the flexible ones, plus gaps.
- * @param {{ width: string }[]} columns
- */
-export function minWidth(columns, gap = 8, padding = 16) {
-  let px = padding + gap * Math.max(0, columns.length - 1);
-  for (const c of columns) {
-    const m = /(\d+)px/.exec(c.width);
-    px += m ? Number(m[1]) : 80;
-  }
-  return px;
-}
 
 export class EvalTableView {
   /**
@@ -71,11 +58,7 @@ export class EvalTableView {
     this.selection = new Selection({
       model,
       rpc: this.rpc,
-      query: () => ({
-        compare: this.compareKey(),
-        filters: cleanFilters(this.model.get("filters")),
-        sort: this.sort(),
-      }),
+      query: () => this.query(),
       state: () => ({
         header: this.header,
         total: this.grid?.cache.total ?? null,
@@ -93,15 +76,8 @@ export class EvalTableView {
       label: "evaluation rows",
       rowHeight: ROW_HEIGHT,
       pageSize,
-      load: (offset, limit, asOf) =>
-        this.rpc.request("page", {
-          compare: this.compareKey(),
-          filters: cleanFilters(this.model.get("filters")),
-          sort: this.sort(),
-          offset,
-          limit,
-          ...(asOf ? { as_of: asOf } : {}),
-        }),
+      rpc: this.rpc,
+      query: () => this.query(),
       makeRow: () => makeRow(this.columns),
       fillRow: (slot, row, index, top, active) => {
         const selected = row && !(row instanceof Error) ? this.selection.has(row.row) : false;
@@ -156,8 +132,7 @@ export class EvalTableView {
     this.root.append(this.list, this.openRow.el);
     el.append(this.root);
 
-    /** @type {Record<string, () => void>} */
-    this.listeners = {
+    this.unlisten = listen(model, {
       "change:height": () => this.applyHeight(),
       "change:filters": () => this.apply(),
       "change:sort_by": () => this.batch || this.apply(),
@@ -165,8 +140,7 @@ export class EvalTableView {
       "change:compare_to": () => (this.compareKey() !== this.startedFor ? this.start() : null),
       "change:selected_rows": () => this.selection.read(),
       "change:open_row": () => this.openRow.show(),
-    };
-    for (const [event, fn] of Object.entries(this.listeners)) model.on(event, fn);
+    });
 
     this.applyHeight();
     this.selection.show();
@@ -179,6 +153,11 @@ export class EvalTableView {
 
   compareKey() {
     return this.model.get("compare_to") || null;
+  }
+
+  /** What every request about rows says: the run compared with, the filters, the sort. */
+  query() {
+    return { compare: this.compareKey(), filters: cleanFilters(this.model.get("filters")), sort: this.sort() };
   }
 
   sort() {
@@ -225,7 +204,7 @@ export class EvalTableView {
     this.showTitle();
     this.menu.fill([], info.frames ?? [], info);
     this.buildColumns();
-    this.fixState();
+    if (dropUnsupported(this.model, this.info, this.compare)) this.model.save_changes();
     this.filters.setScorers(info.scorers, this.compare);
     this.filters.set(this.model.get("filters"));
     this.loadSummary();
@@ -265,27 +244,6 @@ export class EvalTableView {
     this.root.style.setProperty("--lnb-ev-cols", gridTemplate(this.columns));
     this.table.style.minWidth = `${minWidth(this.columns)}px`;
     this.selection.show();
-  }
-
-  /** Drop a sort or a filter the current table cannot do (e.g. a delta after leaving a comparison). */
-  fixState() {
-    const sorts = new Set(this.info.sorts ?? ["row"]);
-    const filters = cleanFilters(this.model.get("filters"));
-    const names = new Set((this.info.scorers ?? []).map((/** @type {any} */ s) => s.name));
-    const outcome = ["win", "loss", "tie"].includes(filters.result);
-    let changed = false;
-    if (!sorts.has(this.model.get("sort_by") || "row")) {
-      this.model.set("sort_by", "row");
-      this.model.set("sort_desc", false);
-      changed = true;
-    }
-    if (filters.scorer && (!names.has(filters.scorer) || (outcome && !this.compare))) {
-      delete filters.scorer;
-      delete filters.result;
-      this.model.set("filters", filters);
-      changed = true;
-    }
-    if (changed) this.model.save_changes();
   }
 
   async loadSummary() {
@@ -428,7 +386,7 @@ export class EvalTableView {
     this.filters.destroy();
     this.grid.destroy();
     this.rpc.close();
-    for (const [event, fn] of Object.entries(this.listeners)) this.model.off(event, fn);
+    this.unlisten();
     this.root.remove();
   }
 }

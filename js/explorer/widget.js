@@ -4,7 +4,7 @@
 
 import { h } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
-import { mountView, viewRoot } from "../lib/mount.js";
+import { listen, mountView, viewRoot } from "../lib/mount.js";
 import { createRpc } from "../lib/rpc.js";
 import { renderDetail } from "./detail.js";
 import { mergeMatches, nameMatches, step } from "./search.js";
@@ -90,9 +90,11 @@ export class ExplorerView {
       if (node != null && node !== this.treeView.selected) this.select(node, { fromModel: true });
     };
     this.onTrace = () => this.load();
-    model.on("change:height", this.onHeight);
-    model.on("change:selected_span_id", this.onSelected);
-    model.on("change:trace_id", this.onTrace);
+    this.unlisten = listen(model, {
+      "change:height": this.onHeight,
+      "change:selected_span_id": this.onSelected,
+      "change:trace_id": this.onTrace,
+    });
     this.load();
   }
 
@@ -341,9 +343,7 @@ export class ExplorerView {
     this.rpc.close();
     this.treeView.destroy();
     for (const t of this.timers) clearTimeout(t);
-    this.model.off("change:height", this.onHeight);
-    this.model.off("change:selected_span_id", this.onSelected);
-    this.model.off("change:trace_id", this.onTrace);
+    this.unlisten();
     this.root.remove();
   }
 }

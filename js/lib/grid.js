@@ -55,6 +55,24 @@ export function showMessage(el, prefix, text, action = null, actionLabel = "retr
   }
 }
 
+/**
+ * Put a pooled row element at row `index`, `top` pixels down the scroll area.
+ * @param {HTMLElement} el
+ * @param {number} index
+ * @param {number} top
+ * @param {number} height
+ * @param {string} activeClass
+ * @param {boolean} active
+ */
+export function placeRow(el, index, top, height, activeClass, active) {
+  el.hidden = false;
+  el.style.transform = `translateY(${top}px)`;
+  el.style.height = `${height}px`;
+  el.dataset.index = String(index);
+  el.setAttribute("aria-rowindex", String(index + 2)); // the header is row 1
+  el.classList.toggle(activeClass, active);
+}
+
 /** @typedef {{ el: HTMLElement, index: number }} Slot a pooled row element and the row it shows */
 
 /**
@@ -63,7 +81,8 @@ export function showMessage(el, prefix, text, action = null, actionLabel = "retr
  * @property {string} label the grid's accessible name
  * @property {number} rowHeight
  * @property {number} [pageSize]
- * @property {(offset: number, limit: number, asOf: string | null) => Promise<any>} load the kernel's `page` answer
+ * @property {{ request: (method: string, params?: object) => Promise<any> }} rpc
+ * @property {() => object} query what the view's `page` requests say besides the range (filters, sort, ...)
  * @property {() => Slot} makeRow
  * @property {(slot: any, row: any, index: number, top: number, active: boolean) => void} fillRow
  * @property {() => number} fallbackHeight the viewport's height before the browser laid it out
@@ -94,7 +113,8 @@ export class PagedGrid {
     this.started = performance.now();
     this.cache = new PageCache({
       pageSize: options.pageSize ?? PAGE_SIZE,
-      load: options.load,
+      load: (offset, limit, asOf) =>
+        options.rpc.request("page", { ...options.query(), offset, limit, ...(asOf ? { as_of: asOf } : {}) }),
       onUpdate: (/** @type {{error?: any}} */ event) => this.updated(event),
     });
     this.spacer = h("div", { class: `${p}-spacer` });

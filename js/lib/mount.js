@@ -75,6 +75,34 @@ export function relayModel(model, height, minHeight) {
 }
 
 /**
+ * Listen to the model's events (`{"change:height": fn, ...}`); returns what stops listening.
+ * @param {Model} model
+ * @param {Record<string, (...args: any[]) => void>} handlers
+ * @returns {() => void}
+ */
+export function listen(model, handlers) {
+  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+  return () => {
+    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
+  };
+}
+
+/**
+ * Escape inside `el` runs `close`, unless it was typed in an element matching `typing` (an input).
+ * @param {HTMLElement} el
+ * @param {string} typing
+ * @param {() => void} close
+ */
+export function closeOnEscape(el, typing, close) {
+  el.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !(/** @type {Element} */ (event.target).closest?.(typing))) {
+      event.stopPropagation();
+      close();
+    }
+  });
+}
+
+/**
  * Start an explorer in host; if it throws, show why there instead and return null.
  * @template {View} T
  * @param {new (model: Model, el: HTMLElement) => T} Explorer

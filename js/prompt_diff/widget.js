@@ -7,7 +7,7 @@
 
 import { copyText } from "../lib/copy.js";
 import { h } from "../lib/dom.js";
-import { mountView, viewRoot } from "../lib/mount.js";
+import { listen, mountView, viewRoot } from "../lib/mount.js";
 import { createRpc } from "../lib/rpc.js";
 import { HistoryList } from "./history.js";
 import { metadataTable, summaryLine, variableChips } from "./meta.js";
@@ -64,10 +64,12 @@ export class PromptDiffView {
     this.onPicked = () => this.scheduleDiff();
     this.onMode = () => this.draw();
     this.onName = () => this.reload();
-    model.on("change:a", this.onPicked);
-    model.on("change:b", this.onPicked);
-    model.on("change:mode", this.onMode);
-    model.on("change:name", this.onName);
+    this.unlisten = listen(model, {
+      "change:a": this.onPicked,
+      "change:b": this.onPicked,
+      "change:mode": this.onMode,
+      "change:name": this.onName,
+    });
     this.drawMode();
     this.reload();
   }
@@ -175,10 +177,7 @@ export class PromptDiffView {
 
   destroy() {
     this.rpc.close();
-    this.model.off("change:a", this.onPicked);
-    this.model.off("change:b", this.onPicked);
-    this.model.off("change:mode", this.onMode);
-    this.model.off("change:name", this.onName);
+    this.unlisten();
     this.root.remove();
   }
 }

@@ -6,9 +6,9 @@ import { diffNodes, diffStats, unchanged } from "../eval_table/diff.js";
 import { FeedbackForm } from "../eval_table/feedback.js";
 import { cleanFilters, EvalFilterBar } from "../eval_table/filters.js";
 import { thumbIcon } from "../eval_table/icons.js";
-import { columnsFor, fillRow, gridTemplate, makeHeader, makeRow, nextSort } from "../eval_table/rows.js";
+import { columnsFor, fillRow, gridTemplate, makeHeader, makeRow, minWidth, nextSort } from "../eval_table/rows.js";
 import { histogram, summaryCards, summaryLine } from "../eval_table/summary.js";
-import widget, { EvalTableView, explorerModel, minWidth } from "../eval_table/widget.js";
+import widget, { EvalTableView, explorerModel } from "../eval_table/widget.js";
 import { FakeModel, flush } from "./helpers.js";
 
 const IMG = '<img src=x onerror="window.__xss=1">';
@@ -272,23 +272,11 @@ async function settle(rounds = 8) {
   for (let i = 0; i < rounds; i++) await flush();
 }
 
+// the traitlets an EvalTable starts with
+const STATE = { compare_to: null, filters: {}, sort_by: "row", sort_desc: false, selected_rows: [], open_row: null };
+
 async function mount(kernel, state = {}) {
-  const model = new FakeModel(
-    {
-      run_key: RUN,
-      compare_to: null,
-      filters: {},
-      sort_by: "row",
-      sort_desc: false,
-      selected_rows: [],
-      open_row: null,
-      author: "ana",
-      height: 620,
-      trace_id: null,
-      ...state,
-    },
-    kernel,
-  );
+  const model = new FakeModel({ ...STATE, run_key: RUN, author: "ana", height: 620, trace_id: null, ...state }, kernel);
   const el = document.createElement("div");
   document.body.append(el);
   const view = new EvalTableView(model, el, { explorer: FakeExplorer });
@@ -851,18 +839,7 @@ describe("EvalTableView", () => {
     expect(widget.render({ model: broken, el })).toBeUndefined();
     expect(el.querySelector(".lnb-crash").textContent).toContain(IMG);
     noMarkup(el);
-    const model = new FakeModel(
-      {
-        compare_to: null,
-        filters: {},
-        sort_by: "row",
-        sort_desc: false,
-        selected_rows: [],
-        open_row: null,
-        height: 500,
-      },
-      evalKernel(3),
-    );
+    const model = new FakeModel({ ...STATE, height: 500 }, evalKernel(3));
     const el2 = document.createElement("div");
     const cleanup = widget.render({ model, el: el2 });
     await settle();

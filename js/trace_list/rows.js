@@ -3,6 +3,7 @@
 
 import { h } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
+import { placeRow } from "../lib/grid.js";
 import { ROW_HEIGHT } from "../lib/virtual.js";
 
 // `sort` is the kernel's sort key; `desc` the direction of a first click on the header.
@@ -93,12 +94,7 @@ export function makeRow() {
  */
 export function fillRow(slot, row, index, top, { active = false } = {}) {
   const el = slot.el;
-  el.hidden = false;
-  el.style.transform = `translateY(${top}px)`;
-  el.style.height = `${ROW_HEIGHT}px`;
-  el.dataset.index = String(index);
-  el.setAttribute("aria-rowindex", String(index + 2)); // the header is row 1
-  el.classList.toggle("lnb-tl-active", active);
+  placeRow(el, index, top, ROW_HEIGHT, "lnb-tl-active", active);
   const key =
     row instanceof Error
       ? `error:${row.message}`

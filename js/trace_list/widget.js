@@ -8,7 +8,7 @@ import { ExplorerView } from "../explorer/widget.js";
 import { h } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
 import { PagedGrid } from "../lib/grid.js";
-import { mountExplorer, mountView, relayModel, viewRoot } from "../lib/mount.js";
+import { closeOnEscape, listen, mountExplorer, mountView, relayModel, viewRoot } from "../lib/mount.js";
 import { PAGE_SIZE } from "../lib/pages.js";
 import { createRpc } from "../lib/rpc.js";
 import { ROW_HEIGHT } from "../lib/virtual.js";
@@ -58,14 +58,11 @@ export class TraceListView {
       label: "traces",
       rowHeight: ROW_HEIGHT,
       pageSize,
-      load: (offset, limit, asOf) =>
-        this.rpc.request("page", {
-          filters: this.model.get("filters") ?? {},
-          sort: { column: this.model.get("sort_by"), descending: Boolean(this.model.get("sort_desc")) },
-          offset,
-          limit,
-          ...(asOf ? { as_of: asOf } : {}),
-        }),
+      rpc: this.rpc,
+      query: () => ({
+        filters: this.model.get("filters") ?? {},
+        sort: { column: this.model.get("sort_by"), descending: Boolean(this.model.get("sort_desc")) },
+      }),
       makeRow,
       fillRow: (slot, row, index, top, active) => fillRow(slot, row, index, top, { active }),
       fallbackHeight: () => (Number(this.model.get("height")) || 520) - 110,
@@ -99,23 +96,18 @@ export class TraceListView {
       this.explorerHost,
     ]);
     this.detail.hidden = true;
-    this.detail.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && !(/** @type {Element} */ (event.target).closest?.("input"))) {
-        event.stopPropagation();
-        this.close();
-      }
-    });
+    closeOnEscape(this.detail, "input", () => this.close());
     this.root.append(this.list, this.detail);
     el.append(this.root);
 
-    this.onHeight = () => this.applyHeight();
-    this.onQuery = () => this.batch || this.apply();
-    this.onTrace = () => this.showTrace();
-    model.on("change:height", this.onHeight);
-    model.on("change:filters", this.onQuery);
-    model.on("change:sort_by", this.onQuery);
-    model.on("change:sort_desc", this.onQuery);
-    model.on("change:trace_id", this.onTrace);
+    const onQuery = () => this.batch || this.apply();
+    this.unlisten = listen(model, {
+      "change:height": () => this.applyHeight(),
+      "change:filters": onQuery,
+      "change:sort_by": onQuery,
+      "change:sort_desc": onQuery,
+      "change:trace_id": () => this.showTrace(),
+    });
 
     this.applyHeight();
     this.apply();
@@ -226,11 +218,7 @@ export class TraceListView {
     this.filters.destroy();
     this.grid.destroy();
     this.rpc.close();
-    this.model.off("change:height", this.onHeight);
-    this.model.off("change:filters", this.onQuery);
-    this.model.off("change:sort_by", this.onQuery);
-    this.model.off("change:sort_desc", this.onQuery);
-    this.model.off("change:trace_id", this.onTrace);
+    this.unlisten();
     this.root.remove();
   }
 }

@@ -42,6 +42,19 @@ def check_range(value: Any, label: str, low: int, high: int | None = None) -> in
     return value
 
 
+def check_filter_keys(filters: Any, known: Sequence[str]) -> dict[str, Any]:
+    """``filters`` (None: none) as a dict of known keys; else a ``ValueError`` with the likely spelling."""
+    if filters is None:
+        return {}
+    if not isinstance(filters, dict):
+        raise ValueError(f"filters must be an object of {', '.join(known)}; got {type(filters).__name__}.")
+    unknown = [str(key) for key in filters if key not in known]
+    if unknown:
+        raise ValueError(f"unknown filter {unknown[0]!r}: {did_you_mean(unknown[0], known)}check the spelling. "
+                         f"Filters: {', '.join(known)}.")
+    return filters
+
+
 def bind(method: str, fn: Callable[..., Any]) -> Bound:
     """``fn(*, ...)`` as a function of one params dict, with the params checked first."""
     signature = inspect.signature(fn)

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from ...store._queries import _escape_like
-from .._params import did_you_mean
+from .._params import check_filter_keys, did_you_mean
 from ._sql import View
 
 MAX_FILTER_CHARS = 1000
@@ -21,14 +21,7 @@ BASE_SORTS = ("row", "latency", "tokens", "cost", "error", "feedback")
 
 def normalize_filters(filters: Any, view: View) -> dict[str, Any]:
     """The canonical filter dict (empty values dropped); ``ValueError`` naming a bad value."""
-    if filters is None:
-        return {}
-    if not isinstance(filters, dict):
-        raise ValueError(f"filters must be an object of {', '.join(FILTERS)}; got {type(filters).__name__}.")
-    unknown = [k for k in filters if k not in FILTERS]
-    if unknown:
-        raise ValueError(f"unknown filter {unknown[0]!r}: {did_you_mean(unknown[0], FILTERS)}check the spelling. "
-                         f"Filters: {', '.join(FILTERS)}.")
+    filters = check_filter_keys(filters, FILTERS)
     out: dict[str, Any] = {}
     text = filters.get("text")
     if text not in (None, ""):

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from ...store._queries import _STATUSES, _epoch_ns
-from .._params import did_you_mean
+from .._params import check_filter_keys
 
 FILTERS = ("name", "tags", "status", "model", "session", "since", "until", "text")
 MAX_FILTER_CHARS = 1000
@@ -21,15 +21,7 @@ MAX_FILTER_CHARS = 1000
 def normalize_filters(filters: Any) -> dict[str, Any]:
     """Check a filter dict and return its canonical form (empty values dropped, tags a dict,
     status upper-case, times as ISO strings). Raises ``ValueError`` naming the bad value."""
-    if filters is None:
-        return {}
-    if not isinstance(filters, dict):
-        raise ValueError(f"filters must be an object of {', '.join(FILTERS)}; got {type(filters).__name__}.")
-    unknown = [key for key in filters if key not in FILTERS]
-    if unknown:
-        key = str(unknown[0])
-        raise ValueError(f"unknown filter {key!r}: {did_you_mean(key, FILTERS)}check the spelling. "
-                         f"Filters: {', '.join(FILTERS)}.")
+    filters = check_filter_keys(filters, FILTERS)
     out: dict[str, Any] = {}
     for key in ("name", "model", "session", "text"):
         value = filters.get(key)
