@@ -31,11 +31,11 @@ from ._show import install_display, show, uninstall_display
 del eval_table, trace_list
 
 __all__ = ["EvalTable", "PromptDiffWidget", "TraceExplorer", "TraceList", "display_eval", "eval_table",
-           "explorer_bundle", "install_display", "show", "trace_list", "uninstall_display"]
+           "explorer_bundle", "install_display", "show", "snapshot_bundle", "trace_list", "uninstall_display"]
 
 # anywidget and ipywidgets take ~150 ms to import: a view's module is imported when it is first asked for
 _LAZY = {
-    "TraceExplorer": "explorer._widget", "explorer_bundle": "explorer._bundle",
+    "TraceExplorer": "explorer._widget", "explorer_bundle": "explorer._bundle", "snapshot_bundle": "explorer._bundle",
     "TraceList": "trace_list._widget", "trace_list": "trace_list._widget",
     "EvalTable": "eval_table._widget", "eval_table": "eval_table._widget", "display_eval": "eval_table._widget",
     "PromptDiffWidget": "prompt_diff._widget",
