@@ -212,8 +212,8 @@ def build_many_traces(db: Path) -> None:
 def kernel_side(trace_id: str, runs: int) -> dict[str, list[float]]:
     """What the kernel does for one display of the big trace, timed in this process on the same file:
     the snapshot (built before the output is sent) and the skeleton answer."""
-    from llmops_nb.widgets import _data
-    from llmops_nb.widgets._snapshot import trace_snapshot
+    from llmops_nb.widgets.explorer import _data
+    from llmops_nb.widgets.explorer._snapshot import trace_snapshot
 
     out: dict[str, list[float]] = {"snapshot": [], "skeleton": []}
     for _ in range(runs):

@@ -1,12 +1,18 @@
 // Bundle each view and its CSS into llmops_nb/static/ (ES modules, minified) for anywidget.
 // `npm run build` once, `npm run watch` while editing (with ANYWIDGET_HMR=1 in the kernel).
-import * as esbuild from "esbuild";
-import { fileURLToPath } from "node:url";
+// A view is a folder, js/<view>/widget.js + style.css, mirrored by llmops_nb/widgets/<view>/; its
+// bundles are llmops_nb/static/<view>.js and .css (pyproject.toml's ensured-targets lists them).
 
-const VIEWS = ["explorer", "trace_list", "eval_table", "prompt_diff"]; // one entry per view: js/<view>.js + js/<view>.css
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+
+export const VIEWS = ["explorer", "trace_list", "eval_table", "prompt_diff"];
 
 const options = {
-  entryPoints: VIEWS.flatMap((v) => [`${v}.js`, `${v}.css`]),
+  entryPoints: VIEWS.flatMap((v) => [
+    { in: `${v}/widget.js`, out: v },
+    { in: `${v}/style.css`, out: v },
+  ]),
   absWorkingDir: fileURLToPath(new URL(".", import.meta.url)),
   outdir: "../llmops_nb/static",
   bundle: true,

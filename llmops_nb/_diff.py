@@ -13,10 +13,11 @@ disclosure) with every string escaped, and as a unified diff in plain text.
 from __future__ import annotations
 
 import difflib
-import html
 import json
 import re
 from typing import Any
+
+from ._html import escape
 
 _WORD = re.compile(r"\{\{\s*\w+\s*\}\}|\w+|\s+|[^\w\s]")
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -118,19 +119,18 @@ class Diff:
 
     def html(self) -> str:
         """Script-free HTML: a summary, the side-by-side view, and the inline view under a disclosure."""
-        esc = html.escape
         s = self.stats()
-        head = (f'<b>{esc(self.a_label)}</b> → <b>{esc(self.b_label)}</b> '
+        head = (f'<b>{escape(self.a_label)}</b> → <b>{escape(self.b_label)}</b> '
                 f'<span style="color:#1a7f37">+{s["lines_added"]}</span> '
                 f'<span style="color:#cf222e">−{s["lines_removed"]}</span>')
         if not self.changed:
             head += " · no differences"
-        badges = "".join(f'<span style="{_STYLE[kind]};padding:0 4px;margin-left:4px">{sign}{esc("{{" + v + "}}")}'
+        badges = "".join(f'<span style="{_STYLE[kind]};padding:0 4px;margin-left:4px">{sign}{escape("{{" + v + "}}")}'
                          "</span>" for kind, sign in (("insert", "+"), ("delete", "−"))
                          for v in self.variables["added" if kind == "insert" else "removed"])
-        meta = "".join(f"<tr><td>{esc(op['field'])}.{esc(str(op['key']))}</td>"
-                       f'<td style="{_STYLE["delete"] if op["op"] != "added" else ""}">{esc(_show(op["a"]))}</td>'
-                       f'<td style="{_STYLE["insert"] if op["op"] != "removed" else ""}">{esc(_show(op["b"]))}</td>'
+        meta = "".join(f"<tr><td>{escape(op['field'])}.{escape(str(op['key']))}</td>"
+                       f'<td style="{_STYLE["delete"] if op["op"] != "added" else ""}">{escape(_show(op["a"]))}</td>'
+                       f'<td style="{_STYLE["insert"] if op["op"] != "removed" else ""}">{escape(_show(op["b"]))}</td>'
                        "</tr>" for op in self.metadata)
         meta = f'<table style="margin:4px 0">{meta}</table>' if meta else ""
         side, inline = _tables(self.sections, self.kind == "chat")
@@ -150,7 +150,7 @@ def _tables(sections: list[dict[str, Any]], chat: bool) -> tuple[str, str]:
         if chat:
             roles = section["role_a"] if section["role_a"] == section["role_b"] else \
                 f"{section['role_a'] or '∅'} → {section['role_b'] or '∅'}"
-            title = f'<tr><th colspan="4" style="text-align:left;opacity:.75">{html.escape(str(roles))} · ' \
+            title = f'<tr><th colspan="4" style="text-align:left;opacity:.75">{escape(str(roles))} · ' \
                     f'{section["status"]}</th></tr>'
             side.append(title)
             inline.append(title.replace('colspan="4"', 'colspan="3"'))
@@ -219,8 +219,8 @@ def _inline_rows(row: dict[str, Any]) -> str:
 def _text_html(text: str | None) -> str:
     if text is None:
         return ""
-    return "".join(f'<span style="{_STYLE["var"]}">{html.escape(t)}</span>' if _VARIABLE.fullmatch(t)
-                   else html.escape(t) for t in _WORD.findall(text))
+    return "".join(f'<span style="{_STYLE["var"]}">{escape(t)}</span>' if _VARIABLE.fullmatch(t)
+                   else escape(t) for t in _WORD.findall(text))
 
 
 def _words_html(words: list[list[str]], side: str) -> str:

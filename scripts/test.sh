@@ -26,6 +26,8 @@ step() {
 }
 
 step lint ruff check
+step js-lint npm --prefix js run lint
+step js-types npm --prefix js run typecheck
 step js-tests npm --prefix js test
 # Browser tests run in their own pytest process: Playwright's sync API leaves an event loop
 # running in the main thread, which breaks every later test that calls asyncio.run().

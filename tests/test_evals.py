@@ -22,7 +22,6 @@ from llmops_nb.evals import (
     scorer,
     scorers,
 )
-from llmops_nb.evals import _evaluate as evaluate_module
 from llmops_nb.models import forget_models
 from tests.fakes import Reply, Usage
 from tests.test_models import CountingServer
@@ -226,13 +225,17 @@ def test_progress_line_in_a_terminal(monkeypatch, capsys):
     assert "bar: 3/3 rows" in capsys.readouterr().err
 
 
-def test_result_hooks_see_the_frame():
+def test_a_finished_evaluation_is_announced_to_its_display_renderer():
+    from llmops_nb import _display
+
     seen = []
-    evaluate_module.result_hooks.append(seen.append)
+    _display.register(_display.EVALUATION, seen.append)
     try:
         df = evaluate([{"inputs": {"q": 1}, "outputs": "x"}], scorers=[scorers.length()], progress=False)
+        with _display.muted(_display.EVALUATION):
+            evaluate([{"inputs": {"q": 2}, "outputs": "y"}], scorers=[scorers.length()], progress=False)
     finally:
-        evaluate_module.result_hooks.remove(seen.append)
+        _display.register(_display.EVALUATION, None)
     assert seen == [df]
 
 

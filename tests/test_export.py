@@ -16,7 +16,7 @@ from nbclient import NotebookClient
 import llmops_nb
 from llmops_nb import _export
 from llmops_nb._export import export_html
-from llmops_nb.widgets._snapshot import trace_snapshot
+from llmops_nb.widgets.explorer._snapshot import trace_snapshot
 from tests.support import ROOT
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"

@@ -227,12 +227,17 @@ def test_compare_records_failing_rows_and_rejects_bad_arguments():
     assert len(llmops_nb.eval_runs()) == runs_before  # bad arguments fail before any run starts
 
 
-def test_compare_shows_itself_not_a_table_per_run(monkeypatch):
-    from llmops_nb.evals import _evaluate
+def test_compare_shows_itself_not_a_table_per_run():
+    from llmops_nb import _display
 
     seen = []
-    monkeypatch.setattr(_evaluate, "result_hooks", [seen.append])
-    prompts.register("quiet", "{{question}}")
-    result = prompts.compare("quiet", 1, 1, CAPITALS[:1], [_shouts], _predict)
-    assert seen == [] and _evaluate.result_hooks == [seen.append]  # hooks are back for plain evaluate()
+    _display.register(_display.EVALUATION, seen.append)
+    try:
+        prompts.register("quiet", "{{question}}")
+        result = prompts.compare("quiet", 1, 1, CAPITALS[:1], [_shouts], _predict)
+        assert seen == []
+        llmops_nb.evaluate(CAPITALS[:1], predict_fn=lambda question: question, progress=False)
+        assert len(seen) == 1  # a plain evaluate() afterwards is shown again
+    finally:
+        _display.register(_display.EVALUATION, None)
     assert list(result.summary.columns[:2]) == ["mean_v1_a", "mean_v1_b"]

@@ -10,8 +10,8 @@ import pytest
 
 import llmops_nb
 from llmops_nb._config import settings
-from llmops_nb.widgets import _snapshot
-from llmops_nb.widgets._snapshot import trace_snapshot, trace_snapshot_html, trace_snapshot_text
+from llmops_nb.widgets.explorer import _snapshot
+from llmops_nb.widgets.explorer._snapshot import trace_snapshot, trace_snapshot_html, trace_snapshot_text
 
 XSS = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "javascript:alert(1)")
 VOID = {"br", "hr", "img", "input", "meta", "link", "wbr"}
@@ -203,7 +203,7 @@ def test_openai_responses_shape():
     assert pairs[1] == ("user", "Capital of France?")
     assert pairs[2][0] == "assistant" and "tool call lookup fc_1" in pairs[2][1] and '"country": "FR"' in pairs[2][1]
     assert pairs[3][0] == "tool" and "tool result fc_1" in pairs[3][1] and "Paris" in pairs[3][1]
-    assert pairs[4] == ("assistant (response)", "reasoningThe user wants a capital.")
+    assert pairs[4] == ("assistant (response)", "thinkingThe user wants a capital.")  # the explorer's form
     assert pairs[5] == ("assistant (response)", "C'est Paris.")
     assert "tool call log fc_2" in pairs[6][1] and '"ok": true' in pairs[6][1]
 

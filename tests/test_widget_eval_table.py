@@ -18,9 +18,13 @@ import llmops_nb
 from llmops_nb.evals import compare_runs, datasets, evaluate, feedback, log_feedback, make_judge, scorers
 from llmops_nb.evals._scorer import Scorer
 from llmops_nb.models import forget_models
-from llmops_nb.widgets import _eval_table as et
-from llmops_nb.widgets._eval_table import EvalTable
+from llmops_nb.store._connection import get_store
 from llmops_nb.widgets._rpc import RpcServer
+from llmops_nb.widgets.eval_table._reader import Reader
+from llmops_nb.widgets.eval_table._sides import is_eval_frame, side_of
+from llmops_nb.widgets.eval_table._snapshot import EvalTableSnapshot
+from llmops_nb.widgets.eval_table._sql import View
+from llmops_nb.widgets.eval_table._widget import EvalTable, display_eval, eval_table, evaluation_bundle
 from tests.fakes import FakeLLMServer, Reply
 from tests.support import errors, outputs_text, run_cells
 
@@ -224,7 +228,8 @@ def test_paging(runs):
     ("page", {"offset": -1}, "offset must be an integer"),
     ("page", {"bogus": 1}, "unknown page parameter(s) 'bogus'"),
     ("row", {"row": 99}, "No row 99"),
-    ("row", {}, "row must be an integer"),
+    ("row", {}, "row needs row (a row number of this table)"),
+    ("row", {"row": "1"}, "row must be a row number of this table; got '1'"),
     ("info", {"compare": "nope"}, "32 hex characters"),
     ("info", {"compare": "f" * 32}, "No evaluation run"),
     ("feedback", {"row": 0}, "thumbs up or down, a label or a comment"),
@@ -383,17 +388,35 @@ def test_pass_rule_is_scorer_passes(threshold, lower):
     frame = pd.DataFrame({"outputs": ["x"] * len(values)})
     frame["s/value"] = pd.Series(values, dtype=object)
     frame.attrs["scorers"] = [{"name": "s", "threshold": threshold, "lower_is_better": lower}]
-    rows = et.Reader(et.View(et.side_of(frame))).page({}, None, 0, 100)["rows"]
+    rows = Reader(View(side_of(frame))).page({}, None, 0, 100)["rows"]
     reference = Scorer()
     reference.threshold, reference.lower_is_better = threshold, lower
     assert [r["scores"][0]["p"] for r in rows] == [reference.passes(v) for v in values]
+
+
+def test_a_stored_run_shows_the_verdict_stored_with_each_assessment(runs):
+    base, _ = runs
+    run_id = base.attrs["run_id"]
+    with get_store().connect() as con:
+        stored = dict(con.execute("SELECT row_index, passed FROM assessments WHERE run_id = ? AND name = 'overlap'",
+                                  [run_id]).fetchall())
+    rule = Scorer()
+    rule.threshold = 0.5
+    values = {i: None if pd.isna(v) else v for i, v in base["overlap/value"].items()}
+    assert stored == {i: rule.passes(v) for i, v in values.items() if i in stored}  # decided when stored
+    assert True in stored.values() and False in stored.values()
+    with get_store().connect() as con:  # the table reads the store's verdict, it does not decide again
+        con.execute("UPDATE assessments SET passed = NOT passed WHERE run_id = ? AND name = 'overlap'", [run_id])
+    rows = Kernel(table(base)).data("page")["rows"]
+    assert [r["scores"][1]["p"] for r in rows] == [None if stored[r["row"]] is None else not stored[r["row"]]
+                                                   for r in rows]
 
 
 def test_a_dataframe_that_is_not_a_stored_run(runs):
     base, _ = runs
     frame = base.iloc[[4, 0, 2]].reset_index(drop=True)  # its index no longer matches the run
     frame.attrs = dict(base.attrs)
-    side = et.side_of(frame)
+    side = side_of(frame)
     assert not side.stored and side.frame_run_id == base.attrs["run_id"]
     k = Kernel(table(frame))
     info = k.data("info")
@@ -427,11 +450,11 @@ def test_a_plain_dataframe_with_scorer_columns():
 def test_a_slice_of_a_stored_result_shows_its_rows(runs):
     base, _ = runs
     failed = base[base["exact_match/value"] == False]  # noqa: E712 - pandas needs ==
-    side = et.side_of(failed)
+    side = side_of(failed)
     assert side.stored and side.rows == [1, 2, 4]
     assert [r["row"] for r in Kernel(table(failed)).data("page")["rows"]] == [1, 2, 4]
     shuffled = base.iloc[[3, 0]]  # rows of the run in another order: still the stored run
-    assert et.side_of(shuffled).rows == [3, 0]
+    assert side_of(shuffled).rows == [3, 0]
 
 
 def test_a_run_id_string_and_what_is_refused(runs):
@@ -500,20 +523,19 @@ def test_mimebundle_has_the_widget_and_a_script_free_escaped_snapshot(runs):
 
 def test_eval_table_outside_a_kernel_is_a_snapshot(runs, capsys):
     base, _ = runs
-    view = et.eval_table(base)
-    assert isinstance(view, et.EvalTableSnapshot)
+    view = eval_table(base)
+    assert isinstance(view, EvalTableSnapshot)
     assert "text/html" in view._repr_mimebundle_() and repr(view).startswith("EvalTable: Evaluation 'baseline'")
-    et.display_eval(base)
+    display_eval(base)
     assert capsys.readouterr().out.startswith("EvalTable: Evaluation 'baseline'")
-    et.display_after_evaluate(base)  # not in a kernel: shows nothing
-    assert capsys.readouterr().out == ""
+    assert evaluation_bundle(base) is None  # evaluate()'s renderer, not in a kernel: nothing to show
 
 
 def test_is_eval_frame(runs):
     base, cand = runs
-    assert et.is_eval_frame(base) and et.is_eval_frame(compare_runs(base, cand))
-    assert not et.is_eval_frame(pd.DataFrame({"a": [1]})) and not et.is_eval_frame("x")
-    assert not et.is_eval_frame(llmops_nb.traces())
+    assert is_eval_frame(base) and is_eval_frame(compare_runs(base, cand))
+    assert not is_eval_frame(pd.DataFrame({"a": [1]})) and not is_eval_frame("x")
+    assert not is_eval_frame(llmops_nb.traces())
 
 
 def test_pages_of_a_large_run_are_quick():
@@ -540,10 +562,7 @@ def test_pages_of_a_large_run_are_quick():
 def test_shown_after_evaluate_in_a_kernel(store_path):
     cells = run_cells([
         "from llmops_nb.evals import evaluate, scorers\n"
-        "from llmops_nb.evals._evaluate import result_hooks\n"
-        "from llmops_nb.widgets._eval_table import display_after_evaluate, display_eval\n"
-        "if not result_hooks:  # %load_ext registers the table's hook once widgets/__init__ wires it\n"
-        "    result_hooks.append(display_after_evaluate)\n"
+        "from llmops_nb.widgets import display_eval\n"
         "df = evaluate([{'inputs': {'q': 'a'}, 'outputs': '<b>A</b>', 'expectations': {'expected_response': 'A'}}],"
         " scorers=[scorers.exact_match()], progress=False)",
         "display_eval(df)",

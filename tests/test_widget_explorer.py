@@ -11,8 +11,9 @@ from support import outputs_text, run_cells
 import llmops_nb
 from llmops_nb import _display
 from llmops_nb._trace import Trace
-from llmops_nb.widgets import _explorer, explorer_bundle, install_display, show, uninstall_display
-from llmops_nb.widgets._explorer import WIDGET_MIME, TraceExplorer
+from llmops_nb.widgets import _base, explorer_bundle, install_display, show, uninstall_display
+from llmops_nb.widgets._base import WIDGET_MIME
+from llmops_nb.widgets.explorer._widget import TraceExplorer
 
 XSS_NAME = '<img src=x onerror="alert(1)">'
 
@@ -44,7 +45,8 @@ def test_traitlets_hold_view_state_only(trace_id):
     assert synced == {"trace_id", "selected_span_id", "collapsed_span_ids", "search_text", "height"}
     # no payload or span data in the synced state: it is fetched on request
     assert "explore me" not in str({k: state[k] for k in synced})
-    assert state["_esm"] == _explorer.ESM.read_text() and state["_css"] == _explorer.CSS.read_text()
+    assert state["_esm"] == _base.esm_path("explorer").read_text()
+    assert state["_css"] == _base.css_path("explorer").read_text()
 
 
 def test_accepts_a_trace_object_and_view_state(trace_id):
@@ -67,7 +69,7 @@ def test_rejects_bad_arguments(kwargs, error, match):
 
 
 def test_missing_bundle_is_explained(monkeypatch):
-    monkeypatch.setattr(_explorer, "bundle_available", lambda: False)
+    monkeypatch.setattr(_base, "bundle_available", lambda bundle: False)
     with pytest.raises(RuntimeError, match="npm ci && npm run build"):
         TraceExplorer("0" * 32)
 
@@ -110,16 +112,16 @@ def test_explorer_bundle_with_and_without_the_widget(trace_id):
 
 
 def test_falls_back_to_the_snapshot_without_bundle_or_anywidget(trace_id, monkeypatch):
-    monkeypatch.setattr(_explorer, "bundle_available", lambda: False)
+    monkeypatch.setattr("llmops_nb.widgets.explorer._bundle.bundle_available", lambda bundle: False)
     assert set(explorer_bundle(trace_id, widget=True)) == {"text/plain", "text/html"}
     monkeypatch.undo()
-    monkeypatch.setitem(sys.modules, "llmops_nb.widgets._explorer", None)  # as if anywidget were missing
+    monkeypatch.setitem(sys.modules, "llmops_nb.widgets.explorer._widget", None)  # as if anywidget were missing
     bundle = explorer_bundle(trace_id, widget=True)
     assert set(bundle) == {"text/plain", "text/html"} and "explore me" in bundle["text/html"]
 
 
 def test_falls_back_to_the_summary_without_the_snapshot_module(trace_id, monkeypatch):
-    monkeypatch.setitem(sys.modules, "llmops_nb.widgets._snapshot", None)
+    monkeypatch.setitem(sys.modules, "llmops_nb.widgets.explorer._snapshot", None)
     bundle = explorer_bundle(trace_id, widget=True)
     assert bundle["text/html"] == _display.summary_html(Trace(trace_id))
     assert bundle["text/plain"] == _display.summary_text(Trace(trace_id))
@@ -131,12 +133,15 @@ def test_a_trace_not_in_the_store_does_not_raise():
     assert "f" * 32 in bundle["text/plain"]
 
 
-def test_install_display_routes_trace_displays(trace_id):
+def test_install_display_routes_trace_displays(trace_id, monkeypatch):
     trace = Trace(trace_id)
+    assert _display.mimebundle(trace) == _display.summary_bundle(trace)  # before: the one-line summary
     install_display()
     assert _display.mimebundle(trace) == explorer_bundle(trace, widget=None)
+    monkeypatch.setattr("llmops_nb.widgets.explorer._bundle.in_kernel", lambda: True)
+    assert WIDGET_MIME in trace._repr_mimebundle_()  # a Trace shown in a kernel is the explorer
     uninstall_display()
-    assert set(_display.mimebundle(trace)) == {"text/plain", "text/html"}
+    assert _display.mimebundle(trace) == _display.summary_bundle(trace)
 
 
 def test_show_outside_a_notebook_prints_the_summary(trace_id, capsys):

@@ -11,16 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from support import errors, outputs_text, run_cells
 
-from llmops_nb import prompts
+from llmops_nb import _display, prompts
 from llmops_nb._diff import diff as llmops_diff
-from llmops_nb.widgets import _prompt_diff
-from llmops_nb.widgets._prompt_diff import PromptDiffWidget, prompt_diff_bundle, prompt_diff_methods
+from llmops_nb.widgets import _base, install_display, uninstall_display
 from llmops_nb.widgets._rpc import RpcServer
+from llmops_nb.widgets.prompt_diff import _widget as _prompt_diff
+from llmops_nb.widgets.prompt_diff._widget import PromptDiffWidget, prompt_diff_bundle, prompt_diff_methods
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 XSS = '<img src=x onerror="alert(1)">'
 
-needs_bundle = pytest.mark.skipif(not _prompt_diff.bundle_available(),
+needs_bundle = pytest.mark.skipif(not _base.bundle_available("prompt_diff"),
                                   reason="JS bundle not built (cd js && npm ci && npm run build)")
 
 
@@ -82,7 +83,9 @@ def test_diff_answers_the_ops_llmops_nb_diff_computes(greet):
 
 
 @pytest.mark.parametrize(("params", "fragment"), [
-    ({}, "name must be a prompt name"),
+    ({}, "diff needs name (a prompt name)"),
+    ({"name": 3}, "name must be a prompt name; got 3"),
+    ({"name": "greet", "c": 1}, "unknown diff parameter(s) 'c'"),
     ({"name": "gret"}, "Did you mean 'greet'"),
     ({"name": "greet", "a": True}, "a must be a version number, an alias or 'latest'"),
     ({"name": "greet", "b": [1]}, "b must be a version number"),
@@ -111,7 +114,8 @@ def test_traitlets_hold_view_state_only(greet):
     state = widget.get_state()
     synced = {k for k in state if not k.startswith("_")} - {"layout", "tabbable", "tooltip"}
     assert synced == {"name", "a", "b", "mode"}
-    assert state["_esm"] == _prompt_diff.ESM.read_text() and state["_css"] == _prompt_diff.CSS.read_text()
+    assert state["_esm"] == _base.esm_path("prompt_diff").read_text()
+    assert state["_css"] == _base.css_path("prompt_diff").read_text()
     assert "welcome" not in str({k: state[k] for k in synced})  # no template text is synced
     assert {"history", "diff"} <= set(widget._rpc.methods.names())
     assert repr(widget) == "PromptDiffWidget('greet', a=2, b=3, mode='inline')"
@@ -145,7 +149,7 @@ def test_bad_arguments_are_explained(greet, args, kwargs, error, match):
 
 
 def test_missing_bundle_is_explained(greet, monkeypatch):
-    monkeypatch.setattr(_prompt_diff, "bundle_available", lambda: False)
+    monkeypatch.setattr(_base, "bundle_available", lambda bundle: False)
     with pytest.raises(RuntimeError, match="npm ci && npm run build"):
         PromptDiffWidget("greet")
 
@@ -181,10 +185,16 @@ def test_mimebundle_has_the_widget_a_script_free_snapshot_and_the_unified_diff(g
 
 def test_prompt_diff_shows_the_widget_in_a_kernel_and_the_snapshot_elsewhere(greet, monkeypatch):
     view = prompts.diff("greet", 1)
-    assert set(view._repr_mimebundle_()) == {"text/plain", "text/html"}  # not in a kernel
-    monkeypatch.setattr("llmops_nb.widgets._in_kernel", lambda: True)
-    shown = view._repr_mimebundle_()
-    if _prompt_diff.bundle_available():
+    assert set(view._repr_mimebundle_()) == {"text/plain", "text/html"}  # no renderer registered
+    install_display()
+    try:
+        assert set(view._repr_mimebundle_()) == {"text/plain", "text/html"}  # not in a kernel
+        monkeypatch.setattr(_prompt_diff, "in_kernel", lambda: True)
+        shown = view._repr_mimebundle_()
+        assert _display.renderer(_display.PROMPT_DIFF) is not None
+    finally:
+        uninstall_display()
+    if _base.bundle_available("prompt_diff"):
         assert WIDGET_MIME in shown
     assert shown["text/plain"] == view.snapshot_bundle()["text/plain"]
     assert shown["text/html"] == view.snapshot_bundle()["text/html"]
@@ -192,9 +202,10 @@ def test_prompt_diff_shows_the_widget_in_a_kernel_and_the_snapshot_elsewhere(gre
 
 def test_bundle_falls_back_to_the_snapshot(greet, monkeypatch):
     view = prompts.diff("greet")
-    monkeypatch.setattr(_prompt_diff, "bundle_available", lambda: False)
+    monkeypatch.setattr(_prompt_diff, "in_kernel", lambda: True)
+    monkeypatch.setattr(_prompt_diff, "bundle_available", lambda bundle: False)
     assert prompt_diff_bundle(view) == view.snapshot_bundle()
-    monkeypatch.setattr(_prompt_diff, "bundle_available", lambda: True)
+    monkeypatch.setattr(_prompt_diff, "bundle_available", lambda bundle: True)
 
     def broken(*args, **kwargs):
         raise RuntimeError("no comm")
@@ -207,13 +218,13 @@ def test_bundle_falls_back_to_the_snapshot(greet, monkeypatch):
 
 @needs_bundle
 def test_the_bundle_is_an_es_module_that_renders_text_only():
-    js = _prompt_diff.ESM.read_text()
+    js = _base.esm_path("prompt_diff").read_text()
     assert re.search(r"export\s*\{[^}]*\bas default\b", js)  # anywidget's render() lives in the default export
     for method in ('"history"', '"diff"'):
         assert method in js
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in js, sink
-    css = _prompt_diff.CSS.read_text()
+    css = _base.css_path("prompt_diff").read_text()
     assert ".lnb-prompt-diff" in css and "--jp-layout-color0" in css and "--jp-success-color1" in css
     assert "@import" not in css  # self-contained: anywidget ships _css as one string
 

@@ -12,8 +12,9 @@ import openai
 import pytest
 
 import llmops_nb
-from llmops_nb.widgets import _data, _rpc
-from llmops_nb.widgets._explorer import explorer_methods
+from llmops_nb.widgets import _rpc
+from llmops_nb.widgets.explorer import _data
+from llmops_nb.widgets.explorer._widget import explorer_methods
 from tests.fakes import FakeLLMServer, Reply, ToolCall, Usage
 
 XSS = ['<img src=x onerror="alert(1)">', "<script>alert(2)</script>", "javascript:alert(3)"]
@@ -123,10 +124,17 @@ def test_span_returns_parsed_payloads(kernel, trace):
     assert call["function"]["name"] == "get_weather"
     assert llm["attributes"]["gen_ai.usage.input_tokens"] == 30
     assert llm["truncated"] == {} and llm["cap_chars"] == _data.FIELD_CAP_CHARS
+    # the conversation comes read, ready to render: the browser parses no provider shape
+    said = llm["messages"]["input"][1]
+    assert said == {"role": "user", "name": None, "parts": [{"type": "text", "text": 'say "hi"\nplease'}]}
+    (answer,) = llm["messages"]["output"]
+    assert answer["role"] == "assistant" and answer["parts"][-1]["type"] == "tool_call"
+    assert answer["parts"][-1]["name"] == "get_weather"
     step = kernel.ask("span", {"trace_id": trace, "span_id": ids["step"]})["data"]
     assert step["status"] == "ERROR" and step["error"]["type"] == "ValueError"
     assert "boom in step" in step["error"]["traceback"]
     assert step["events"][0]["name"] == "exception"
+    assert step["messages"] is None  # a chain's payloads are not a conversation
     # hostile strings are data, passed through unchanged (the JS tests assert they render as text)
     tool = kernel.ask("span", {"trace_id": trace, "span_id": ids[XSS[0]]})["data"]
     assert tool["name"] == XSS[0] and tool["inputs"] == {"html": XSS[1], "link": XSS[2]}
@@ -166,7 +174,9 @@ def test_search(kernel, trace, text, expected):
 @pytest.mark.parametrize(("method", "params", "needle"), [
     ("skeleton", {"trace_id": "0" * 32}, "not in the store"),
     ("skeleton", {"trace_id": "nope"}, "32 lowercase hex"),
-    ("skeleton", {}, "32 lowercase hex"),
+    ("skeleton", {}, "skeleton needs trace_id (a trace id of 32 lowercase hex characters)"),
+    ("skeleton", {"trace_id": 5}, "trace_id must be a trace id of 32 lowercase hex characters; got 5"),
+    ("skeleton", {"trace_id": "0" * 32, "span": 1}, "unknown skeleton parameter(s) 'span'"),
     ("span", {"trace_id": "0" * 32, "span_id": "0" * 16}, "not in the store"),
     ("span", {"trace_id": "0" * 32, "span_id": "<b>"}, "16 lowercase hex"),
     ("search", {"trace_id": "0" * 32, "text": 5}, "must be a string"),
@@ -195,9 +205,9 @@ def test_malformed_requests_are_answered_and_foreign_messages_ignored(kernel):
 
 def test_handler_failures_and_unsendable_results_still_answer():
     methods = _rpc.Methods()
-    methods.register("crash", lambda p: 1 / 0)
-    methods.register("nan", lambda p: {"x": float("nan")})
-    methods.register("interrupt", lambda p: (_ for _ in ()).throw(KeyboardInterrupt()))
+    methods.register("crash", lambda: 1 / 0)
+    methods.register("nan", lambda: {"x": float("nan")})
+    methods.register("interrupt", lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
     k = Kernel(methods)
     crash = k.ask("crash", {})
     assert crash["ok"] is False and crash["error"] == "ZeroDivisionError: division by zero"
@@ -212,11 +222,11 @@ def test_slow_handler_runs_off_the_callers_thread_and_is_logged(caplog, monkeypa
     methods = _rpc.Methods()
 
     @methods.register("slow")
-    def slow(params):
+    def slow():
         release.wait(10)
         return "slow done"
 
-    methods.register("fast", lambda p: threading.current_thread().name)
+    methods.register("fast", lambda: threading.current_thread().name)
     k = Kernel(methods)
     monkeypatch.setattr(_rpc, "SLOW_MS", 50.0)
     caplog.set_level(logging.INFO, logger="llmops_nb.widgets")
@@ -234,20 +244,22 @@ def test_slow_handler_runs_off_the_callers_thread_and_is_logged(caplog, monkeypa
 
 
 def test_methods_table_register_extend():
-    base = _rpc.Methods({"a": lambda p: 1})
+    base = _rpc.Methods({"a": lambda: 1})
 
     @base.register("b")
-    def b(params):
+    def b():
         return 2
 
     with pytest.raises(ValueError, match="already registered"):
-        base.register("a", lambda p: 3)
-    more = base.extend(_rpc.Methods({"c": lambda p: 3}))
+        base.register("a", lambda: 3)
+    more = base.extend(_rpc.Methods({"c": lambda: 3}))
     assert more.names() == ["a", "b", "c"] and base.names() == ["a", "b"]
     with pytest.raises(ValueError, match="already registered"):
-        base.extend(_rpc.Methods({"b": lambda p: 0}))
+        base.extend(_rpc.Methods({"b": lambda: 0}))
     with pytest.raises(ValueError, match="non-empty string"):
-        base.register("", lambda p: 0)
+        base.register("", lambda: 0)
+    with pytest.raises(TypeError, match="keyword-only"):
+        base.register("d", lambda params: 0)  # a params dict by position: the old, hand-checked style
     assert explorer_methods.names() == ["search", "skeleton", "span"]
 
 
@@ -296,7 +308,7 @@ def test_round_trip_through_a_real_kernel(store_path):
             "    with llmops_nb.span('child', kind='TOOL'): pass\n"
             "llmops_nb.flush()\n"
             "w = TraceExplorer(root.trace_id)\n"
-            "w._rpc.methods = w._rpc.methods.extend(_rpc.Methods({'sleep': lambda p: time.sleep(p['s']) or 'slept'}))\n"
+            "w._rpc.methods = w._rpc.methods.extend(_rpc.Methods({'sleep': lambda *, s: time.sleep(s) or 'slept'}))\n"
             "display(w)\n", timeout=60)
         comm_id, trace_id = _eval(kc, "w.comm.comm_id"), _eval(kc, "root.trace_id")
 

@@ -15,13 +15,21 @@ from IPython.core.error import UsageError
 
 import llmops_nb
 from llmops_nb.store._connection import get_store
-from llmops_nb.widgets import _trace_list
+from llmops_nb.widgets import _base
 from llmops_nb.widgets._rpc import RpcServer
-from llmops_nb.widgets._trace_list import SORT_COLUMNS, normalize_filters, page
+from llmops_nb.widgets.trace_list import _snapshot
+from llmops_nb.widgets.trace_list._filters import normalize_filters
+from llmops_nb.widgets.trace_list._query import SORT_COLUMNS
+from llmops_nb.widgets.trace_list._widget import trace_list_methods
 
 T0 = int(dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.timezone.utc).timestamp() * 1e9)
 MINUTE = 60 * 10**9
 XSS = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "javascript:alert(1)")
+
+
+def page(params: dict) -> dict:
+    """A ``page`` request as the view sends it: params bound to the handler's signature, then answered."""
+    return trace_list_methods.get("page")(params)
 
 
 def tid(i: int) -> str:
@@ -173,8 +181,20 @@ def test_page_sorts(sample, column, descending, expected):
     assert result["sort"] == {"column": column, "descending": descending}
 
 
-def test_every_sort_column_answers():
-    assert set(SORT_COLUMNS) == {"start_time", "name", "duration", "spans", "llm_calls", "tokens", "cost", "status"}
+# What each sort column orders by, read from a row (a column added to SORT_COLUMNS without one fails here).
+SORTED_BY = {"start_time": "start_time", "name": "name", "duration": "duration_ms", "spans": "span_count",
+             "llm_calls": "llm_calls", "tokens": "tokens", "cost": "cost_usd", "status": "status"}
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("column", sorted(SORT_COLUMNS))
+def test_every_sort_column_orders_the_page_by_its_value(sample, column, descending):
+    result = page({"sort": {"column": column, "descending": descending}})
+    assert result["total"] == 6 and sorted(ids(result)) == sorted(sample.values())
+    values = [r[SORTED_BY[column]] for r in result["rows"]]
+    present = [v for v in values if v is not None]
+    assert present == sorted(present, reverse=descending), values
+    assert values[len(present):] == [None] * (len(values) - len(present))  # missing values last, either way
 
 
 def test_pages_tile_the_list_without_gaps_or_overlaps():
@@ -237,7 +257,7 @@ def _serve(methods_of):
 
 
 def test_rpc_page_answers_rows_and_errors_and_the_explorer_methods(sample):
-    server, sent, pool = _serve(_trace_list.trace_list_methods)
+    server, sent, pool = _serve(trace_list_methods)
     try:
         assert {"page", "skeleton", "span", "search"} <= set(server.methods.names())
         requests = [
@@ -301,7 +321,7 @@ class _Html(HTMLParser):
 
 
 def test_snapshot_is_a_plain_escaped_table_with_the_filter_stated(sample):
-    bundle = _trace_list.snapshot({"tags": {"env": XSS[1]}})
+    bundle = _snapshot.snapshot({"tags": {"env": XSS[1]}})
     parsed = _Html()
     parsed.feed(bundle["text/html"])
     assert {t for t, _ in parsed.tags} <= {"div", "p", "table", "thead", "tbody", "tr", "th", "td"}
@@ -316,7 +336,7 @@ def test_snapshot_is_a_plain_escaped_table_with_the_filter_stated(sample):
 def test_snapshot_lists_the_first_50_and_says_so():
     insert([dict(trace_id=tid(i), name=f"t{i}", start_ns=T0 + i * MINUTE, status="ERROR" if i % 2 else "OK")
             for i in range(1, 131)])
-    bundle = _trace_list.snapshot({"status": "ERROR"}, ("cost", False))
+    bundle = _snapshot.snapshot({"status": "ERROR"}, ("cost", False))
     parsed = _Html()
     parsed.feed(bundle["text/html"])
     assert sum(t == "tr" for t, _ in parsed.tags) == 51  # header + 50
@@ -327,21 +347,21 @@ def test_snapshot_lists_the_first_50_and_says_so():
 
 
 def test_snapshot_of_an_empty_store_and_of_a_bad_filter():
-    assert _trace_list.snapshot({})["text/plain"] == (
+    assert _snapshot.snapshot({})["text/plain"] == (
         "TraceList: 0 traces in the llmops_nb store matching: all traces; newest first.")
     with pytest.raises(ValueError, match="did you mean"):
-        _trace_list.snapshot({"stauts": "OK"})
+        _snapshot.snapshot({"stauts": "OK"})
 
 
 # ----------------------------------------------------------------------------------- widget and magic
 
-needs_bundle = pytest.mark.skipif(not _trace_list.bundle_available(),
+needs_bundle = pytest.mark.skipif(not _base.bundle_available("trace_list"),
                                   reason="JS bundle not built (cd js && npm ci && npm run build)")
 
 
 @needs_bundle
 def test_widget_state_bundle_and_methods(sample):
-    from llmops_nb.widgets._trace_list import TraceList
+    from llmops_nb.widgets import TraceList
 
     w = TraceList({"status": "error", "tags": "env=prod"}, sort_by="cost", sort_desc=False, height=600)
     assert w.filters == {"tags": {"env": "prod"}, "status": "ERROR"}
@@ -363,7 +383,8 @@ def test_widget_state_bundle_and_methods(sample):
 
 
 def test_trace_list_outside_a_kernel_is_the_static_table(sample):
-    from llmops_nb.widgets._trace_list import TraceListSnapshot, trace_list
+    from llmops_nb.widgets import trace_list
+    from llmops_nb.widgets.trace_list._snapshot import TraceListSnapshot
 
     shown = trace_list(tag="env=dev", name="rag")
     assert isinstance(shown, TraceListSnapshot)
@@ -471,3 +492,13 @@ def test_page_times_on_a_100k_trace_store(capsys):
         for label, (ms, total, rows) in timings.items():
             print(f"  {label:<34} {ms:7.1f} ms   total {total:>7,}   rows {rows}")
     assert all(ms < 2000 for ms, _, _ in timings.values()), timings
+
+
+def test_the_public_functions_keep_their_names_beside_the_view_packages():
+    import llmops_nb.widgets as widgets
+    from llmops_nb.widgets.eval_table import _sql  # noqa: F401 - importing a view's modules...
+    from llmops_nb.widgets.trace_list import _query  # noqa: F401
+
+    # ...leaves llmops_nb.widgets.trace_list and .eval_table the functions, not the packages
+    assert widgets.trace_list.__module__ == "llmops_nb.widgets.trace_list._widget"
+    assert widgets.eval_table.__module__ == "llmops_nb.widgets.eval_table._widget"

@@ -33,7 +33,7 @@ export function createRpc(model, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
   }
 
   function onMessage(msg) {
-    if (!msg || msg.type !== "response") return;
+    if (msg?.type !== "response") return;
     if (msg.ok) settle(msg.id, "resolve", msg.data);
     else settle(msg.id, "reject", new RpcError(String(msg.error ?? "the kernel could not answer"), msg.error_type));
   }
@@ -45,9 +45,15 @@ export function createRpc(model, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
     const wait = opts.timeoutMs ?? timeoutMs;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        settle(id, "reject", new RpcError(
-          `The kernel did not answer "${method}" within ${wait / 1000} s: it may be busy running a cell, ` +
-          "restarting, or gone. Try again once it is idle.", "Timeout"));
+        settle(
+          id,
+          "reject",
+          new RpcError(
+            `The kernel did not answer "${method}" within ${wait / 1000} s: it may be busy running a cell, ` +
+              "restarting, or gone. Try again once it is idle.",
+            "Timeout",
+          ),
+        );
       }, wait);
       pending.set(id, { resolve, reject, timer });
       try {

@@ -1,31 +1,55 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { compareChip, feedbackText, percent, scoreChip, shortNumber, valueText } from "../lib/eval_cells.js";
-import { SelectionBar } from "../lib/eval_dataset.js";
-import { renderRowDetail } from "../lib/eval_detail.js";
-import { diffNodes, diffStats, unchanged } from "../lib/eval_diff.js";
-import { FeedbackForm } from "../lib/eval_feedback.js";
-import { cleanFilters, EvalFilterBar } from "../lib/eval_filters.js";
-import { thumbIcon } from "../lib/eval_icons.js";
-import { columnsFor, fillRow, gridTemplate, makeHeader, makeRow, nextSort } from "../lib/eval_rows.js";
-import { histogram, summaryCards, summaryLine } from "../lib/eval_summary.js";
-import widget, { EvalTableView, explorerModel, minWidth } from "../eval_table.js";
+import { compareChip, feedbackText, percent, scoreChip, shortNumber, valueText } from "../eval_table/cells.js";
+import { SelectionBar } from "../eval_table/dataset.js";
+import { renderRowDetail } from "../eval_table/detail.js";
+import { diffNodes, diffStats, unchanged } from "../eval_table/diff.js";
+import { FeedbackForm } from "../eval_table/feedback.js";
+import { cleanFilters, EvalFilterBar } from "../eval_table/filters.js";
+import { thumbIcon } from "../eval_table/icons.js";
+import { columnsFor, fillRow, gridTemplate, makeHeader, makeRow, minWidth, nextSort } from "../eval_table/rows.js";
+import { histogram, summaryCards, summaryLine } from "../eval_table/summary.js";
+import widget, { EvalTableView, explorerModel } from "../eval_table/widget.js";
 import { FakeModel, flush } from "./helpers.js";
 
-const IMG = "<img src=x onerror=\"window.__xss=1\">";
+const IMG = '<img src=x onerror="window.__xss=1">';
 const SCRIPT = "<script>window.__xss=2</script>";
 const RUN = "a".repeat(32);
 const BASE = "b".repeat(32);
 const tid = (i) => i.toString(16).padStart(32, "0");
 const SCORERS = [
   { name: "exact_match", source: "CODE", model: null, threshold: null, lower_is_better: false, index: 0 },
-  { name: `judge ${IMG}`, source: "LLM_JUDGE", model: "openai:/gpt", threshold: null, lower_is_better: false, index: 1 },
+  {
+    name: `judge ${IMG}`,
+    source: "LLM_JUDGE",
+    model: "openai:/gpt",
+    threshold: null,
+    lower_is_better: false,
+    index: 1,
+  },
 ];
 
 function evalRow(i, extra = {}) {
   return {
-    row: i, record_id: `rec${i}`, trace_id: tid(i + 1), inputs: `question ${i} ${IMG}`, outputs: `answer ${i} ${SCRIPT}`,
-    expectations: "x", error: null, latency_ms: 12.5, tokens: 10, cost_usd: null, feedback: null,
-    scores: [{ v: i % 2 === 0, p: i % 2 === 0, r: null, e: null }, { v: i % 3 === 0 ? null : "yes", p: i % 3 === 0 ? null : true, r: `because ${IMG}`, e: i % 3 === 0 ? `raw reply ${SCRIPT}` : null }],
+    row: i,
+    record_id: `rec${i}`,
+    trace_id: tid(i + 1),
+    inputs: `question ${i} ${IMG}`,
+    outputs: `answer ${i} ${SCRIPT}`,
+    expectations: "x",
+    error: null,
+    latency_ms: 12.5,
+    tokens: 10,
+    cost_usd: null,
+    feedback: null,
+    scores: [
+      { v: i % 2 === 0, p: i % 2 === 0, r: null, e: null },
+      {
+        v: i % 3 === 0 ? null : "yes",
+        p: i % 3 === 0 ? null : true,
+        r: `because ${IMG}`,
+        e: i % 3 === 0 ? `raw reply ${SCRIPT}` : null,
+      },
+    ],
     ...extra,
   };
 }
@@ -34,28 +58,66 @@ function compareRow(i) {
   return {
     ...evalRow(i),
     base: { row: i, trace_id: tid(100 + i), outputs: "old words here", error: null },
-    diff: [["equal", "answer ", "answer "], ["replace", "old", `new ${IMG}`], ["insert", "", " more"]],
-    scores: [{ v: true, p: true, bv: false, bp: false, d: 1, o: "win", r: null, br: null, e: null, be: null },
-      { v: "no", p: false, bv: "yes", bp: true, d: -1, o: "loss", r: "worse", br: "fine", e: null, be: null }],
+    diff: [
+      ["equal", "answer ", "answer "],
+      ["replace", "old", `new ${IMG}`],
+      ["insert", "", " more"],
+    ],
+    scores: [
+      { v: true, p: true, bv: false, bp: false, d: 1, o: "win", r: null, br: null, e: null, be: null },
+      { v: "no", p: false, bv: "yes", bp: true, d: -1, o: "loss", r: "worse", br: "fine", e: null, be: null },
+    ],
   };
 }
 
 function info({ compare = false } = {}) {
   return {
-    run: { key: RUN, run_id: RUN, name: `run ${SCRIPT}`, status: "FINISHED", started_at: "2026-11-20T12:00:00.000Z", dataset: { name: "quiz", version: 2 }, stored: true, scorers: SCORERS.map((s) => s.name) },
+    run: {
+      key: RUN,
+      run_id: RUN,
+      name: `run ${SCRIPT}`,
+      status: "FINISHED",
+      started_at: "2026-11-20T12:00:00.000Z",
+      dataset: { name: "quiz", version: 2 },
+      stored: true,
+      scorers: SCORERS.map((s) => s.name),
+    },
     baseline: compare ? { key: BASE, run_id: BASE, name: "before", status: "FINISHED", stored: true } : null,
     scorers: compare ? SCORERS.map((s) => ({ ...s, base_index: s.index })) : SCORERS,
-    sorts: ["row", "latency", "feedback", ...SCORERS.map((s) => `score:${s.name}`), ...(compare ? SCORERS.map((s) => `delta:${s.name}`) : [])],
-    author: "ana", labels: ["hallucination", IMG], frames: [],
+    sorts: [
+      "row",
+      "latency",
+      "feedback",
+      ...SCORERS.map((s) => `score:${s.name}`),
+      ...(compare ? SCORERS.map((s) => `delta:${s.name}`) : []),
+    ],
+    author: "ana",
+    labels: ["hallucination", IMG],
+    frames: [],
   };
 }
 
 function summary({ compare = false } = {}) {
   return {
-    total: 50, errors: 1, feedback: { up: 1, down: 2, given: 3 },
+    total: 50,
+    errors: 1,
+    feedback: { up: 1, down: 2, given: 3 },
     scorers: SCORERS.map((s) => ({
-      ...s, count: 40, mean: 0.5, pass_rate: 0.5, passed: 20, failed: 20, errors: 2, missing: 0,
-      histogram: { kind: "bool", bins: [{ label: "false", count: 20, result: "fail" }, { label: "true", count: 20, result: "pass" }] },
+      ...s,
+      count: 40,
+      mean: 0.5,
+      pass_rate: 0.5,
+      passed: 20,
+      failed: 20,
+      errors: 2,
+      missing: 0,
+      histogram: {
+        kind: "bool",
+        bins: [
+          { label: "false", count: 20, result: "fail" },
+          { label: "true", count: 20, result: "pass" },
+        ],
+      },
       ...(compare ? { win: 3, loss: 1, tie: 46, mean_baseline: 0.4, mean_candidate: 0.5 } : {}),
     })),
     ...(compare ? { only_in_baseline: 1, only_in_candidate: 0 } : {}),
@@ -70,23 +132,109 @@ function evalKernel(n = 50, overrides = {}) {
     if (method in overrides) return overrides[method](params);
     const compare = Boolean(params?.compare);
     switch (method) {
-      case "info": return info({ compare });
-      case "summary": return summary({ compare });
+      case "info":
+        return info({ compare });
+      case "summary":
+        return summary({ compare });
       case "page": {
         const all = Array.from({ length: n }, (_, i) => (compare ? compareRow(i) : evalRow(i)));
-        return { rows: all.slice(params.offset, params.offset + params.limit), total: n, offset: params.offset, limit: params.limit, as_of: "rows", elapsed_ms: 2 };
+        return {
+          rows: all.slice(params.offset, params.offset + params.limit),
+          total: n,
+          offset: params.offset,
+          limit: params.limit,
+          as_of: "rows",
+          elapsed_ms: 2,
+        };
       }
-      case "row": return { row: params.row, record_id: "r", trace_id: tid(params.row + 1), inputs: { value: { q: IMG } }, outputs: { value: SCRIPT }, expectations: { value: null },
-        error: null, latency_ms: 3, scores: [{ name: "exact_match", source: "CODE", value: true, pass: true, rationale: null, error: null, span_id: "1".repeat(16) },
-          { name: "judge", source: "LLM_JUDGE", model: "openai:/gpt", value: false, pass: false, rationale: `rationale ${IMG}`, error: null, span_id: "2".repeat(16),
-            base_value: true, base_pass: true, base_rationale: "ok before", base_error: null, base_span_id: "3".repeat(16), delta: -1, outcome: "loss" }],
-        feedback: [{ name: "human_feedback", value: false, label: IMG, comment: "meh", author: "ben", at: "2026-11-20T12:00:00.000Z" }],
-        ...(compare ? { base: { row: params.row, trace_id: tid(100), outputs: { value: "old" }, error: null }, diff: [["replace", "old", "new"]] } : {}) };
-      case "feedback": return { row: params.row, feedback: { value: params.value ?? null, label: params.label ?? null, comment: params.comment ?? null, author: params.author ?? "ana", at: "2026-11-20T12:00:00.000Z", count: 1 }, history: [] };
-      case "row_ids": return { rows: Array.from({ length: n }, (_, i) => i), capped: false };
-      case "runs": return { runs: [{ run_id: BASE, name: `before ${IMG}`, status: "FINISHED", started_at: "2026-11-19T12:00:00.000Z", rows: n, shared: n }], frames: [] };
-      case "to_dataset": return { name: params.name ?? "quiz", version: 3, rows: params.rows.length, parent_version: 2 };
-      default: throw new Error(`unknown method ${method}`);
+      case "row":
+        return {
+          row: params.row,
+          record_id: "r",
+          trace_id: tid(params.row + 1),
+          inputs: { value: { q: IMG } },
+          outputs: { value: SCRIPT },
+          expectations: { value: null },
+          error: null,
+          latency_ms: 3,
+          scores: [
+            {
+              name: "exact_match",
+              source: "CODE",
+              value: true,
+              pass: true,
+              rationale: null,
+              error: null,
+              span_id: "1".repeat(16),
+            },
+            {
+              name: "judge",
+              source: "LLM_JUDGE",
+              model: "openai:/gpt",
+              value: false,
+              pass: false,
+              rationale: `rationale ${IMG}`,
+              error: null,
+              span_id: "2".repeat(16),
+              base_value: true,
+              base_pass: true,
+              base_rationale: "ok before",
+              base_error: null,
+              base_span_id: "3".repeat(16),
+              delta: -1,
+              outcome: "loss",
+            },
+          ],
+          feedback: [
+            {
+              name: "human_feedback",
+              value: false,
+              label: IMG,
+              comment: "meh",
+              author: "ben",
+              at: "2026-11-20T12:00:00.000Z",
+            },
+          ],
+          ...(compare
+            ? {
+                base: { row: params.row, trace_id: tid(100), outputs: { value: "old" }, error: null },
+                diff: [["replace", "old", "new"]],
+              }
+            : {}),
+        };
+      case "feedback":
+        return {
+          row: params.row,
+          feedback: {
+            value: params.value ?? null,
+            label: params.label ?? null,
+            comment: params.comment ?? null,
+            author: params.author ?? "ana",
+            at: "2026-11-20T12:00:00.000Z",
+            count: 1,
+          },
+          history: [],
+        };
+      case "row_ids":
+        return { rows: Array.from({ length: n }, (_, i) => i), capped: false };
+      case "runs":
+        return {
+          runs: [
+            {
+              run_id: BASE,
+              name: `before ${IMG}`,
+              status: "FINISHED",
+              started_at: "2026-11-19T12:00:00.000Z",
+              rows: n,
+              shared: n,
+            },
+          ],
+          frames: [],
+        };
+      case "to_dataset":
+        return { name: params.name ?? "quiz", version: 3, rows: params.rows.length, parent_version: 2 };
+      default:
+        throw new Error(`unknown method ${method}`);
     }
   };
   kernel.calls = calls;
@@ -124,8 +272,11 @@ async function settle(rounds = 8) {
   for (let i = 0; i < rounds; i++) await flush();
 }
 
+// the traitlets an EvalTable starts with
+const STATE = { compare_to: null, filters: {}, sort_by: "row", sort_desc: false, selected_rows: [], open_row: null };
+
 async function mount(kernel, state = {}) {
-  const model = new FakeModel({ run_key: RUN, compare_to: null, filters: {}, sort_by: "row", sort_desc: false, selected_rows: [], open_row: null, author: "ana", height: 620, trace_id: null, ...state }, kernel);
+  const model = new FakeModel({ ...STATE, run_key: RUN, author: "ana", height: 620, trace_id: null, ...state }, kernel);
   const el = document.createElement("div");
   document.body.append(el);
   const view = new EvalTableView(model, el, { explorer: FakeExplorer });
@@ -144,9 +295,17 @@ describe("cells", () => {
     expect(shortNumber(NaN)).toBe("");
     expect(valueText(true)).toBe("yes");
     expect(scoreChip({ v: true, p: true }, "m")).toMatchObject({ text: "✓ yes", cls: "pass" });
-    expect(scoreChip({ v: 0.2, p: false, r: "low" }, "m")).toMatchObject({ text: "✗ 0.2", cls: "fail", title: "m: 0.2 (fail)\nlow" });
+    expect(scoreChip({ v: 0.2, p: false, r: "low" }, "m")).toMatchObject({
+      text: "✗ 0.2",
+      cls: "fail",
+      title: "m: 0.2 (fail)\nlow",
+    });
     expect(scoreChip({ v: "maybe", p: null }, "m").cls).toBe("neutral");
-    expect(scoreChip({ v: null, e: "boom" }, "m")).toMatchObject({ text: "error", cls: "error", title: "m: error\nboom" });
+    expect(scoreChip({ v: null, e: "boom" }, "m")).toMatchObject({
+      text: "error",
+      cls: "error",
+      title: "m: error\nboom",
+    });
     expect(scoreChip({ v: null }, "m")).toMatchObject({ text: "–", cls: "none" });
     expect(scoreChip({ v: 1, p: IMG }, "m").cls).toBe("neutral");
     expect(percent(0.456)).toBe("46%");
@@ -156,14 +315,24 @@ describe("cells", () => {
     const chip = compareChip({ bv: 0.5, v: 0.75, d: 0.25, o: "win", br: "meh", r: "better" }, "m");
     expect(chip).toMatchObject({ text: "0.5 → 0.75", cls: "win" });
     expect(chip.title).toBe("m: 0.5 → 0.75 (+0.25) · win\nbaseline: meh\ncandidate: better");
-    expect(compareChip({ bv: null, v: true, e: null, be: "boom", o: null }, "m")).toMatchObject({ text: "error → yes", cls: "none" });
+    expect(compareChip({ bv: null, v: true, e: null, be: "boom", o: null }, "m")).toMatchObject({
+      text: "error → yes",
+      cls: "none",
+    });
     expect(compareChip({ bv: 1, v: 1, d: 0, o: "tie" }, "m").title).toBe("m: 1 → 1 · tie");
     expect(compareChip({ o: IMG }, "m").cls).toBe("none");
   });
 
   it("reads feedback as a mark and a tooltip", () => {
     expect(feedbackText(null).value).toBeNull();
-    const fb = feedbackText({ value: false, label: "wrong", comment: "no", author: "ana", at: "2026-11-20T12:00:00Z", count: 2 });
+    const fb = feedbackText({
+      value: false,
+      label: "wrong",
+      comment: "no",
+      author: "ana",
+      at: "2026-11-20T12:00:00Z",
+      count: 2,
+    });
     expect(fb).toMatchObject({ value: "down", label: "wrong", comment: true });
     expect(fb.title).toContain("thumbs down\nlabel: wrong\ncomment: no\nlast by ana, 2026-11-20");
     expect(fb.title).toContain("2 pieces of feedback");
@@ -171,7 +340,13 @@ describe("cells", () => {
 });
 
 describe("word diff", () => {
-  const ops = [["equal", "The ", "The "], ["replace", "old", IMG], ["delete", " gone", ""], ["insert", "", " new"], ["bogus", "x", "y"]];
+  const ops = [
+    ["equal", "The ", "The "],
+    ["replace", "old", IMG],
+    ["delete", " gone", ""],
+    ["insert", "", " new"],
+    ["bogus", "x", "y"],
+  ];
   it("shows each side, or both inline, as text", () => {
     const host = document.createElement("div");
     host.append(...diffNodes(ops, "both"));
@@ -218,7 +393,10 @@ describe("columns and rows", () => {
     button.click();
     expect(sorted).toEqual(["score:exact_match"]);
     const slot = makeRow(columns);
-    fillRow(slot, columns, evalRow(3, { feedback: { value: true, label: IMG, count: 1 } }), 3, 84, { selected: true, scorers: SCORERS });
+    fillRow(slot, columns, evalRow(3, { feedback: { value: true, label: IMG, count: 1 } }), 3, 84, {
+      selected: true,
+      scorers: SCORERS,
+    });
     expect(slot.el.dataset.row).toBe("3");
     expect(slot.el.style.transform).toBe("translateY(84px)");
     expect(slot.cells.inputs.textContent).toBe(`question 3 ${IMG}`);
@@ -260,12 +438,33 @@ describe("summary cards", () => {
   it("draws a histogram whose pass/fail bars filter the table", () => {
     const picked = [];
     const s = summary().scorers[0];
-    const el = histogram({ ...s, histogram: { kind: "bool", bins: [{ label: "false", count: 10, result: "fail" }, { label: "true", count: 5, result: "pass" }] } }, (n, r) => picked.push([n, r]));
+    const el = histogram(
+      {
+        ...s,
+        histogram: {
+          kind: "bool",
+          bins: [
+            { label: "false", count: 10, result: "fail" },
+            { label: "true", count: 5, result: "pass" },
+          ],
+        },
+      },
+      (n, r) => picked.push([n, r]),
+    );
     const bars = el.querySelectorAll(".lnb-ev-bar");
     expect([...bars].map((b) => b.querySelector(".lnb-ev-bar-fill").style.height)).toEqual(["28px", "14px"]);
     bars[0].click();
     expect(picked).toEqual([["exact_match", "fail"]]);
-    const values = histogram({ name: "x", histogram: { kind: "values", bins: [{ label: IMG, count: 0 }, { label: "5", count: 3 }] } });
+    const values = histogram({
+      name: "x",
+      histogram: {
+        kind: "values",
+        bins: [
+          { label: IMG, count: 0 },
+          { label: "5", count: 3 },
+        ],
+      },
+    });
     expect(values.querySelectorAll(".lnb-ev-bar")[0].disabled).toBe(true);
     expect(values.querySelector(".lnb-ev-hist-axis").textContent).toBe(`${IMG}5`);
     noMarkup(values);
@@ -280,7 +479,10 @@ describe("summary cards", () => {
     expect(cards[0].querySelector(".lnb-ev-card-stats").textContent).toBe("0.5 mean50% pass");
     [...cards[0].querySelectorAll(".lnb-ev-link")].find((b) => b.textContent === "2 errors").click();
     expect(picked).toEqual([["exact_match", "error"]]);
-    const compared = summaryCards(summary({ compare: true }), { compare: true, onFilter: (n, r) => picked.push([n, r]) });
+    const compared = summaryCards(summary({ compare: true }), {
+      compare: true,
+      onFilter: (n, r) => picked.push([n, r]),
+    });
     expect(compared[0].querySelector(".lnb-ev-card-stats").textContent).toBe("3 win1 loss46 tie");
     compared[0].querySelector(".lnb-ev-seg.lnb-ev-loss").click();
     expect(picked.at(-1)).toEqual(["exact_match", "loss"]);
@@ -297,10 +499,22 @@ describe("filters", () => {
     bar.setScorers(SCORERS, true);
     expect(bar.result.options.length).toBe(1 + 2 * 7);
     bar.set({ text: "paris", scorer: `judge ${IMG}`, result: "loss", feedback: "down", errors: true });
-    expect(bar.read()).toEqual({ text: "paris", scorer: `judge ${IMG}`, result: "loss", feedback: "down", errors: true });
+    expect(bar.read()).toEqual({
+      text: "paris",
+      scorer: `judge ${IMG}`,
+      result: "loss",
+      feedback: "down",
+      errors: true,
+    });
     bar.result.value = "0|fail";
     bar.result.dispatchEvent(new Event("change"));
-    expect(got.at(-1)).toEqual({ text: "paris", scorer: "exact_match", result: "fail", feedback: "down", errors: true });
+    expect(got.at(-1)).toEqual({
+      text: "paris",
+      scorer: "exact_match",
+      result: "fail",
+      feedback: "down",
+      errors: true,
+    });
     bar.clear.click();
     expect(got.at(-1)).toEqual({});
     expect(cleanFilters({ scorer: "x", feedback: "", errors: "yes" })).toEqual({});
@@ -311,7 +525,17 @@ describe("filters", () => {
 describe("feedback form and dataset bar", () => {
   it("saves thumbs, a label, a comment and the author, then shows the history", async () => {
     const saved = [];
-    const form = new FeedbackForm({ labels: [IMG], author: "ana", onSave: async (d) => (saved.push(d), { feedback: { author: "ana" }, history: [{ value: true, label: IMG, comment: "ok", author: "ana", at: "2026-11-20T12:00:00Z" }] }) });
+    const form = new FeedbackForm({
+      labels: [IMG],
+      author: "ana",
+      onSave: async (d) => {
+        saved.push(d);
+        return {
+          feedback: { author: "ana" },
+          history: [{ value: true, label: IMG, comment: "ok", author: "ana", at: "2026-11-20T12:00:00Z" }],
+        };
+      },
+    });
     expect(form.labels.querySelector("option").value).toBe(IMG);
     await form.submit();
     expect(form.status.textContent).toContain("Pick good or bad");
@@ -324,7 +548,11 @@ describe("feedback form and dataset bar", () => {
     expect(form.down.getAttribute("aria-pressed")).toBe("false");
     expect(form.history.querySelector(".lnb-ev-fb-tag").textContent).toBe(IMG);
     noMarkup(form.el);
-    const failing = new FeedbackForm({ onSave: async () => { throw new Error("No trace"); } });
+    const failing = new FeedbackForm({
+      onSave: async () => {
+        throw new Error("No trace");
+      },
+    });
     failing.up.click();
     await failing.submit();
     expect(failing.status.textContent).toBe("not saved: No trace");
@@ -333,7 +561,13 @@ describe("feedback form and dataset bar", () => {
 
   it("turns checked rows into a dataset version", async () => {
     const asked = [];
-    const bar = new SelectionBar({ onClear: () => {}, onCreate: async (o) => (asked.push(o), { name: "hard", version: 2, rows: 3 }) });
+    const bar = new SelectionBar({
+      onClear: () => {},
+      onCreate: async (o) => {
+        asked.push(o);
+        return { name: "hard", version: 2, rows: 3 };
+      },
+    });
     bar.update(0, "quiz");
     expect(bar.el.hidden).toBe(true);
     bar.update(3, "quiz");
@@ -388,7 +622,13 @@ describe("EvalTableView", () => {
     const kernel = evalKernel(50);
     const { el, view } = await mount(kernel);
     expect(kernel.of("info")).toEqual([{ compare: null }]);
-    expect(kernel.of("page")[0]).toMatchObject({ compare: null, filters: {}, sort: { column: "row", descending: false }, offset: 0, limit: 100 });
+    expect(kernel.of("page")[0]).toMatchObject({
+      compare: null,
+      filters: {},
+      sort: { column: "row", descending: false },
+      offset: 0,
+      limit: 100,
+    });
     expect(el.querySelector(".lnb-ev-title").textContent).toBe(`run ${SCRIPT} (aaaaaaaa)`);
     expect(el.querySelectorAll(".lnb-ev-card").length).toBe(2);
     expect(el.querySelector(".lnb-ev-count").textContent).toBe("50 rows");
@@ -458,12 +698,23 @@ describe("EvalTableView", () => {
     el.querySelector(".lnb-ev-fb-comment").value = "clear answer";
     el.querySelector(".lnb-ev-fb-save").click();
     await settle();
-    expect(kernel.of("feedback").at(-1)).toEqual({ compare: null, row: 5, value: true, label: "great", comment: "clear answer", author: "ana" });
+    expect(kernel.of("feedback").at(-1)).toEqual({
+      compare: null,
+      row: 5,
+      value: true,
+      label: "great",
+      comment: "clear answer",
+      author: "ana",
+    });
     expect(el.querySelector(".lnb-ev-fb-status").textContent).toBe("saved by ana");
   });
 
   it("says when feedback could not be saved", async () => {
-    const kernel = evalKernel(5, { feedback: () => { throw new Error(`No trace ${IMG}`); } });
+    const kernel = evalKernel(5, {
+      feedback: () => {
+        throw new Error(`No trace ${IMG}`);
+      },
+    });
     const { el } = await mount(kernel);
     rowEl(el, 1).querySelector(".lnb-ev-thumb[data-value='up']").click();
     await settle();
@@ -480,7 +731,9 @@ describe("EvalTableView", () => {
     expect(el.querySelector(".lnb-ev-sel-count").textContent).toBe("2 rows checked");
     el.querySelector(".lnb-ev-ds-create").click();
     await settle();
-    expect(kernel.of("to_dataset")).toEqual([{ compare: null, rows: [1, 3], append: true, expectations_from_outputs: false }]);
+    expect(kernel.of("to_dataset")).toEqual([
+      { compare: null, rows: [1, 3], append: true, expectations_from_outputs: false },
+    ]);
     expect(el.querySelector(".lnb-ev-ds-status").textContent).toBe('saved dataset "quiz" version 3 (2 rows)');
     const all = el.querySelector(".lnb-ev-head .lnb-ev-check");
     all.click();
@@ -521,7 +774,12 @@ describe("EvalTableView", () => {
   });
 
   it("drops a sort the table cannot do any more, and says why a comparison failed", async () => {
-    const kernel = evalKernel(5, { info: (p) => { if (p.compare) throw new Error(`No evaluation run ${IMG}`); return info(); } });
+    const kernel = evalKernel(5, {
+      info: (p) => {
+        if (p.compare) throw new Error(`No evaluation run ${IMG}`);
+        return info();
+      },
+    });
     const { el, model } = await mount(kernel, { sort_by: "delta:exact_match", compare_to: BASE });
     expect(el.querySelector(".lnb-ev-message").textContent).toContain(`No evaluation run ${IMG}`);
     el.querySelector(".lnb-ev-message .lnb-ev-btn").click(); // "stop comparing"
@@ -532,7 +790,11 @@ describe("EvalTableView", () => {
   });
 
   it("shows an error when the first page fails, and restores an open row after a re-render", async () => {
-    const failing = evalKernel(5, { page: () => { throw new Error(`bad filter ${IMG}`); } });
+    const failing = evalKernel(5, {
+      page: () => {
+        throw new Error(`bad filter ${IMG}`);
+      },
+    });
     const first = await mount(failing);
     expect(first.el.querySelector(".lnb-ev-message").textContent).toBe(`bad filter ${IMG}`);
     const kernel = evalKernel(5);
@@ -545,7 +807,8 @@ describe("EvalTableView", () => {
   it("moves with the keyboard: arrows, space checks, Enter opens, Escape closes", async () => {
     const kernel = evalKernel(10);
     const { el, model, view } = await mount(kernel);
-    const key = (k, target = view.viewport) => target.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true }));
+    const key = (k, target = view.viewport) =>
+      target.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true }));
     key("ArrowDown");
     key("ArrowDown");
     key(" ");
@@ -566,11 +829,17 @@ describe("EvalTableView", () => {
 
   it("anywidget render shows a failure in the notebook and returns a cleanup", async () => {
     const el = document.createElement("div");
-    const broken = { get: () => { throw new Error(IMG); }, on() {}, off() {} };
+    const broken = {
+      get: () => {
+        throw new Error(IMG);
+      },
+      on() {},
+      off() {},
+    };
     expect(widget.render({ model: broken, el })).toBeUndefined();
     expect(el.querySelector(".lnb-crash").textContent).toContain(IMG);
     noMarkup(el);
-    const model = new FakeModel({ compare_to: null, filters: {}, sort_by: "row", sort_desc: false, selected_rows: [], open_row: null, height: 500 }, evalKernel(3));
+    const model = new FakeModel({ ...STATE, height: 500 }, evalKernel(3));
     const el2 = document.createElement("div");
     const cleanup = widget.render({ model, el: el2 });
     await settle();

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import widget, { ExplorerView } from "../explorer.js";
+import widget, { ExplorerView } from "../explorer/widget.js";
 import { agentTrace, FakeModel, flush, skeletonOf } from "./helpers.js";
 
 const views = [];
@@ -15,7 +15,14 @@ function kernelFor(spans, { details = {}, searchHits = () => [] } = {}) {
     if (method === "skeleton") return skeletonOf(spans);
     if (method === "span") {
       const s = spans.find((x) => x.id === params.span_id);
-      return { span_id: s.id, name: s.name, kind: s.kind ?? "UNKNOWN", status: s.status ?? "OK", duration_ms: 1, ...details[s.id] };
+      return {
+        span_id: s.id,
+        name: s.name,
+        kind: s.kind ?? "UNKNOWN",
+        status: s.status ?? "OK",
+        duration_ms: 1,
+        ...details[s.id],
+      };
     }
     if (method === "search") return { text: params.text, span_ids: searchHits(params.text) };
     throw new Error(`unknown method ${method}`);
@@ -49,7 +56,9 @@ describe("ExplorerView", () => {
     views.push(view);
     for (let i = 0; i < 5; i++) await flush();
     const ms = performance.now() - started;
-    console.log(`10k-span open in happy-dom (incl. fake kernel + decode + tree + first rows): ${ms.toFixed(0)} ms; view says ${view.root.dataset.openMs} ms`);
+    console.log(
+      `10k-span open in happy-dom (incl. fake kernel + decode + tree + first rows): ${ms.toFixed(0)} ms; view says ${view.root.dataset.openMs} ms`,
+    );
     expect(view.root.dataset.spans).toBe("10000");
     const rows = el.querySelectorAll(".lnb-row");
     expect(rows.length).toBeGreaterThan(5);
@@ -76,11 +85,16 @@ describe("ExplorerView", () => {
 
   it("collapses and expands with the twist and saves collapsed ids to the model", async () => {
     const spans = [
-      { id: "r", name: "root" }, { id: "a", parent: "r", name: "a" }, { id: "a1", parent: "a", name: "a1" }, { id: "b", parent: "r", name: "b" },
+      { id: "r", name: "root" },
+      { id: "a", parent: "r", name: "a" },
+      { id: "a1", parent: "a", name: "a1" },
+      { id: "b", parent: "r", name: "b" },
     ];
     const { el, model } = await open(spans);
     expect(rowNames(el)).toEqual(["root", "a", "a1", "b"]);
-    const twistOfA = [...el.querySelectorAll(".lnb-row")].find((r) => r.querySelector(".lnb-name").textContent === "a").querySelector(".lnb-twist");
+    const twistOfA = [...el.querySelectorAll(".lnb-row")]
+      .find((r) => r.querySelector(".lnb-name").textContent === "a")
+      .querySelector(".lnb-twist");
     twistOfA.click();
     expect(rowNames(el)).toEqual(["root", "a", "b"]);
     await new Promise((r) => setTimeout(r, 350));
@@ -88,7 +102,11 @@ describe("ExplorerView", () => {
   });
 
   it("restores view state (collapsed, selected, search) from the model", async () => {
-    const spans = [{ id: "r", name: "root" }, { id: "a", parent: "r", name: "alpha" }, { id: "a1", parent: "a", name: "inner" }];
+    const spans = [
+      { id: "r", name: "root" },
+      { id: "a", parent: "r", name: "alpha" },
+      { id: "a1", parent: "a", name: "inner" },
+    ];
     const { el, kernel } = await open(spans, { collapsed_span_ids: ["a"], selected_span_id: "a", search_text: "alp" });
     expect(rowNames(el)).toEqual(["root", "alpha"]);
     expect(el.querySelector(".lnb-row.lnb-selected .lnb-name").textContent).toBe("alpha");
@@ -98,7 +116,11 @@ describe("ExplorerView", () => {
   });
 
   it("moves with the arrow keys, collapses with left, expands with right, selects with Enter", async () => {
-    const spans = [{ id: "r", name: "root" }, { id: "a", parent: "r", name: "a" }, { id: "a1", parent: "a", name: "a1" }];
+    const spans = [
+      { id: "r", name: "root" },
+      { id: "a", parent: "r", name: "a" },
+      { id: "a1", parent: "a", name: "a1" },
+    ];
     const { view, el, model } = await open(spans);
     const vp = view.treeView.viewport;
     const key = (k) => vp.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true }));
@@ -131,8 +153,10 @@ describe("ExplorerView", () => {
 
   it("searches names locally and payloads in the kernel, then walks matches with next/prev", async () => {
     const spans = [
-      { id: "r", name: "root" }, { id: "a", parent: "r", name: "fetch weather" },
-      { id: "b", parent: "r", name: "llm" }, { id: "c", parent: "b", name: "other" },
+      { id: "r", name: "root" },
+      { id: "a", parent: "r", name: "fetch weather" },
+      { id: "b", parent: "r", name: "llm" },
+      { id: "c", parent: "b", name: "other" },
     ];
     // the fake kernel finds "paris" in the payload of span c
     const searchHits = (text) => (text.toLowerCase() === "paris" ? ["c"] : []);
@@ -156,7 +180,7 @@ describe("ExplorerView", () => {
 
   it("shows a failed load with a retry button instead of hanging", async () => {
     let fail = true;
-    const model = new FakeModel({}, (method) => {
+    const model = new FakeModel({}, (_method) => {
       if (fail) throw new Error("Trace aaaa is not in the store (yet)");
       return skeletonOf([{ id: "r", name: "root" }]);
     });
@@ -183,7 +207,10 @@ describe("ExplorerView", () => {
   });
 
   it("follows selected_span_id set from Python", async () => {
-    const { model, el } = await open([{ id: "r", name: "root" }, { id: "a", parent: "r", name: "a" }]);
+    const { model, el } = await open([
+      { id: "r", name: "root" },
+      { id: "a", parent: "r", name: "a" },
+    ]);
     model.set("selected_span_id", "a");
     await flush();
     await flush();

@@ -2,7 +2,14 @@
 
 export class FakeModel {
   constructor(state = {}, kernel = null) {
-    this.state = { trace_id: "a".repeat(32), selected_span_id: null, collapsed_span_ids: [], search_text: "", height: 460, ...state };
+    this.state = {
+      trace_id: "a".repeat(32),
+      selected_span_id: null,
+      collapsed_span_ids: [],
+      search_text: "",
+      height: 460,
+      ...state,
+    };
     this.listeners = new Map();
     this.sent = [];
     this.saves = 0;
@@ -36,7 +43,14 @@ export class FakeModel {
       .then(() => this.kernel(msg.method, msg.params))
       .then(
         (data) => answer({ type: "response", id: msg.id, ok: true, data }),
-        (err) => answer({ type: "response", id: msg.id, ok: false, error: String(err?.message ?? err), error_type: "ValueError" }),
+        (err) =>
+          answer({
+            type: "response",
+            id: msg.id,
+            ok: false,
+            error: String(err?.message ?? err),
+            error_type: "ValueError",
+          }),
       );
   }
 }
@@ -46,14 +60,15 @@ export function skeletonOf(spans, trace = {}) {
   const index = new Map(spans.map((s, i) => [s.id, i]));
   const dict = (values) => {
     const codes = new Map();
-    return { codes: values.map((v) => (codes.has(v) ? codes.get(v) : (codes.set(v, codes.size), codes.size - 1))), values: [...codes.keys()] };
+    for (const v of values) if (!codes.has(v)) codes.set(v, codes.size);
+    return { codes: values.map((v) => codes.get(v)), values: [...codes.keys()] };
   };
   return {
     trace: { trace_id: "a".repeat(32), name: "root", status: "OK", duration_ms: 100, error_count: 0, ...trace },
     spans: {
       count: spans.length,
       span_id: spans.map((s) => s.id),
-      parent: spans.map((s) => (s.parent == null ? -1 : index.get(s.parent) ?? -1)),
+      parent: spans.map((s) => (s.parent == null ? -1 : (index.get(s.parent) ?? -1))),
       name: spans.map((s) => s.name ?? s.id),
       kind: dict(spans.map((s) => s.kind ?? "UNKNOWN")),
       status: dict(spans.map((s) => s.status ?? "OK")),
@@ -75,10 +90,28 @@ export function agentTrace(n) {
   let i = 1;
   while (i < n) {
     const turn = hex(i);
-    spans.push({ id: turn, parent: hex(0), name: `llm call ${i}`, kind: "CHAT_MODEL", start: i, duration: 5, inTok: 100, outTok: 20, cost: 0.001 });
+    spans.push({
+      id: turn,
+      parent: hex(0),
+      name: `llm call ${i}`,
+      kind: "CHAT_MODEL",
+      start: i,
+      duration: 5,
+      inTok: 100,
+      outTok: 20,
+      cost: 0.001,
+    });
     i++;
     for (let k = 0; k < 8 && i < n; k++, i++) {
-      spans.push({ id: hex(i), parent: turn, name: `tool ${i}`, kind: "TOOL", start: i, duration: 1, status: i % 97 === 0 ? "ERROR" : "OK" });
+      spans.push({
+        id: hex(i),
+        parent: turn,
+        name: `tool ${i}`,
+        kind: "TOOL",
+        start: i,
+        duration: 1,
+        status: i % 97 === 0 ? "ERROR" : "OK",
+      });
     }
   }
   return spans;

@@ -15,9 +15,11 @@ describe("createRpc", () => {
   });
 
   it("rejects with the kernel's error when it answers ok: false", async () => {
-    const rpc = createRpc(new FakeModel({}, () => {
-      throw new Error("no such span");
-    }));
+    const rpc = createRpc(
+      new FakeModel({}, () => {
+        throw new Error("no such span");
+      }),
+    );
     const err = await rpc.request("span").catch((e) => e);
     expect(err).toBeInstanceOf(RpcError);
     expect(err.message).toBe("no such span");

@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { queryKey, filtersFrom, tagsText } from "../lib/trace_list_filters.js";
-import { listWindow, MAX_SCROLL_PX, PageCache, pagesToLoad, scrollTopFor } from "../lib/trace_list_pages.js";
-import { cellTexts, COLUMNS, fillRow, localTime, makeRow, nextSort, statusClass } from "../lib/trace_list_rows.js";
+import { listWindow, MAX_SCROLL_PX, PageCache, pagesToLoad, scrollTopFor } from "../lib/pages.js";
 import { visibleWindow } from "../lib/virtual.js";
-import widget, { explorerModel, TraceListView } from "../trace_list.js";
+import { filtersFrom, queryKey, tagsText } from "../trace_list/filters.js";
+import { COLUMNS, cellTexts, fillRow, localTime, makeRow, nextSort, statusClass } from "../trace_list/rows.js";
+import widget, { explorerModel, TraceListView } from "../trace_list/widget.js";
 import { FakeModel, flush } from "./helpers.js";
 
-const IMG = "<img src=x onerror=\"window.__xss=1\">";
+const IMG = '<img src=x onerror="window.__xss=1">';
 const SCRIPT = "<script>window.__xss=2</script>";
 const LINK = "javascript:window.__xss=3";
 
@@ -14,9 +14,22 @@ const tid = (i) => i.toString(16).padStart(32, "0");
 
 function traceRow(i, extra = {}) {
   return {
-    trace_id: tid(i), name: `trace ${i}`, status: i % 10 === 0 ? "ERROR" : "OK", span_count: 3, llm_calls: 1, error_count: 0,
-    input_tokens: 100, output_tokens: 20, tokens: 120, cost_usd: 0.0012, tags: { env: "dev" }, session: null,
-    error_message: null, start_time: "2026-11-20T12:00:00.000+00:00", duration_ms: 1234, ...extra,
+    trace_id: tid(i),
+    name: `trace ${i}`,
+    status: i % 10 === 0 ? "ERROR" : "OK",
+    span_count: 3,
+    llm_calls: 1,
+    error_count: 0,
+    input_tokens: 100,
+    output_tokens: 20,
+    tokens: 120,
+    cost_usd: 0.0012,
+    tags: { env: "dev" },
+    session: null,
+    error_message: null,
+    start_time: "2026-11-20T12:00:00.000+00:00",
+    duration_ms: 1234,
+    ...extra,
   };
 }
 
@@ -31,8 +44,14 @@ function listKernel(n, { rows = null, fail = null, explorer = {} } = {}) {
         const message = fail(params);
         if (message) throw new Error(message);
       }
-      return { rows: all.slice(params.offset, params.offset + params.limit), total: all.length, offset: params.offset,
-        limit: params.limit, as_of: "1790000000000000000", elapsed_ms: 3 };
+      return {
+        rows: all.slice(params.offset, params.offset + params.limit),
+        total: all.length,
+        offset: params.offset,
+        limit: params.limit,
+        as_of: "1790000000000000000",
+        elapsed_ms: 3,
+      };
     }
     if (method in explorer) return explorer[method](params);
     throw new Error(`unknown method ${method}`);
@@ -75,7 +94,10 @@ async function settle(rounds = 6) {
 }
 
 async function mount(kernel, state = {}, options = {}) {
-  const model = new FakeModel({ trace_id: null, filters: {}, sort_by: "start_time", sort_desc: true, height: 520, ...state }, kernel);
+  const model = new FakeModel(
+    { trace_id: null, filters: {}, sort_by: "start_time", sort_desc: true, height: 520, ...state },
+    kernel,
+  );
   const el = document.createElement("div");
   document.body.append(el);
   const view = new TraceListView(model, el, { explorer: FakeExplorer, ...options });
@@ -86,15 +108,22 @@ async function mount(kernel, state = {}, options = {}) {
 
 async function scrollTo(view, top) {
   view.viewport.scrollTop = top;
-  view.draw();
+  view.grid.draw();
   await settle();
 }
 
-const shownNames = (el) => [...el.querySelectorAll(".lnb-tl-row:not([hidden]) .lnb-tl-name-text")].map((n) => n.textContent);
+const shownNames = (el) =>
+  [...el.querySelectorAll(".lnb-tl-row:not([hidden]) .lnb-tl-name-text")].map((n) => n.textContent);
 
 describe("listWindow (paging window math)", () => {
   it("matches lib/virtual.js while the list fits the scroll area", () => {
-    for (const [top, vh, total] of [[0, 240, 10_000], [24 * 500 + 5, 240, 10_000], [1e9, 240, 100], [0, 240, 3], [-50, -10, 0]]) {
+    for (const [top, vh, total] of [
+      [0, 240, 10_000],
+      [24 * 500 + 5, 240, 10_000],
+      [1e9, 240, 100],
+      [0, 240, 3],
+      [-50, -10, 0],
+    ]) {
       const ours = listWindow(top, vh, total, 24, 6);
       const plain = visibleWindow(top, vh, total, 24, 6);
       expect({ start: ours.start, end: ours.end, offset: ours.offset, height: ours.height }).toEqual(plain);
@@ -155,9 +184,19 @@ describe("PageCache", () => {
       maxPages,
       load: (offset, limit, asOf) => {
         calls.push({ offset, limit, asOf });
-        return new Promise((resolve, reject) => pending.push(() => (fail(offset)
-          ? reject(new Error(`page at ${offset} failed`))
-          : resolve({ rows: Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, i) => traceRow(offset + i)), total, as_of: "123" }))));
+        return new Promise((resolve, reject) =>
+          pending.push(() =>
+            fail(offset)
+              ? reject(new Error(`page at ${offset} failed`))
+              : resolve({
+                  rows: Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, i) =>
+                    traceRow(offset + i),
+                  ),
+                  total,
+                  as_of: "123",
+                }),
+          ),
+        );
       },
       onUpdate: (e) => updates.push(e),
     });
@@ -179,7 +218,11 @@ describe("PageCache", () => {
     expect(c.row(150)).toBeUndefined();
     expect(c.request([1, 2])).toBe(2);
     await answer();
-    expect(calls).toEqual([{ offset: 0, limit: 100, asOf: null }, { offset: 100, limit: 100, asOf: "123" }, { offset: 200, limit: 100, asOf: "123" }]);
+    expect(calls).toEqual([
+      { offset: 0, limit: 100, asOf: null },
+      { offset: 100, limit: 100, asOf: "123" },
+      { offset: 200, limit: 100, asOf: "123" },
+    ]);
     expect(c.row(250).trace_id).toBe(tid(250));
     expect(c.row(1000)).toBeNull();
     expect(c.request([0, 1, 2])).toBe(0); // nothing twice
@@ -225,7 +268,15 @@ describe("PageCache", () => {
 
 describe("rows as text", () => {
   it("formats each column", () => {
-    const t = cellTexts(traceRow(7, { cost_usd: null, tokens: 12_345, duration_ms: null, status: "IN_PROGRESS", tags: { env: "dev", team: "x" } }));
+    const t = cellTexts(
+      traceRow(7, {
+        cost_usd: null,
+        tokens: 12_345,
+        duration_ms: null,
+        status: "IN_PROGRESS",
+        tags: { env: "dev", team: "x" },
+      }),
+    );
     expect(t.name).toMatchObject({ text: "trace 7", tags: "env=dev · team=x" });
     expect(t.duration.text).toBe("running");
     expect(t.tokens.text).toBe("12k");
@@ -236,13 +287,19 @@ describe("rows as text", () => {
     expect(t.start.title).toContain("2026-11-20T12:00:00.000+00:00 (UTC)");
     expect(localTime("not a date")).toBe("not a date");
     expect(statusClass("ERROR")).toBe("error");
-    expect(statusClass("x\" onclick=\"y")).toBe("unknown");
+    expect(statusClass('x" onclick="y')).toBe("unknown");
   });
 
   it("renders hostile names, tags, sessions and errors as literal text", () => {
     const slot = makeRow();
     document.body.append(slot.el);
-    const row = traceRow(1, { name: IMG, tags: { [SCRIPT]: LINK }, session: SCRIPT, error_message: IMG, status: `<b>${SCRIPT}</b>` });
+    const row = traceRow(1, {
+      name: IMG,
+      tags: { [SCRIPT]: LINK },
+      session: SCRIPT,
+      error_message: IMG,
+      status: `<b>${SCRIPT}</b>`,
+    });
     fillRow(slot, row, 0, 0);
     expect(slot.nameText.textContent).toBe(IMG);
     expect(slot.tags.textContent).toBe(`${SCRIPT}=${LINK}`);
@@ -275,17 +332,31 @@ describe("rows as text", () => {
     expect(nextSort(cost, "start_time", true)).toEqual({ sortBy: "cost", desc: true });
     expect(nextSort(name, "start_time", true)).toEqual({ sortBy: "name", desc: false });
     expect(nextSort(name, "name", false)).toEqual({ sortBy: "name", desc: true });
-    expect(COLUMNS.map((c) => c.sort)).toEqual(["start_time", "name", "duration", "spans", "llm_calls", "tokens", "cost", "status"]);
+    expect(COLUMNS.map((c) => c.sort)).toEqual([
+      "start_time",
+      "name",
+      "duration",
+      "spans",
+      "llm_calls",
+      "tokens",
+      "cost",
+      "status",
+    ]);
   });
 });
 
 describe("filters", () => {
   it("reads inputs into filters and tags back into text", () => {
-    expect(filtersFrom({ name: " rag ", tags: "env=dev, team=x", status: "", model: "  ", text: "paris" }))
-      .toEqual({ name: "rag", tags: "env=dev, team=x", text: "paris" });
+    expect(filtersFrom({ name: " rag ", tags: "env=dev, team=x", status: "", model: "  ", text: "paris" })).toEqual({
+      name: "rag",
+      tags: "env=dev, team=x",
+      text: "paris",
+    });
     expect(tagsText({ env: "dev", team: "x" })).toBe("env=dev, team=x");
     expect(tagsText(["env=dev"])).toBe("env=dev");
-    expect(queryKey({ tags: { env: "dev" }, name: "a" }, "cost", true)).toBe(queryKey({ name: "a", tags: "env=dev" }, "cost", true));
+    expect(queryKey({ tags: { env: "dev" }, name: "a" }, "cost", true)).toBe(
+      queryKey({ name: "a", tags: "env=dev" }, "cost", true),
+    );
     expect(queryKey({}, "cost", true)).not.toBe(queryKey({}, "cost", false));
   });
 });
@@ -294,7 +365,12 @@ describe("TraceListView", () => {
   it("draws a screenful of 100,000 traces from one page request, then prefetches the next page", async () => {
     const kernel = listKernel(100_000);
     const { view, el } = await mount(kernel);
-    expect(kernel.pages()[0]).toEqual({ filters: {}, sort: { column: "start_time", descending: true }, offset: 0, limit: 100 });
+    expect(kernel.pages()[0]).toEqual({
+      filters: {},
+      sort: { column: "start_time", descending: true },
+      offset: 0,
+      limit: 100,
+    });
     expect(kernel.pages()[1]).toMatchObject({ offset: 100, limit: 100, as_of: "1790000000000000000" });
     expect(kernel.pages().length).toBe(2);
     expect(el.querySelector(".lnb-tl-count").textContent).toBe("100,000 traces");
@@ -339,7 +415,15 @@ describe("TraceListView", () => {
     const sent = kernel.pages().length;
     costHeader.click();
     await settle();
-    expect(kernel.pages().slice(sent).map((p) => [p.sort.column, p.sort.descending, p.offset])).toEqual([["cost", true, 0], ["cost", true, 100]]);
+    expect(
+      kernel
+        .pages()
+        .slice(sent)
+        .map((p) => [p.sort.column, p.sort.descending, p.offset]),
+    ).toEqual([
+      ["cost", true, 0],
+      ["cost", true, 100],
+    ]);
     expect([model.get("sort_by"), model.get("sort_desc")]).toEqual(["cost", true]);
     expect(costHeader.textContent).toBe("Cost ▾");
     expect(costHeader.parentElement.getAttribute("aria-sort")).toBe("descending");
@@ -358,7 +442,9 @@ describe("TraceListView", () => {
   });
 
   it("shows the kernel's message for a bad filter, as text, and recovers", async () => {
-    const kernel = listKernel(50, { fail: (p) => (p.filters.since ? `since=${JSON.stringify(p.filters.since)} is not an ISO date/time ${IMG}` : null) });
+    const kernel = listKernel(50, {
+      fail: (p) => (p.filters.since ? `since=${JSON.stringify(p.filters.since)} is not an ISO date/time ${IMG}` : null),
+    });
     const { el } = await mount(kernel, { filters: { since: "yesterday" } });
     const message = el.querySelector(".lnb-tl-message");
     expect(message.textContent).toBe(`since="yesterday" is not an ISO date/time ${IMG}`);
@@ -419,10 +505,10 @@ describe("TraceListView", () => {
     const key = (k) => view.viewport.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true }));
     key("ArrowDown");
     key("ArrowDown");
-    expect(view.active).toBe(1);
+    expect(view.grid.active).toBe(1);
     key("End");
     await settle();
-    expect(view.active).toBe(999);
+    expect(view.grid.active).toBe(999);
     expect(view.viewport.scrollTop).toBeGreaterThan(0);
     key("Home");
     key("Enter");
@@ -445,9 +531,11 @@ describe("TraceListView", () => {
   it("works with the real explorer: open a trace and load its skeleton through the same kernel", async () => {
     const { skeletonOf } = await import("./helpers.js");
     const kernel = listKernel(3, {
-      explorer: { skeleton: () => skeletonOf([{ id: "1".repeat(16), parent: null, name: `root ${IMG}` }], { name: SCRIPT }) },
+      explorer: {
+        skeleton: () => skeletonOf([{ id: "1".repeat(16), parent: null, name: `root ${IMG}` }], { name: SCRIPT }),
+      },
     });
-    const { ExplorerView } = await import("../explorer.js");
+    const { ExplorerView } = await import("../explorer/widget.js");
     const { model, el } = await mount(kernel, {}, { explorer: ExplorerView });
     el.querySelector(".lnb-tl-row .lnb-tl-name-text").click();
     await settle(10);
@@ -461,11 +549,20 @@ describe("TraceListView", () => {
 
   it("anywidget render shows a failure in the notebook and returns a cleanup", () => {
     const el = document.createElement("div");
-    const broken = { get: () => { throw new Error(IMG); }, on() {}, off() {} };
+    const broken = {
+      get: () => {
+        throw new Error(IMG);
+      },
+      on() {},
+      off() {},
+    };
     expect(widget.render({ model: broken, el })).toBeUndefined();
     expect(el.querySelector(".lnb-crash").textContent).toContain(IMG);
     expect(el.querySelectorAll("img").length).toBe(0);
-    const model = new FakeModel({ trace_id: null, filters: {}, sort_by: "start_time", sort_desc: true, height: 400 }, listKernel(1));
+    const model = new FakeModel(
+      { trace_id: null, filters: {}, sort_by: "start_time", sort_desc: true, height: 400 },
+      listKernel(1),
+    );
     const el2 = document.createElement("div");
     const cleanup = widget.render({ model, el: el2 });
     expect(typeof cleanup).toBe("function");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decodeSkeleton } from "../lib/skeleton.js";
-import { buildTree, reveal, visibleRows } from "../lib/tree.js";
+import { decodeSkeleton } from "../explorer/skeleton.js";
+import { buildTree, reveal, visibleRows } from "../explorer/tree.js";
 import { agentTrace, skeletonOf } from "./helpers.js";
 
 const tree = (parents, values) => buildTree(Int32Array.from(parents), values);
@@ -89,11 +89,13 @@ describe("visibleRows", () => {
 
 describe("decodeSkeleton", () => {
   it("decodes dictionary columns and turns nulls into NaN", () => {
-    const s = decodeSkeleton(skeletonOf([
-      { id: "a", name: "root", kind: "AGENT" },
-      { id: "b", parent: "a", kind: "LLM", model: "gpt-4o", inTok: 3 },
-      { id: "c", parent: "zzz", kind: "LLM", model: "gpt-4o" },
-    ]));
+    const s = decodeSkeleton(
+      skeletonOf([
+        { id: "a", name: "root", kind: "AGENT" },
+        { id: "b", parent: "a", kind: "LLM", model: "gpt-4o", inTok: 3 },
+        { id: "c", parent: "zzz", kind: "LLM", model: "gpt-4o" },
+      ]),
+    );
     expect(s.kind).toEqual(["AGENT", "LLM", "LLM"]);
     expect(s.model).toEqual([null, "gpt-4o", "gpt-4o"]);
     expect([...s.parent]).toEqual([-1, 0, -1]);

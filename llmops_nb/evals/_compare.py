@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._scorer import FAIL_WORDS, PASS_WORDS
+from ._scorer import verdict
 from ._util import object_series
 
 
@@ -67,9 +67,9 @@ def compare_runs(baseline: Any, candidate: Any) -> Any:
 def _number(value: Any) -> float | None:
     if value is None or type(value).__name__ == "NAType":
         return None
-    if isinstance(value, str):
-        word = value.strip().lower()
-        return 1.0 if word in PASS_WORDS else 0.0 if word in FAIL_WORDS else None
+    if isinstance(value, str):  # a judge's yes/no: its verdict as 1/0
+        passed = verdict(value)
+        return None if passed is None else float(passed)
     try:
         number = float(value)
     except (TypeError, ValueError):

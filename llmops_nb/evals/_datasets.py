@@ -50,9 +50,9 @@ class Dataset:
         return f"<Dataset {self.name!r} v{self.version}: {len(self)} rows>"
 
     def _repr_html_(self) -> str:
-        import html
+        from .._html import escape
 
-        return f"<p><b>Dataset {html.escape(self.name)}</b> v{self.version} · {len(self)} rows</p>" + \
+        return f"<p><b>Dataset {escape(self.name)}</b> v{self.version} · {len(self)} rows</p>" + \
             self.df.head(20).to_html(escape=True)
 
 

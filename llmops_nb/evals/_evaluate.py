@@ -27,8 +27,6 @@ from ._scorer import Score, Scorer, check_scorers
 from ._util import new_id
 
 SAVE_EVERY_S = 1.0
-#: called with the result DataFrame after each evaluate() (a notebook view registers itself here)
-result_hooks: list[Callable[[Any], None]] = []
 
 
 class EvaluationInterrupted(KeyboardInterrupt):
@@ -205,13 +203,9 @@ class _Run:
                              "wall_s": wall, "dataset": {"name": self.dataset.name, "version": self.dataset.version}
                              if self.dataset is not None else None})
         if status == "FINISHED":
-            for hook in list(result_hooks):
-                try:
-                    hook(frame)
-                except Exception as exc:  # noqa: BLE001 - a display hook must not lose the result
-                    from .._safety import log_once
+            from .. import _display
 
-                    log_once("evals.result_hook", exc)
+            _display.announce(_display.EVALUATION, frame)  # the EvalTable under the cell, once %load_ext ran
         return frame
 
     def interrupt(self) -> None:

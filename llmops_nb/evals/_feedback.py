@@ -11,6 +11,7 @@ from typing import Any
 
 from ..store._connection import get_store
 from ._run_store import as_number
+from ._scorer import verdict
 from ._util import author as current_user
 from ._util import from_json, new_id, object_series, to_json, utc_now
 
@@ -48,9 +49,10 @@ def log_feedback(trace_id: Any, value: Any = None, *, label: str | None = None, 
                               "an evaluation result's trace_id column.")
         con.execute(
             "INSERT INTO assessments (assessment_id, trace_id, name, source_type, source_id, value, value_number, "
-            "label, rationale, run_id, row_index, created_at) VALUES (?, ?, ?, 'HUMAN', ?, ?, ?, ?, ?, ?, ?, ?)",
-            [assessment_id, trace_id, name, author or current_user(), to_json(value), as_number(value), label,
-             comment, run_id, row, utc_now()])
+            "passed, label, rationale, run_id, row_index, created_at) "
+            "VALUES (?, ?, ?, 'HUMAN', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [assessment_id, trace_id, name, author or current_user(), to_json(value), as_number(value),
+             verdict(value), label, comment, run_id, row, utc_now()])
     return assessment_id
 
 

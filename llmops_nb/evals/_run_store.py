@@ -15,7 +15,7 @@ from ._util import insert_rows, new_id, to_json, utc_now
 
 _RESULT_TYPES = {"row_index": "int", "latency_ms": "float", "input_tokens": "int", "output_tokens": "int",
                  "cost_usd": "float"}
-_ASSESSMENT_TYPES = {"value_number": "float", "row_index": "int", "created_at": "time"}
+_ASSESSMENT_TYPES = {"value_number": "float", "passed": "bool", "row_index": "int", "created_at": "time"}
 
 
 def create_run(run_id: str, name: str, row_count: int, *, dataset: Any, predict_fn: Any, scorers: list[Scorer],
@@ -36,8 +36,8 @@ def save_rows(run_id: str, rows: list[Row], scorers: list[Scorer], rows_done: in
     results: dict[str, list[Any]] = {k: [] for k in ("run_id", "row_index", "record_id", "trace_id", "inputs",
                                                     "outputs", "expectations", "latency_ms", "error")}
     assessments: dict[str, list[Any]] = {k: [] for k in (
-        "assessment_id", "trace_id", "name", "source_type", "source_id", "value", "value_number", "rationale",
-        "error", "run_id", "row_index", "span_id", "created_at")}
+        "assessment_id", "trace_id", "name", "source_type", "source_id", "value", "value_number", "passed",
+        "rationale", "error", "run_id", "row_index", "span_id", "created_at")}
     for row in rows:
         record = row.record
         for key, value in (("run_id", run_id), ("row_index", row.index), ("record_id", record.record_id),
@@ -54,6 +54,7 @@ def save_rows(run_id: str, rows: list[Row], scorers: list[Scorer], rows_done: in
             for key, value in (("assessment_id", new_id()), ("trace_id", row.trace_id), ("name", scorer.name),
                                ("source_type", scorer.source), ("source_id", scorer.model_uri or scorer.name),
                                ("value", to_json(score.value)), ("value_number", as_number(score.value)),
+                               ("passed", scorer.passes(score.value)),
                                ("rationale", score.rationale), ("error", score.error), ("run_id", run_id),
                                ("row_index", row.index), ("span_id", row.span_ids.get(scorer.name)),
                                ("created_at", now)):

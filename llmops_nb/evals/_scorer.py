@@ -21,6 +21,30 @@ PASS_WORDS = frozenset({"yes", "pass", "passed", "true", "correct", "safe", "rel
 FAIL_WORDS = frozenset({"no", "fail", "failed", "false", "incorrect", "unsafe", "irrelevant", "ungrounded"})
 
 
+def verdict(value: Any, threshold: float | None = None, lower_is_better: bool = False) -> bool | None:
+    """Pass, fail or neither (None) for a scorer's value: the one rule, applied when an assessment is
+    stored (``assessments.passed``) and read from there by every view.
+
+    Booleans pass by themselves; numbers against ``threshold`` (``>=``, or ``<=`` with
+    ``lower_is_better``; no threshold, no verdict); the words in ``PASS_WORDS``/``FAIL_WORDS``.
+
+    >>> verdict(0.7, threshold=0.5), verdict("Yes"), verdict(3)
+    (True, True, None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        if threshold is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        return value <= threshold if lower_is_better else value >= threshold
+    if isinstance(value, str):
+        word = value.strip().lower()
+        return True if word in PASS_WORDS else False if word in FAIL_WORDS else None
+    return None
+
+
 @dataclass
 class Score:
     """What a scorer says about one row: a value, why, or why there is no value.
@@ -58,19 +82,8 @@ class Scorer:
         raise NotImplementedError(f"{type(self).__name__} must implement score(...).")
 
     def passes(self, value: Any) -> bool | None:
-        """Whether ``value`` counts as a pass (None: no pass/fail notion for it)."""
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, (int, float)):
-            if self.threshold is None or (isinstance(value, float) and math.isnan(value)):
-                return None
-            return value <= self.threshold if self.lower_is_better else value >= self.threshold
-        if isinstance(value, str):
-            word = value.strip().lower()
-            return True if word in PASS_WORDS else False if word in FAIL_WORDS else None
-        return None
+        """Whether ``value`` counts as a pass (None: no pass/fail notion for it); see :func:`verdict`."""
+        return verdict(value, self.threshold, self.lower_is_better)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "model": self.model_uri, "threshold": self.threshold,

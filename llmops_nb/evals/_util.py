@@ -61,7 +61,7 @@ def insert_rows(con: Any, table: str, columns: dict[str, list[Any]], types: dict
 
     if not columns or not len(next(iter(columns.values()))):
         return
-    kinds = {"int": pa.int64(), "float": pa.float64(), "time": pa.timestamp("us")}
+    kinds = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "time": pa.timestamp("us")}
     schema = pa.schema([(name, kinds.get((types or {}).get(name, ""), pa.string())) for name in columns])
     view = f"_llmops_insert_{table}"
     con.register(view, pa.table(columns, schema=schema))

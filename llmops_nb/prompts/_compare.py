@@ -8,12 +8,12 @@ row by row with ``llmops_nb.compare_runs()``; this module only adds output diffs
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import html
 import math
-from collections.abc import Iterator
 from typing import Any
+
+from .. import _display
+from .._html import escape
 
 HTML_ROWS = 50
 
@@ -47,7 +47,7 @@ def compare(name: str, version_a: Any, version_b: Any, data: Any, scorers: Any, 
         raise TypeError("predict_fn must be a function called as predict_fn(prompt, **inputs), e.g. "
                         "def predict(prompt, question): return call_llm(prompt.format(question=question)).")
     a, b = get(name, **_ref(version_a)), get(name, **_ref(version_b))
-    with _no_result_views():  # the comparison is the view; no table per run
+    with _display.muted(_display.EVALUATION):  # the comparison is the view; no table per run
         results_a = evaluate(data, predict_fn=_bind(predict_fn, a), scorers=scorers, name=a.uri)
         results_b = evaluate(data, predict_fn=_bind(predict_fn, b), scorers=scorers, name=b.uri)
     return PromptComparison(a, b, results_a, results_b, compare_runs(results_a, results_b))
@@ -82,18 +82,6 @@ def _bind(predict_fn: Any, prompt: Any) -> _BoundPrompt:
         if isinstance(value, str):
             setattr(bound, attribute, value)
     return bound
-
-
-@contextlib.contextmanager
-def _no_result_views() -> Iterator[None]:
-    from ..evals import _evaluate
-
-    hooks = list(_evaluate.result_hooks)
-    _evaluate.result_hooks[:] = []
-    try:
-        yield
-    finally:
-        _evaluate.result_hooks[:] = hooks + [h for h in _evaluate.result_hooks if h not in hooks]
 
 
 class PromptComparison:
@@ -172,28 +160,27 @@ class PromptComparison:
                 f"(runs {self.run_id_a} vs {self.run_id_b})")
 
     def _html(self, summary: Any) -> str:
-        esc = html.escape
         table = self.table
-        head = "".join(f"<th>{esc(str(c))}</th>" for c in ["scorer", *summary.columns])
-        body = "".join("<tr><td>" + esc(str(index)) + "</td>" + "".join(
-            f"<td>{esc(_fmt(v))}</td>" for v in row) + "</tr>" for index, row in summary.iterrows())
+        head = "".join(f"<th>{escape(str(c))}</th>" for c in ["scorer", *summary.columns])
+        body = "".join("<tr><td>" + escape(str(index)) + "</td>" + "".join(
+            f"<td>{escape(_fmt(v))}</td>" for v in row) + "</tr>" for index, row in summary.iterrows())
         rows = []
         for i in range(min(len(table), HTML_ROWS)):
             row = table.iloc[i]
             scores = "<br>".join(
-                f"{esc(n)}: {esc(_fmt(row[f'{n}/baseline']))} → {esc(_fmt(row[f'{n}/candidate']))}"
-                + (f" <i>({esc(row[f'{n}/outcome'])})</i>" if isinstance(row[f"{n}/outcome"], str) else "")
+                f"{escape(n)}: {escape(_fmt(row[f'{n}/baseline']))} → {escape(_fmt(row[f'{n}/candidate']))}"
+                + (f" <i>({escape(row[f'{n}/outcome'])})</i>" if isinstance(row[f"{n}/outcome"], str) else "")
                 for n in self.scorers)
-            errors = "".join(f'<div style="color:#cf222e">v{v} error: {esc(str(e))}</div>'
+            errors = "".join(f'<div style="color:#cf222e">v{v} error: {escape(str(e))}</div>'
                              for v, e in ((self.a.version, row["error/baseline"]),
                                           (self.b.version, row["error/candidate"])) if isinstance(e, str))
             out = self.output_diff(i).html() if row["outputs_changed"] else "<i>same output</i>"
             rows.append(f'<tr><td style="vertical-align:top">{i}</td><td style="vertical-align:top;'
-                        f'white-space:pre-wrap">{esc(_fmt(row["inputs"]))}</td>'
+                        f'white-space:pre-wrap">{escape(_fmt(row["inputs"]))}</td>'
                         f'<td style="vertical-align:top">{scores}</td><td>{errors}{out}</td></tr>')
         more = f"<div>… {len(table) - HTML_ROWS} more rows in .table</div>" if len(table) > HTML_ROWS else ""
         return ('<div class="llmops-nb-compare" style="font-size:12px">'
-                f"<b>{esc(self._title())}</b>"
+                f"<b>{escape(self._title())}</b>"
                 f"<table><tr>{head}</tr>{body}</table>"
                 f"<details><summary>Template diff</summary>{self.template_diff.html()}</details>"
                 f"<table><tr><th>row</th><th>inputs</th><th>scores</th><th>output diff</th></tr>"

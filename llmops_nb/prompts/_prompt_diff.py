@@ -1,8 +1,8 @@
 """``PromptDiff``: two versions of one prompt diffed, plus the version history to pick them from.
 
 This is the data API behind the PromptDiff view: ``history`` lists every version with its
-aliases, ``select(a, b)`` picks any two, ``to_dict()`` is the JSON a view renders. In a Jupyter
-kernel it displays as the PromptDiff widget (``llmops_nb.widgets._prompt_diff``); everywhere, its
+aliases, ``select(a, b)`` picks any two, ``to_dict()`` is the JSON a view renders. After
+``%load_ext llmops_nb`` it displays as the PromptDiff widget (``llmops_nb.widgets.prompt_diff``); its
 mimebundle also holds a script-free HTML snapshot (history list + side-by-side/inline diff) and
 a unified diff in plain text.
 """
@@ -10,10 +10,10 @@ a unified diff in plain text.
 from __future__ import annotations
 
 import datetime as dt
-import html
 from typing import Any
 
 from .._diff import Diff
+from .._html import escape
 from ._refs import check_name
 
 
@@ -70,18 +70,11 @@ class PromptDiff:
         return f"<PromptDiff {self.name} v{self.a.version} -> v{self.b.version} of {len(self.history)} versions>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        # In a Jupyter kernel: the PromptDiff widget, with the snapshot beside it for wherever scripts
-        # do not run. Elsewhere (a terminal, no anywidget): the snapshot alone.
-        from ..widgets import _in_kernel
+        # The renderer registered for prompt diffs (after %load_ext: the widget, with this snapshot beside
+        # it for wherever scripts do not run); without one, the snapshot alone.
+        from .. import _display
 
-        if _in_kernel():
-            try:
-                from ..widgets._prompt_diff import prompt_diff_bundle
-            except ImportError:
-                pass
-            else:
-                return prompt_diff_bundle(self)
-        return self.snapshot_bundle()
+        return _display.mimebundle(self, _display.PROMPT_DIFF, default=PromptDiff.snapshot_bundle)
 
     def snapshot_bundle(self) -> dict[str, str]:
         """Script-free ``text/html`` (history + diff) and ``text/plain`` (history + unified diff)."""
@@ -94,19 +87,18 @@ class PromptDiff:
         return {"text/plain": text, "text/html": self._html()}
 
     def _html(self) -> str:
-        esc = html.escape
         rows = []
         for item in self.history:
             version = item["version"]
             mark = "A" if version == self.a.version else "B" if version == self.b.version else ""
             style = "background:#ddf4ff" if mark else ""
-            aliases = " ".join(f'<span style="background:#fbefff;color:#8250df;padding:0 4px">{esc(alias)}</span>'
+            aliases = " ".join(f'<span style="background:#fbefff;color:#8250df;padding:0 4px">{escape(alias)}</span>'
                                for alias in item["aliases"])
             rows.append(f'<tr style="{style}"><td><b>{mark}</b></td><td>v{version}</td><td>{aliases}</td>'
-                        f"<td>{esc(item['commit_message'] or '')}</td><td>{esc(item['author'] or '')}</td>"
-                        f"<td>{esc(item['created_at'][:16].replace('T', ' '))}</td></tr>")
+                        f"<td>{escape(item['commit_message'] or '')}</td><td>{escape(item['author'] or '')}</td>"
+                        f"<td>{escape(item['created_at'][:16].replace('T', ' '))}</td></tr>")
         return ('<div class="llmops-nb-prompt-diff" style="font-size:12px">'
-                f"<details><summary><b>{esc(self.name)}</b> · {len(self.history)} versions</summary>"
+                f"<details><summary><b>{escape(self.name)}</b> · {len(self.history)} versions</summary>"
                 f'<table style="margin:4px 0">{"".join(rows)}</table></details>{self.diff.html()}</div>')
 
 

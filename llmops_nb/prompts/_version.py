@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._html import escape
 from . import _template
 from ._refs import uri as _uri
 
@@ -98,26 +98,25 @@ class PromptVersion:
         return "\n".join(lines)
 
     def _html(self) -> str:
-        esc = html.escape
         if isinstance(self._template, str):
             body = _pre(self._template)
         else:
-            body = "".join(f'<div style="margin:2px 0"><b style="opacity:.7">{esc(m["role"])}</b>'
+            body = "".join(f'<div style="margin:2px 0"><b style="opacity:.7">{escape(m["role"])}</b>'
                            f"{_pre(m['content'])}</div>" for m in self._template)
-        meta = "".join(f'<div style="opacity:.8">{esc(label)}: {esc(repr(values))}</div>'
+        meta = "".join(f'<div style="opacity:.8">{escape(label)}: {escape(repr(values))}</div>'
                        for label, values in (("model_config", self.model_config), ("tags", self.tags)) if values)
-        message = f'<div style="font-style:italic">{esc(self.commit_message)}</div>' if self.commit_message else ""
+        message = f'<div style="font-style:italic">{escape(self.commit_message)}</div>' if self.commit_message else ""
         return ('<div class="llmops-nb-prompt" style="font-family:var(--jp-code-font-family,monospace);'
                 'font-size:12px;border-left:3px solid #8250df;padding:2px 8px">'
-                f"<b>{esc(self._header())}</b>{message}{body}{meta}</div>")
+                f"<b>{escape(self._header())}</b>{message}{body}{meta}</div>")
 
 
 def _pre(text: str) -> str:
     """Escaped text with ``{{variables}}`` highlighted."""
     pieces, last = [], 0
     for match in _template.VARIABLE.finditer(text):
-        pieces.append(html.escape(text[last:match.start()]))
-        pieces.append(f'<span style="background:#fbefff;color:#8250df">{html.escape(match.group(0))}</span>')
+        pieces.append(escape(text[last:match.start()]))
+        pieces.append(f'<span style="background:#fbefff;color:#8250df">{escape(match.group(0))}</span>')
         last = match.end()
-    pieces.append(html.escape(text[last:]))
+    pieces.append(escape(text[last:]))
     return f'<pre style="margin:2px 0;white-space:pre-wrap">{"".join(pieces)}</pre>'

@@ -119,3 +119,43 @@ def e003_assessments(con: Any) -> None:
         )
         """
     )
+
+
+@_migration
+def e004_assessments_passed(con: Any) -> None:
+    """`assessments.passed`: pass/fail decided once, when an assessment is stored; older rows filled in."""
+    # Booleans pass by themselves, numbers against the scorer's threshold, pass/fail words by the word
+    # (llmops_nb.evals._scorer.verdict decides for new assessments); every view reads the stored value.
+    con.execute(
+        """
+        ALTER TABLE assessments ADD COLUMN passed BOOLEAN  -- the value as pass/fail; NULL: no verdict
+        """
+    )
+    # The backfill is this migration's own copy of the rule, frozen as it was when it ran: later
+    # changes to the rule apply to new assessments (llmops_nb.evals._scorer.verdict), not to history.
+    pass_words = "'yes', 'pass', 'passed', 'true', 'correct', 'safe', 'relevant', 'grounded'"
+    fail_words = "'no', 'fail', 'failed', 'false', 'incorrect', 'unsafe', 'irrelevant', 'ungrounded'"
+    word = "lower(trim(json_extract_string(a.value, '$'), ' \t\n\r'))"
+    con.execute(
+        f"""
+        WITH thresholds AS (
+            SELECT r.run_id, s->>'name' AS name, TRY_CAST(s->>'threshold' AS DOUBLE) AS threshold,
+                   coalesce(TRY_CAST(s->>'lower_is_better' AS BOOLEAN), FALSE) AS lower_is_better
+            FROM eval_runs r, unnest(CASE WHEN json_valid(r.scorers) THEN json_extract(r.scorers, '$[*]') END) AS u(s)),
+        verdicts AS (
+            SELECT a.rowid AS rid, CASE
+                WHEN a.value = 'true' THEN TRUE
+                WHEN a.value = 'false' THEN FALSE
+                WHEN a.value_number IS NOT NULL THEN CASE
+                    WHEN isnan(a.value_number) OR t.threshold IS NULL THEN NULL
+                    WHEN t.lower_is_better THEN a.value_number <= t.threshold
+                    ELSE a.value_number >= t.threshold END
+                WHEN a.value LIKE '"%' THEN CASE
+                    WHEN {word} IN ({pass_words}) THEN TRUE
+                    WHEN {word} IN ({fail_words}) THEN FALSE END
+                END AS passed
+            FROM assessments a LEFT JOIN thresholds t
+              ON t.run_id = a.run_id AND t.name = a.name AND a.source_type <> 'HUMAN')
+        UPDATE assessments SET passed = verdicts.passed FROM verdicts WHERE assessments.rowid = verdicts.rid
+        """
+    )

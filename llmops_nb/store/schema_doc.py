@@ -47,13 +47,17 @@ def render() -> str:
 
 
 def _column_comments() -> dict[tuple[str, str], str]:
-    """``-- comments`` after column definitions in the migrations' CREATE TABLE statements."""
+    """``-- comments`` after column definitions in the migrations' CREATE TABLE and ALTER TABLE ... ADD
+    COLUMN statements."""
     comments: dict[tuple[str, str], str] = {}
     for _, fn in MIGRATIONS:
         source = inspect.getsource(fn)
         for table, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\s*\)", source, re.DOTALL):
             for column, note in re.findall(r"^\s+(\w+)\s+[A-Z][^\n]*?--\s*(.+)$", body, re.MULTILINE):
                 comments[(table, column)] = note.strip().replace("|", "\\|")
+        for table, column, note in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+) [^\n]*?--\s*(.+)$", source,
+                                              re.MULTILINE):
+            comments[(table, column)] = note.strip().replace("|", "\\|")
     return comments
 
 

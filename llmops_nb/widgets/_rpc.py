@@ -10,12 +10,13 @@ timeout. Handlers run on a small shared thread pool: a slow query never holds
 the kernel's main thread, so the notebook stays responsive while a view loads.
 
 A widget declares what it answers as a :class:`Methods` table and calls
-:func:`attach`; another view reuses or extends a table::
+:func:`attach`; another view reuses or extends a table. A handler takes keyword-only
+parameters, checked against its annotations before it runs (:mod:`._params`)::
 
     methods = Methods()
 
     @methods.register("page")
-    def page(params):
+    def page(*, offset: int = 0, limit: int = 100) -> dict:
         return {"rows": ...}
 
     attach(widget, explorer_methods.extend(methods))
@@ -30,9 +31,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from ._params import bind, did_you_mean
+
 logger = logging.getLogger("llmops_nb.widgets")
 
-Handler = Callable[[dict[str, Any]], Any]
+Handler = Callable[..., Any]  # keyword-only parameters: the request's params
 
 #: Requests slower than this are logged (INFO on the ``llmops_nb.widgets`` logger).
 SLOW_MS = 200.0
@@ -42,11 +45,12 @@ WORKERS = 4
 
 
 class Methods:
-    """A table of request handlers by name. A handler takes the request's ``params`` dict and
-    returns JSON-serializable data; an exception it raises becomes an ``ok: false`` response."""
+    """A table of request handlers by name. A handler takes the request's params as keyword-only
+    arguments and returns JSON-serializable data; an exception it raises becomes an ``ok: false``
+    response, and so do params that do not fit its signature."""
 
     def __init__(self, handlers: dict[str, Handler] | None = None) -> None:
-        self._handlers: dict[str, Handler] = {}
+        self._bound: dict[str, Callable[[dict[str, Any]], Any]] = {}
         for name, handler in (handlers or {}).items():
             self.register(name, handler)
 
@@ -56,25 +60,30 @@ class Methods:
             raise ValueError(f"A method name must be a non-empty string, got {name!r}.")
 
         def add(fn: Handler) -> Handler:
-            if name in self._handlers:
-                raise ValueError(f"Method {name!r} is already registered; pick another name.")
-            self._handlers[name] = fn
+            self._add(name, bind(name, fn))
             return fn
 
         return add(handler) if handler is not None else add
 
+    def _add(self, name: str, bound: Callable[[dict[str, Any]], Any]) -> None:
+        if name in self._bound:
+            raise ValueError(f"Method {name!r} is already registered; pick another name.")
+        self._bound[name] = bound
+
     def extend(self, other: Methods) -> Methods:
         """A new table with this one's methods and ``other``'s (a name in both is an error)."""
-        merged = Methods(self._handlers)
-        for name, handler in other._handlers.items():
-            merged.register(name, handler)
+        merged = Methods()
+        for table in (self, other):
+            for name, bound in table._bound.items():
+                merged._add(name, bound)
         return merged
 
     def names(self) -> list[str]:
-        return sorted(self._handlers)
+        return sorted(self._bound)
 
-    def get(self, name: str) -> Handler | None:
-        return self._handlers.get(name)
+    def get(self, name: str) -> Callable[[dict[str, Any]], Any] | None:
+        """The handler of ``name`` as a function of the params dict (checked, then called)."""
+        return self._bound.get(name)
 
 
 class RpcError(Exception):
@@ -158,7 +167,7 @@ def attach(widget: Any, methods: Methods) -> RpcServer:
     return server
 
 
-def _timed(method: str, handler: Handler, params: dict[str, Any]) -> Any:
+def _timed(method: str, handler: Callable[[dict[str, Any]], Any], params: dict[str, Any]) -> Any:
     start = time.perf_counter()
     try:
         return handler(params)
@@ -177,11 +186,9 @@ def _message(exc: BaseException) -> str:
 
 
 def _unknown_method(method: Any, known: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(str(method), known, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"unknown method {method!r}.{hint} This view answers: {', '.join(known) or 'nothing'}."
+    hint = did_you_mean(method, known)
+    hint = hint[:1].upper() + hint[1:]
+    return f"unknown method {method!r}. {hint}This view answers: {', '.join(known) or 'nothing'}."
 
 
 def _brief(params: dict[str, Any]) -> str:

@@ -130,6 +130,10 @@ class JupyterServer:
             run_command(page, "notebook:run-all-cells")
 
     def shutdown_kernels(self) -> None:
+        """End every session and kernel the server runs (a notebook page closing leaves its kernel up)."""
+        for session in self.api("/api/sessions") or []:
+            with contextlib.suppress(OSError):
+                self.api(f"/api/sessions/{session['id']}", method="DELETE")
         for kernel in self.api("/api/kernels") or []:
             with contextlib.suppress(OSError):
                 self.api(f"/api/kernels/{kernel['id']}", method="DELETE")
@@ -142,6 +146,12 @@ def wait_kernel_idle(page: Any, timeout_ms: int = FIRST_RENDER_MS) -> None:
 def run_command(page: Any, command: str) -> None:
     """Run a JupyterLab command without awaiting it: its promise can hang for minutes (pitfall 1)."""
     page.evaluate("(c) => { window.jupyterapp.commands.execute(c); }", command)
+
+
+def run_cell(page: Any, index: int) -> None:
+    """Run the notebook's cell ``index`` (fire and forget, as ``run_command``)."""
+    page.evaluate("(i) => { const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = i;"
+                  " window.jupyterapp.commands.execute('notebook:run-cell'); }", index)
 
 
 @contextlib.contextmanager
@@ -196,6 +206,16 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterSer
     _require_chromium()
     with start_jupyter("lab", tmp_path_factory.mktemp("jupyter_lab")) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def no_kernel_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, end the kernels its notebooks started: none outlives the test that needed it."""
+    servers = [request.getfixturevalue(name) for name in ("jupyter_lab", "notebook7") if name in request.fixturenames]
+    yield
+    for server in servers:
+        server.shutdown_kernels()
+        assert server.api("/api/kernels") == [], "a kernel is still running after shutdown"
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def notebook_cells(db) -> list[str]:
         f"%%llm_prompt greet -m first\n{V1}",
         f"%%llm_prompt greet -m warmer --alias staging\n{V2}",
         f'%%llm_prompt greet -m "{XSS}" --alias production\n{V3}',
-        "from llmops_nb.widgets._prompt_diff import PromptDiffWidget\nw = PromptDiffWidget('greet')\nw",
+        "from llmops_nb.widgets import PromptDiffWidget\nw = PromptDiffWidget('greet')\nw",
         "print('STATE', w.name, w.a, w.b, w.mode)",
     ]
 

@@ -1,0 +1,289 @@
+// An open row of the eval table: a bar (back, previous, next, which trace), the row's detail card —
+// outputs, every score with the judge's rationale, the feedback form — and the row's trace in the
+// explorer below it. The model holds what is open (open_row, trace_id, the explorer's state), so a
+// re-rendered view opens the same row again.
+import { h } from "../lib/dom.js";
+import { closeOnEscape, mountExplorer, relayModel } from "../lib/mount.js";
+import { renderRowDetail } from "./detail.js";
+import { FeedbackForm } from "./feedback.js";
+
+export const BAR_PX = 32; // the bar above an open row
+const CARD_SHARE = 0.45; // of the open row's height, for its detail card; the trace gets the rest
+
+/**
+ * The model as the explorer sees it: the same state, with the height left for the trace.
+ * @param {import("../lib/mount.js").Model} model
+ * @param {() => number} height
+ */
+export function explorerModel(model, height) {
+  return relayModel(model, height, 160);
+}
+
+/**
+ * @typedef {object} Table what the open row needs from its table
+ * @property {import("../lib/mount.js").Model} model
+ * @property {{ request: (method: string, params?: object) => Promise<any> }} rpc
+ * @property {import("../lib/grid.js").PagedGrid} grid
+ * @property {() => string | null} compareKey
+ * @property {() => any} info the `info` answer (null before it came)
+ * @property {() => number} height
+ * @property {(data: object) => Promise<any>} saveFeedback
+ * @property {any} Explorer
+ * @property {(visible: boolean) => void} showList the table's list, shown when no row is open
+ */
+
+export class OpenRow {
+  /** @param {Table} table */
+  constructor(table) {
+    this.table = table;
+    this.index = -1;
+    /** @type {number | null | undefined} */
+    this.shown = undefined;
+    /** @type {number | null} */
+    this.pending = null;
+    /** @type {any} */
+    this.detail = null;
+    /** @type {any} */
+    this.explorer = null;
+    this.token = 0;
+    const back = h("button", {
+      class: "lnb-ev-btn lnb-ev-back",
+      text: "← all rows",
+      title: "back to the table (Escape)",
+    });
+    back.addEventListener("click", () => this.close());
+    this.prev = /** @type {HTMLButtonElement} */ (
+      h("button", { class: "lnb-ev-btn", text: "▲", title: "previous row" })
+    );
+    this.next = /** @type {HTMLButtonElement} */ (h("button", { class: "lnb-ev-btn", text: "▼", title: "next row" }));
+    this.prev.addEventListener("click", () => this.step(-1));
+    this.next.addEventListener("click", () => this.step(1));
+    this.title = h("span", { class: "lnb-ev-open-title" });
+    this.traceButtons = h("span", { class: "lnb-ev-trace-pick" });
+    this.cardHost = h("div", { class: "lnb-ev-card-host" });
+    this.explorerHost = h("div", { class: "lnb-ev-explorer-host" });
+    this.el = h("div", { class: "lnb-ev-detail" }, [
+      h("div", { class: "lnb-ev-openbar", attrs: { style: `height:${BAR_PX}px` } }, [
+        back,
+        this.prev,
+        this.next,
+        this.title,
+        h("span", { class: "lnb-grow" }),
+        this.traceButtons,
+      ]),
+      this.cardHost,
+      this.explorerHost,
+    ]);
+    this.el.hidden = true;
+    closeOnEscape(this.el, "input, textarea, select", () => this.close());
+  }
+
+  cardPx() {
+    return Math.round((this.table.height() - BAR_PX) * CARD_SHARE);
+  }
+
+  applyHeight() {
+    this.cardHost.style.height = `${this.cardPx()}px`;
+  }
+
+  /**
+   * Open the row at `index` of the list (its place in the current order).
+   * @param {number} index
+   */
+  open(index) {
+    const row = this.table.grid.loaded(index);
+    if (!row) return;
+    const { model, grid } = this.table;
+    this.index = index;
+    grid.active = index;
+    this.savedTop = grid.viewport.scrollTop;
+    model.set("selected_span_id", null);
+    model.set("collapsed_span_ids", []);
+    model.set("search_text", "");
+    model.set("trace_id", row.trace_id ?? null);
+    model.set("open_row", row.row);
+    model.save_changes();
+    this.show();
+  }
+
+  /** A page arrived: open the row the ▲/▼ buttons asked for, once it is loaded. */
+  pageArrived() {
+    if (this.pending != null && this.table.grid.loaded(this.pending)) {
+      const index = this.pending;
+      this.pending = null;
+      this.open(index);
+    }
+  }
+
+  /** @param {number} delta */
+  step(delta) {
+    const { grid } = this.table;
+    const target = this.index + delta;
+    if (this.index < 0 || target < 0 || target >= (grid.cache.total ?? 0)) return;
+    if (grid.loaded(target)) {
+      this.open(target);
+      return;
+    }
+    this.pending = target;
+    grid.cache.request([Math.floor(target / grid.cache.pageSize)]);
+  }
+
+  close() {
+    const { model, grid } = this.table;
+    this.destroyExplorer();
+    model.set("open_row", null);
+    model.set("trace_id", null);
+    model.save_changes();
+    this.show();
+    grid.viewport.focus?.({ preventScroll: true });
+  }
+
+  /**
+   * Show the table, or the open row (also after a re-render, or when Python sets open_row).
+   * @param {{ force?: boolean }} [options]
+   */
+  async show({ force = false } = {}) {
+    const { model, rpc, grid } = this.table;
+    const info = this.table.info();
+    const rowNumber = model.get("open_row");
+    if (rowNumber === this.shown && rowNumber != null && !force) return; // already shown or on its way
+    this.shown = info ? rowNumber : undefined;
+    if (rowNumber == null || !info) {
+      this.destroyExplorer();
+      this.el.hidden = true;
+      this.table.showList(true);
+      if (this.savedTop != null) {
+        grid.viewport.scrollTop = this.savedTop;
+        this.savedTop = null;
+      }
+      grid.schedule();
+      return;
+    }
+    this.table.showList(false);
+    this.el.hidden = false;
+    this.prev.disabled = this.index <= 0;
+    this.next.disabled = this.index < 0 || this.index >= (grid.cache.total ?? 0) - 1;
+    this.title.textContent = `row ${rowNumber}`;
+    const token = ++this.token;
+    this.cardHost.replaceChildren(h("div", { class: "lnb-ev-dim", text: "loading the row…" }));
+    this.showExplorer();
+    let d;
+    try {
+      d = await rpc.request("row", { compare: this.table.compareKey(), row: rowNumber });
+    } catch (err) {
+      if (err?.type === "Closed" || token !== this.token) return;
+      this.cardHost.replaceChildren(
+        h("div", { class: "lnb-ev-error", text: `could not load row ${rowNumber}: ${err?.message ?? err}` }),
+      );
+      return;
+    }
+    if (token !== this.token) return;
+    this.detail = d;
+    this.title.textContent = `row ${d.row}`;
+    this.title.title = `trace ${d.trace_id ?? "(none)"}`;
+    const form = new FeedbackForm({
+      labels: info.labels ?? [],
+      author: model.get("author") ?? "",
+      onSave: (/** @type {object} */ data) => this.table.saveFeedback(data),
+      onAuthor: (/** @type {string} */ name) => {
+        model.set("author", name);
+        model.save_changes();
+      },
+    });
+    form.showHistory(d.feedback);
+    const compare = Boolean(info.baseline);
+    this.cardHost.replaceChildren(
+      renderRowDetail(d, {
+        compare,
+        onShowSpan: (/** @type {string} */ span, /** @type {string} */ side) => this.showSpan(span, side),
+        feedback: form,
+      }),
+    );
+    this.cardHost.scrollTop = 0;
+    this.showTraceButtons();
+  }
+
+  showTraceButtons() {
+    const d = this.detail;
+    if (!this.table.info()?.baseline || !d) {
+      this.traceButtons.replaceChildren();
+      return;
+    }
+    const current = this.table.model.get("trace_id");
+    /**
+     * @param {string} label
+     * @param {string | null | undefined} traceId
+     */
+    const button = (label, traceId) => {
+      const b = /** @type {HTMLButtonElement} */ (
+        h("button", {
+          class: "lnb-ev-btn",
+          text: label,
+          attrs: { "aria-pressed": String(traceId != null && traceId === current) },
+        })
+      );
+      b.disabled = !traceId;
+      b.addEventListener("click", () => this.showTrace(traceId));
+      return b;
+    };
+    this.traceButtons.replaceChildren(
+      button("baseline trace", d.base?.trace_id),
+      button("candidate trace", d.trace_id),
+    );
+  }
+
+  /**
+   * @param {string | null | undefined} traceId
+   * @param {string | null} [spanId]
+   */
+  showTrace(traceId, spanId = null) {
+    if (!traceId) return;
+    const { model } = this.table;
+    model.set("selected_span_id", spanId);
+    if (model.get("trace_id") !== traceId) {
+      model.set("collapsed_span_ids", []);
+      model.set("search_text", "");
+      model.set("trace_id", traceId);
+    }
+    model.save_changes();
+    this.showExplorer();
+    this.showTraceButtons();
+  }
+
+  /**
+   * @param {string} spanId
+   * @param {string} side
+   */
+  showSpan(spanId, side) {
+    const d = this.detail;
+    this.showTrace(side === "baseline" ? d?.base?.trace_id : d?.trace_id, spanId);
+  }
+
+  showExplorer() {
+    const { model } = this.table;
+    if (!model.get("trace_id")) {
+      this.destroyExplorer();
+      this.explorerHost.replaceChildren(
+        h("div", { class: "lnb-ev-dim lnb-ev-no-trace", text: "This row has no trace." }),
+      );
+      return;
+    }
+    if (this.explorer) return; // it follows trace_id and selected_span_id itself
+    this.explorerHost.replaceChildren();
+    const height = () => this.table.height() - BAR_PX - this.cardPx();
+    this.explorer = mountExplorer(this.table.Explorer, explorerModel(model, height), this.explorerHost);
+  }
+
+  destroyExplorer() {
+    if (!this.explorer) return;
+    const explorer = this.explorer;
+    this.explorer = null;
+    explorer.destroy();
+    this.explorerHost.replaceChildren();
+  }
+
+  destroy() {
+    this.token++;
+    this.destroyExplorer();
+  }
+}

@@ -1,0 +1,220 @@
+// The detail pane of one span: facts, error with traceback, chat messages by role (read by the kernel:
+// the span's `messages`, see llmops_nb/widgets/explorer/_messages.py), tool call arguments and result,
+// retrieved documents, then the raw inputs/outputs/attributes/events as JSON trees. Everything from
+// the trace is set as text.
+
+import { copyText } from "../lib/copy.js";
+import { h } from "../lib/dom.js";
+import * as fmt from "../lib/format.js";
+import { normalizeDocuments } from "./documents.js";
+import { jsonTree } from "./json_tree.js";
+import { kindBadge, LLM_KINDS } from "./kinds.js";
+
+const DOC_PREVIEW = 1500;
+
+export function copyButton(getValue, label = "copy") {
+  const button = h("button", { class: "lnb-copy", text: label, title: "copy to the clipboard" });
+  button.addEventListener("click", async (event) => {
+    event.stopPropagation();
+    const ok = await copyText(typeof getValue === "function" ? getValue() : getValue);
+    button.textContent = ok ? "copied" : "copy failed";
+    setTimeout(() => {
+      button.textContent = label;
+    }, 1200);
+  });
+  return button;
+}
+
+function section(title, children, { open = true, copy = null } = {}) {
+  const summary = h("summary", { class: "lnb-sec-title" }, [title, copy ? copyButton(copy) : null]);
+  const node = h("details", { class: "lnb-sec" }, [summary, ...children]);
+  node.open = open;
+  return node;
+}
+
+const pre = (value, cls = "") => h("pre", { class: `lnb-pre ${cls}`, text: value });
+
+function facts(span, skelFacts) {
+  const rows = [
+    ["status", span.status + (span.status_message ? ` — ${span.status_message}` : "")],
+    ["duration", fmt.duration(span.duration_ms)],
+    ["starts", `${skelFacts.offset != null ? `+${fmt.duration(skelFacts.offset)} · ` : ""}${span.start_time ?? ""}`],
+    ["model", span.model],
+    [
+      "tokens",
+      span.input_tokens == null && span.output_tokens == null
+        ? null
+        : `${fmt.integer(span.input_tokens)} in / ${fmt.integer(span.output_tokens)} out`,
+    ],
+    ["cost", span.cost_usd == null ? null : `$${Number(span.cost_usd).toPrecision(4)}`],
+    ["span id", span.span_id],
+    ["parent id", span.parent_span_id],
+  ];
+  const dl = h("dl", { class: "lnb-facts" });
+  for (const [k, v] of rows) {
+    if (v == null || v === "") continue;
+    dl.append(h("dt", { text: k }), h("dd", { text: v }));
+  }
+  return dl;
+}
+
+function errorSection(span) {
+  const e = span.error;
+  if (e == null && span.status !== "ERROR") return null;
+  const isObj = e != null && typeof e === "object";
+  const headline = isObj ? `${e.type ?? "Error"}: ${e.message ?? ""}` : String(e ?? span.status_message ?? "failed");
+  const tb = isObj && e.traceback ? String(e.traceback) : "";
+  return section(
+    "Error",
+    [h("div", { class: "lnb-error-msg", text: headline }), tb ? pre(tb, "lnb-traceback") : null],
+    { copy: () => tb || headline },
+  );
+}
+
+function partNode(part) {
+  switch (part.type) {
+    case "text":
+      return h("div", { class: "lnb-msg-text", text: part.text });
+    case "refusal":
+      return h("div", { class: "lnb-msg-text lnb-refusal", text: `refused: ${part.text}` });
+    case "thinking":
+      return h("div", { class: "lnb-msg-text lnb-thinking", text: part.text });
+    case "media":
+      return h("div", { class: "lnb-msg-media", text: part.text });
+    case "tool_call":
+      return h("div", { class: "lnb-tool" }, [
+        h("div", { class: "lnb-tool-head" }, [
+          h("span", { class: "lnb-tool-label", text: "tool call" }),
+          h("span", { class: "lnb-tool-name", text: part.name }),
+          part.id ? h("span", { class: "lnb-dim", text: part.id }) : null,
+          copyButton(part.arguments),
+        ]),
+        pre(part.arguments),
+      ]);
+    case "tool_result":
+      return h("div", { class: `lnb-tool${part.is_error ? " lnb-tool-error" : ""}` }, [
+        h("div", { class: "lnb-tool-head" }, [
+          h("span", { class: "lnb-tool-label", text: part.is_error ? "tool error" : "tool result" }),
+          part.id ? h("span", { class: "lnb-dim", text: part.id }) : null,
+          copyButton(part.content),
+        ]),
+        pre(part.content),
+      ]);
+    default:
+      return pre(part.text);
+  }
+}
+
+const messageText = (m) => m.parts.map((p) => p.text ?? p.content ?? p.arguments ?? "").join("\n");
+
+function messageNode(m) {
+  const role = String(m.role);
+  const known = ["system", "user", "assistant", "tool", "developer"].includes(role) ? role : "other";
+  return h("div", { class: `lnb-msg lnb-role-${known}` }, [
+    h("div", { class: "lnb-msg-head" }, [
+      h("span", { class: "lnb-role", text: role }),
+      m.name ? h("span", { class: "lnb-dim", text: m.name }) : null,
+      copyButton(() => messageText(m)),
+    ]),
+    ...(m.parts.length ? m.parts.map(partNode) : [h("div", { class: "lnb-dim", text: "(empty)" })]),
+  ]);
+}
+
+function messagesSections(convo) {
+  const out = [];
+  if (convo.input.length) out.push(section(`Messages (${convo.input.length})`, convo.input.map(messageNode)));
+  if (convo.output.length) out.push(section("Response", convo.output.map(messageNode)));
+  return out;
+}
+
+function documentsSection(docs) {
+  const items = docs.map((d, i) => {
+    const long = d.text.length > DOC_PREVIEW;
+    const body = h("div", { class: "lnb-msg-text", text: long ? `${d.text.slice(0, DOC_PREVIEW)}…` : d.text });
+    const more = long
+      ? h("button", { class: "lnb-link", text: `show all ${d.text.length.toLocaleString("en-US")} characters` })
+      : null;
+    more?.addEventListener("click", () => {
+      body.textContent = d.text;
+      more.remove();
+    });
+    return h("div", { class: "lnb-doc" }, [
+      h("div", { class: "lnb-tool-head" }, [
+        h("span", { class: "lnb-tool-label", text: `#${i + 1}` }),
+        d.id ? h("span", { class: "lnb-tool-name", text: d.id }) : null,
+        d.score != null && !Number.isNaN(d.score)
+          ? h("span", { class: "lnb-badge lnb-score", text: `score ${Number(d.score).toFixed(3)}` })
+          : null,
+        copyButton(d.text),
+      ]),
+      body,
+      more,
+      d.metadata ? jsonTree(d.metadata, { open: 0, label: "metadata" }) : null,
+    ]);
+  });
+  return section(`Documents (${docs.length})`, items);
+}
+
+function jsonSection(title, value, { open = true, depth = 1 } = {}) {
+  if (value == null) return null;
+  return section(title, [typeof value === "string" ? pre(value) : jsonTree(value, { open: depth })], {
+    open,
+    copy: () => fmt.prettyJson(value),
+  });
+}
+
+function truncationNotes(span) {
+  const notes = [];
+  for (const [field, t] of Object.entries(span.truncated ?? {})) {
+    notes.push(
+      `${field}: showing the first ${fmt.integer(t.cap_chars)} of ${fmt.integer(t.original_chars)} characters of JSON`,
+    );
+  }
+  const stored = span.attributes?.["llmops_nb.truncated"];
+  if (stored && typeof stored === "object") {
+    for (const [field, t] of Object.entries(stored)) {
+      notes.push(
+        `${field} was cut when recorded: ${fmt.integer(t?.original_chars)} characters, kept ${fmt.integer(t?.cap_chars)}`,
+      );
+    }
+  }
+  return notes.map((n) => h("div", { class: "lnb-note", text: n }));
+}
+
+/** The detail of one span (the kernel's `span` answer); `extra.offset` = its start within the trace in ms. */
+export function renderDetail(span, extra = {}) {
+  const badge = kindBadge(span.kind);
+  const parsed = (field) => (span.truncated?.[field] ? null : span[field]);
+  const convo = span.messages ?? null;
+  const isTool = span.kind === "TOOL";
+  const docs = ["RETRIEVER", "RERANKER"].includes(span.kind) ? normalizeDocuments(parsed("outputs")) : null;
+  const shownAbove = Boolean(convo && LLM_KINDS.has(span.kind)) || isTool || Boolean(docs);
+  return h("div", { class: "lnb-detail-body" }, [
+    h("div", { class: "lnb-detail-head" }, [
+      h("span", {
+        class: "lnb-kind",
+        title: badge.label,
+        text: badge.letters,
+        attrs: { style: `background:${badge.color}` },
+      }),
+      h("span", { class: "lnb-detail-name", text: span.name ?? "(unnamed)" }),
+      h("span", { class: `lnb-status lnb-status-${String(span.status).toLowerCase()}`, text: span.status }),
+      copyButton(span.span_id, "copy id"),
+    ]),
+    facts(span, extra),
+    ...truncationNotes(span),
+    errorSection(span),
+    ...(convo ? messagesSections(convo) : []),
+    isTool && span.inputs != null
+      ? section("Arguments", [pre(fmt.prettyJson(span.inputs))], { copy: () => fmt.prettyJson(span.inputs) })
+      : null,
+    isTool && span.outputs != null
+      ? section("Result", [pre(fmt.prettyJson(span.outputs))], { copy: () => fmt.prettyJson(span.outputs) })
+      : null,
+    docs ? documentsSection(docs) : null,
+    jsonSection("Inputs", span.inputs, { open: !shownAbove }),
+    jsonSection("Outputs", span.outputs, { open: !shownAbove }),
+    jsonSection("Attributes", span.attributes, { open: false }),
+    jsonSection("Events", span.events, { open: false, depth: 2 }),
+  ]);
+}

@@ -1,0 +1,275 @@
+// The span tree with its waterfall, virtualized: a pool of row elements (one screenful plus a few)
+// is re-filled as the user scrolls, so opening or scrolling a 10,000-span trace touches ~30 rows.
+
+import { h, highlighted, text } from "../lib/dom.js";
+import * as fmt from "../lib/format.js";
+import { ROW_HEIGHT, scrollToReveal, visibleWindow } from "../lib/virtual.js";
+import { kindBadge } from "./kinds.js";
+import { hasChildren, visibleRows } from "./tree.js";
+
+const INDENT_PX = 14;
+const MAX_INDENT_LEVELS = 24; // deeper spans stop moving right (the depth is in the tooltip)
+
+function tokenText(inTok, outTok) {
+  const total = (Number.isNaN(inTok) ? 0 : inTok) + (Number.isNaN(outTok) ? 0 : outTok);
+  return Number.isNaN(inTok) && Number.isNaN(outTok) ? "" : `${fmt.tokens(total)} tok`;
+}
+
+export class TreeView {
+  constructor({ onSelect, onToggle, fallbackHeight = 360 }) {
+    this.onSelect = onSelect;
+    this.onToggle = onToggle;
+    this.fallbackHeight = fallbackHeight;
+    this.rows = new Int32Array(0);
+    this.rowOf = null; // span index -> row number among the visible rows, -1 when hidden
+    this.pool = [];
+    this.active = -1;
+    this.selected = -1;
+    this.matches = null;
+    this.query = "";
+    this.frame = 0;
+
+    this.axis = h("div", { class: "lnb-axis" });
+    this.spacer = h("div", { class: "lnb-spacer" });
+    this.viewport = h(
+      "div",
+      {
+        class: "lnb-viewport",
+        attrs: { tabindex: "0", role: "tree", "aria-label": "spans" },
+      },
+      [this.spacer],
+    );
+    this.el = h("div", { class: "lnb-tree" }, [
+      h("div", { class: "lnb-tree-head" }, [h("div", { class: "lnb-col-name", text: "Span" }), this.axis]),
+      this.viewport,
+    ]);
+    this.viewport.addEventListener("scroll", () => this.schedule());
+    // the output area resizes with the window and the sidebars: refit rows and time labels
+    if (globalThis.ResizeObserver) {
+      this.resize = new ResizeObserver(() => {
+        if (!this.tree) return;
+        this.drawAxis();
+        this.schedule();
+      });
+      this.resize.observe(this.viewport);
+    }
+    this.viewport.addEventListener("click", (event) => this.click(event));
+  }
+
+  /** @param skel decoded skeleton @param tree buildTree() result @param collapsed Uint8Array */
+  setData(skel, tree, collapsed) {
+    this.skel = skel;
+    this.tree = tree;
+    this.collapsed = collapsed;
+    let end = 0;
+    for (let i = 0; i < skel.n; i++) {
+      const e = skel.start[i] + (Number.isNaN(skel.duration[i]) ? 0 : skel.duration[i]);
+      if (e > end) end = e;
+    }
+    this.totalMs = Math.max(end, skel.trace?.duration_ms ?? 0, 1e-3);
+    this.drawAxis();
+    this.relayout();
+  }
+
+  drawAxis() {
+    // as many time labels as fit (one per ~64 px), at least the start and the end
+    const width = this.axis.clientWidth;
+    const count = width ? Math.max(2, Math.min(5, Math.floor(width / 64) + 1)) : 5;
+    const ticks = Array.from({ length: count }, (_, k) => k / (count - 1)).map((f) =>
+      h("span", {
+        class: "lnb-tick",
+        attrs: { style: `left:${f * 100}%` },
+        text: f ? fmt.duration(f * this.totalMs) : "0",
+      }),
+    );
+    this.axis.replaceChildren(...ticks);
+  }
+
+  /** Recompute which spans are rows (after collapsing or expanding), then draw. */
+  relayout() {
+    this.rows = visibleRows(this.tree, this.collapsed);
+    this.rowOf = new Int32Array(this.tree.n).fill(-1);
+    for (let r = 0; r < this.rows.length; r++) this.rowOf[this.rows[r]] = r;
+    this.spacer.style.height = `${this.rows.length * ROW_HEIGHT}px`;
+    this.draw();
+  }
+
+  schedule() {
+    if (this.frame) return;
+    const raf = globalThis.requestAnimationFrame ?? ((fn) => setTimeout(fn, 16));
+    this.frame = raf(() => {
+      this.frame = 0;
+      this.draw();
+    });
+  }
+
+  viewportHeight() {
+    return this.viewport.clientHeight || this.fallbackHeight;
+  }
+
+  draw() {
+    if (!this.tree) return;
+    const win = visibleWindow(this.viewport.scrollTop, this.viewportHeight(), this.rows.length);
+    const needed = win.end - win.start;
+    while (this.pool.length < needed) {
+      const row = this.makeRow();
+      this.pool.push(row);
+      this.spacer.append(row.el);
+    }
+    for (let k = 0; k < this.pool.length; k++) {
+      const row = this.pool[k];
+      if (k < needed) this.fill(row, this.rows[win.start + k], win.start + k);
+      else if (!row.el.hidden) {
+        row.el.hidden = true;
+        row.node = -1;
+      }
+    }
+  }
+
+  makeRow() {
+    const twist = h("span", { class: "lnb-twist" });
+    const kind = h("span", { class: "lnb-kind" });
+    const name = h("span", { class: "lnb-name" });
+    const err = h("span", { class: "lnb-err", text: "!", title: "this span failed" });
+    const tok = h("span", { class: "lnb-badge lnb-tok" });
+    const cost = h("span", { class: "lnb-badge lnb-cost" });
+    const bar = h("span", { class: "lnb-bar" });
+    const dur = h("span", { class: "lnb-dur" });
+    const nameCell = h("div", { class: "lnb-cell-name" }, [twist, kind, name, err, tok, cost]);
+    const el = h("div", { class: "lnb-row", attrs: { role: "treeitem" } }, [
+      nameCell,
+      h("div", { class: "lnb-cell-time" }, [bar, dur]),
+    ]);
+    return { el, nameCell, twist, kind, name, err, tok, cost, bar, dur, node: -1, key: "" };
+  }
+
+  fill(row, node, index) {
+    const s = this.skel;
+    const t = this.tree;
+    const el = row.el;
+    el.hidden = false;
+    el.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+    const match = this.matches ? this.matches[node] === 1 : false;
+    el.classList.toggle("lnb-active", node === this.active);
+    el.classList.toggle("lnb-selected", node === this.selected);
+    el.classList.toggle("lnb-match", match);
+    el.setAttribute("aria-selected", String(node === this.selected));
+    // Same span and same search: its content is already right.
+    const key = `${node}|${match ? this.query : ""}|${this.collapsed[node]}`;
+    if (row.key === key) return;
+    row.key = key;
+    row.node = node;
+    el.dataset.node = String(node);
+    const depth = t.depth[node];
+    const parentish = hasChildren(t, node);
+    el.setAttribute("aria-level", String(depth + 1));
+    if (parentish) el.setAttribute("aria-expanded", String(!this.collapsed[node]));
+    else el.removeAttribute("aria-expanded");
+    row.nameCell.style.paddingLeft = `${4 + Math.min(depth, MAX_INDENT_LEVELS) * INDENT_PX}px`;
+    row.twist.textContent = parentish ? (this.collapsed[node] ? "▸" : "▾") : "";
+    const badge = kindBadge(s.kind[node]);
+    row.kind.textContent = badge.letters;
+    row.kind.style.background = badge.color;
+    row.kind.title = badge.label;
+    const name = s.name[node] ?? "(unnamed)";
+    row.name.replaceChildren(...(match && this.query ? highlighted(name, this.query) : [text(name)]));
+    row.name.title = `${name}\n${badge.label} · depth ${depth}${s.model[node] ? ` · ${s.model[node]}` : ""}`;
+    const status = s.status[node];
+    row.err.hidden = status !== "ERROR";
+    el.classList.toggle("lnb-error", status === "ERROR");
+    this.fillBadges(row, node, parentish);
+    this.fillBar(row, node, status);
+  }
+
+  fillBadges(row, node, parentish) {
+    const s = this.skel;
+    const r = this.tree.rolled;
+    const rolled = parentish && (r.inTok[node] !== s.inTok[node] || r.outTok[node] !== s.outTok[node]);
+    const inTok = parentish ? r.inTok[node] : s.inTok[node];
+    const outTok = parentish ? r.outTok[node] : s.outTok[node];
+    const tok = tokenText(inTok, outTok);
+    row.tok.textContent = tok && rolled ? `Σ ${tok}` : tok;
+    row.tok.hidden = !tok;
+    row.tok.title = tok
+      ? `${rolled ? "with its children: " : ""}${fmt.integer(inTok)} in / ${fmt.integer(outTok)} out tokens`
+      : "";
+    const costValue = parentish ? r.cost[node] : s.cost[node];
+    const cost = fmt.cost(costValue);
+    const costRolled = parentish && r.cost[node] !== s.cost[node];
+    row.cost.textContent = cost && costRolled ? `Σ ${cost}` : cost;
+    row.cost.hidden = !cost;
+    row.cost.title = cost ? `${costRolled ? "with its children: " : ""}$${costValue.toPrecision(3)}` : "";
+  }
+
+  fillBar(row, node, status) {
+    const s = this.skel;
+    const start = s.start[node];
+    const dur = Number.isNaN(s.duration[node]) ? 0 : s.duration[node];
+    const left = Math.max(0, Math.min(100, (start / this.totalMs) * 100));
+    const width = Math.max(0, Math.min(100 - left, (dur / this.totalMs) * 100));
+    row.bar.style.left = `${left}%`;
+    row.bar.style.width = `${width}%`;
+    row.bar.className = `lnb-bar lnb-bar-${status === "ERROR" ? "error" : status === "OK" ? "ok" : "unset"}`;
+    row.dur.textContent = fmt.duration(s.duration[node]);
+    // the label sits after the bar, else before it, else (a bar across the whole track) inside it
+    const place = left + width < 72 ? "after" : left > 18 ? "before" : "inside";
+    row.dur.className = `lnb-dur${place === "inside" ? " lnb-dur-inside" : ""}`;
+    row.dur.style.left =
+      place === "after" ? `calc(${left + width}% + 4px)` : place === "inside" ? `calc(${left}% + 4px)` : "";
+    row.dur.style.right = place === "before" ? `calc(${100 - left}% + 4px)` : "";
+    row.dur.title = `starts at +${fmt.duration(start)}, lasts ${fmt.duration(dur)}`;
+  }
+
+  click(event) {
+    const rowEl = event.target.closest?.(".lnb-row");
+    if (!rowEl) return;
+    const node = Number(rowEl.dataset.node);
+    if (Number.isNaN(node)) return;
+    if (event.target.closest(".lnb-twist") && hasChildren(this.tree, node)) this.onToggle(node);
+    else this.onSelect(node);
+    this.viewport.focus({ preventScroll: true });
+  }
+
+  setActive(node) {
+    this.active = node;
+    this.draw();
+  }
+
+  setSelected(node) {
+    this.selected = node;
+    this.draw();
+  }
+
+  /** @param matches Uint8Array marking matching spans (or null) @param query the search text */
+  setMatches(matches, query) {
+    this.matches = matches;
+    this.query = query;
+    for (const row of this.pool) row.key = "";
+    this.draw();
+  }
+
+  /** Scroll so that `node` (a visible span) is in view. */
+  reveal(node) {
+    const r = this.rowOf?.[node] ?? -1;
+    if (r < 0) return;
+    const top = scrollToReveal(r, this.viewport.scrollTop, this.viewportHeight());
+    if (top !== this.viewport.scrollTop) this.viewport.scrollTop = top;
+    this.draw();
+  }
+
+  /** The visible span `delta` rows away from `node`. */
+  neighbour(node, delta) {
+    if (!this.rows.length) return -1;
+    const r = node >= 0 ? this.rowOf[node] : -1;
+    const next = r < 0 ? 0 : Math.max(0, Math.min(this.rows.length - 1, r + delta));
+    return this.rows[next];
+  }
+
+  destroy() {
+    this.resize?.disconnect();
+  }
+
+  pageRows() {
+    return Math.max(1, Math.floor(this.viewportHeight() / ROW_HEIGHT) - 1);
+  }
+}

@@ -1,0 +1,351 @@
+// TraceExplorer's view (anywidget ESM): header with totals and search, the virtualized span tree
+// with its waterfall, and the detail pane of the selected span. Data comes from the kernel on
+// request (lib/rpc.js); the model's traitlets only hold view state, written back as it changes.
+
+import { h } from "../lib/dom.js";
+import * as fmt from "../lib/format.js";
+import { listen, mountView, viewRoot } from "../lib/mount.js";
+import { createRpc } from "../lib/rpc.js";
+import { renderDetail } from "./detail.js";
+import { mergeMatches, nameMatches, step } from "./search.js";
+import { decodeSkeleton } from "./skeleton.js";
+import { buildTree, hasChildren, reveal } from "./tree.js";
+import { TreeView } from "./tree_view.js";
+
+const SEARCH_DEBOUNCE_MS = 200;
+const DETAIL_CACHE = 64;
+const HEADER_PX = 34;
+
+export class ExplorerView {
+  /**
+   * @param {import("../lib/mount.js").Model} model
+   * @param {HTMLElement} el
+   * @param {{ rpc?: ReturnType<typeof createRpc> }} [options]
+   */
+  constructor(model, el, { rpc } = {}) {
+    this.model = model;
+    this.rpc = rpc ?? createRpc(model);
+    this.details = new Map(); // span id -> detail (LRU by insertion order)
+    this.detailToken = 0;
+    this.searchToken = 0;
+    this.matches = [];
+    this.current = -1;
+    this.timers = new Set();
+
+    this.title = h("span", { class: "lnb-title" });
+    this.facts = h("span", { class: "lnb-facts-line" });
+    this.search = h("input", {
+      class: "lnb-search",
+      attrs: { type: "search", placeholder: "search spans…", "aria-label": "search spans" },
+    });
+    this.count = h("span", { class: "lnb-count" });
+    const prev = h("button", { class: "lnb-btn", text: "▲", title: "previous match (Shift+Enter)" });
+    const next = h("button", { class: "lnb-btn", text: "▼", title: "next match (Enter)" });
+    this.detail = h("div", { class: "lnb-detail", attrs: { "aria-live": "polite" } }, [
+      h("div", {
+        class: "lnb-placeholder",
+        text: "Select a span to see its messages, inputs, outputs and attributes.",
+      }),
+    ]);
+    this.treeView = new TreeView({
+      onSelect: (node) => this.select(node),
+      onToggle: (node) => this.toggle(node),
+      fallbackHeight: this.height() - HEADER_PX - 24,
+    });
+    this.main = h("div", { class: "lnb-main" }, [this.treeView.el, this.detail]);
+    this.root = viewRoot("lnb-explorer", [
+      h("div", { class: "lnb-header" }, [
+        this.title,
+        this.facts,
+        h("span", { class: "lnb-grow" }),
+        this.search,
+        prev,
+        next,
+        this.count,
+      ]),
+      this.main,
+    ]);
+    this.applyHeight();
+    el.append(this.root);
+
+    prev.addEventListener("click", () => this.goMatch(-1));
+    next.addEventListener("click", () => this.goMatch(1));
+    this.search.addEventListener("input", () =>
+      this.later("search", SEARCH_DEBOUNCE_MS, () => this.runSearch(this.search.value)),
+    );
+    this.search.addEventListener("keydown", (event) => {
+      event.stopPropagation(); // notebook shortcuts must not see typing
+      if (event.key === "Enter") {
+        event.preventDefault();
+        this.goMatch(event.shiftKey ? -1 : 1);
+      } else if (event.key === "Escape") {
+        this.search.value = "";
+        this.runSearch("");
+      }
+    });
+    this.treeView.viewport.addEventListener("keydown", (event) => this.onKey(event));
+    this.onHeight = () => this.applyHeight();
+    this.onSelected = () => {
+      const node = this.index?.get(model.get("selected_span_id"));
+      if (node != null && node !== this.treeView.selected) this.select(node, { fromModel: true });
+    };
+    this.onTrace = () => this.load();
+    this.unlisten = listen(model, {
+      "change:height": this.onHeight,
+      "change:selected_span_id": this.onSelected,
+      "change:trace_id": this.onTrace,
+    });
+    this.load();
+  }
+
+  height() {
+    return Number(this.model.get("height")) || 460;
+  }
+
+  applyHeight() {
+    this.root.style.height = `${this.height()}px`;
+  }
+
+  later(key, ms, fn) {
+    const old = this[`timer_${key}`];
+    clearTimeout(old);
+    this.timers.delete(old);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+    this[`timer_${key}`] = t;
+  }
+
+  async load() {
+    const started = performance.now();
+    const traceId = this.model.get("trace_id");
+    this.title.textContent = "loading trace…";
+    this.facts.textContent = "";
+    let data;
+    try {
+      data = await this.rpc.request("skeleton", { trace_id: traceId });
+    } catch (err) {
+      if (err?.type === "Closed") return;
+      this.showLoadError(err);
+      return;
+    }
+    const skel = decodeSkeleton(data);
+    this.skel = skel;
+    this.tree = buildTree(skel.parent, skel);
+    this.index = new Map();
+    for (let i = 0; i < skel.n; i++) this.index.set(skel.spanId[i], i);
+    this.collapsed = new Uint8Array(skel.n);
+    for (const id of this.model.get("collapsed_span_ids") ?? []) {
+      const i = this.index.get(id);
+      if (i != null) this.collapsed[i] = 1;
+    }
+    this.showHeader(skel.trace);
+    this.treeView.setData(skel, this.tree, this.collapsed);
+    const selected = this.index.get(this.model.get("selected_span_id"));
+    if (selected != null) this.select(selected, { fromModel: true });
+    else this.treeView.setActive(this.tree.order[0] ?? -1);
+    const query = this.model.get("search_text") ?? "";
+    if (query) {
+      this.search.value = query;
+      this.runSearch(query, { fromModel: true });
+    }
+    // the time from render to rows on screen, read by the browser benchmarks
+    this.root.dataset.openMs = (performance.now() - started).toFixed(1);
+    this.root.dataset.spans = String(skel.n);
+  }
+
+  showHeader(t) {
+    this.title.replaceChildren(
+      h("span", { class: `lnb-status lnb-status-${String(t.status).toLowerCase()}`, text: t.status }),
+      h("span", { class: "lnb-trace-name", text: t.name ?? "(unnamed trace)", title: `trace ${t.trace_id}` }),
+    );
+    const tokens = (t.input_tokens ?? 0) + (t.output_tokens ?? 0);
+    const parts = [
+      `${fmt.integer(this.skel.n)} span${this.skel.n === 1 ? "" : "s"}`,
+      fmt.duration(t.duration_ms),
+      tokens
+        ? `${fmt.tokens(tokens)} tok (${fmt.integer(t.input_tokens)} in / ${fmt.integer(t.output_tokens)} out)`
+        : null,
+      t.cost_usd != null ? fmt.cost(t.cost_usd) : null,
+      t.error_count ? `${t.error_count} error${t.error_count === 1 ? "" : "s"}` : null,
+      t.dropped_spans ? `${fmt.integer(t.dropped_spans)} spans dropped` : null,
+    ];
+    this.facts.textContent = parts.filter(Boolean).join(" · ");
+  }
+
+  showLoadError(err) {
+    this.title.textContent = "";
+    const retry = h("button", { class: "lnb-btn", text: "retry" });
+    retry.addEventListener("click", () => this.load());
+    this.facts.replaceChildren(
+      h("span", { class: "lnb-error-msg", text: `Could not load the trace: ${err?.message ?? err}` }),
+      retry,
+    );
+  }
+
+  select(node, { fromModel = false } = {}) {
+    if (node < 0 || !this.skel) return;
+    if (reveal(this.tree, this.collapsed, node)) {
+      this.treeView.relayout();
+      this.saveCollapsed();
+    }
+    this.treeView.selected = node;
+    this.treeView.setActive(node);
+    this.treeView.reveal(node);
+    const id = this.skel.spanId[node];
+    if (!fromModel && this.model.get("selected_span_id") !== id) {
+      this.model.set("selected_span_id", id);
+      this.model.save_changes();
+    }
+    this.loadDetail(node);
+  }
+
+  async loadDetail(node, { retry = false } = {}) {
+    const id = this.skel.spanId[node];
+    const token = ++this.detailToken;
+    const offset = this.skel.start[node];
+    let span = retry ? null : this.details.get(id);
+    if (!span) {
+      this.detail.replaceChildren(h("div", { class: "lnb-placeholder", text: "loading span…" }));
+      try {
+        span = await this.rpc.request("span", { trace_id: this.skel.trace.trace_id, span_id: id });
+      } catch (err) {
+        if (token !== this.detailToken || err?.type === "Closed") return;
+        const again = h("button", { class: "lnb-btn", text: "retry" });
+        again.addEventListener("click", () => this.loadDetail(node, { retry: true }));
+        this.detail.replaceChildren(
+          h("div", { class: "lnb-error-msg", text: `Could not load this span: ${err?.message ?? err}` }),
+          again,
+        );
+        return;
+      }
+      this.details.delete(id);
+      this.details.set(id, span);
+      if (this.details.size > DETAIL_CACHE) this.details.delete(this.details.keys().next().value);
+    }
+    if (token !== this.detailToken) return; // another span was selected meanwhile
+    this.detail.replaceChildren(renderDetail(span, { offset }));
+    this.detail.scrollTop = 0;
+  }
+
+  toggle(node) {
+    if (!hasChildren(this.tree, node)) return;
+    this.collapsed[node] ^= 1;
+    this.treeView.relayout();
+    this.saveCollapsed();
+  }
+
+  saveCollapsed() {
+    this.later("collapsed", 300, () => {
+      const ids = [];
+      for (let i = 0; i < this.skel.n; i++) if (this.collapsed[i]) ids.push(this.skel.spanId[i]);
+      this.model.set("collapsed_span_ids", ids);
+      this.model.save_changes();
+    });
+  }
+
+  onKey(event) {
+    if (!this.tree) return;
+    const tv = this.treeView;
+    const node = tv.active;
+    let target = -1;
+    switch (event.key) {
+      case "ArrowDown":
+        target = tv.neighbour(node, 1);
+        break;
+      case "ArrowUp":
+        target = tv.neighbour(node, -1);
+        break;
+      case "PageDown":
+        target = tv.neighbour(node, tv.pageRows());
+        break;
+      case "PageUp":
+        target = tv.neighbour(node, -tv.pageRows());
+        break;
+      case "Home":
+        target = tv.rows[0] ?? -1;
+        break;
+      case "End":
+        target = tv.rows[tv.rows.length - 1] ?? -1;
+        break;
+      case "ArrowRight":
+        if (node >= 0 && hasChildren(this.tree, node)) {
+          if (this.collapsed[node]) this.toggle(node);
+          else target = this.tree.firstChild[node];
+        }
+        break;
+      case "ArrowLeft":
+        if (node >= 0 && hasChildren(this.tree, node) && !this.collapsed[node]) this.toggle(node);
+        else if (node >= 0) target = this.tree.treeParent[node];
+        break;
+      case "Enter":
+      case " ":
+        if (node >= 0) this.select(node);
+        break;
+      default:
+        return; // other keys go on to the notebook
+    }
+    event.preventDefault();
+    event.stopPropagation(); // arrows and Enter must move in the tree, not between notebook cells
+    if (target >= 0) {
+      tv.setActive(target);
+      tv.reveal(target);
+    }
+  }
+
+  async runSearch(value, { fromModel = false } = {}) {
+    const query = value.trim();
+    const token = ++this.searchToken;
+    if (!fromModel && this.model.get("search_text") !== value) {
+      this.model.set("search_text", value);
+      this.model.save_changes();
+    }
+    if (!this.skel) return;
+    const local = nameMatches(this.skel.name, query);
+    this.setMatches(mergeMatches(this.tree, local), query);
+    if (!query) return;
+    try {
+      const found = await this.rpc.request("search", { trace_id: this.skel.trace.trace_id, text: query });
+      if (token !== this.searchToken) return;
+      const remote = [];
+      for (const id of found.span_ids) {
+        const i = this.index.get(id);
+        if (i != null) remote.push(i);
+      }
+      this.setMatches(mergeMatches(this.tree, local, remote), query);
+    } catch (err) {
+      if (token !== this.searchToken || err?.type === "Closed") return;
+      this.count.textContent = `${this.matches.length} (names only)`;
+      this.count.title = `searching inputs and outputs failed: ${err?.message ?? err}`;
+    }
+  }
+
+  setMatches(matches, query) {
+    this.matches = matches;
+    this.current = -1;
+    const marks = new Uint8Array(this.skel.n);
+    for (const i of matches) marks[i] = 1;
+    this.treeView.setMatches(query ? marks : null, query);
+    this.count.textContent = query ? `${matches.length} match${matches.length === 1 ? "" : "es"}` : "";
+    this.count.title = "";
+  }
+
+  goMatch(direction) {
+    if (!this.matches.length) return;
+    this.current = step(this.matches, this.current, direction);
+    this.select(this.matches[this.current]);
+    this.count.textContent = `${this.current + 1}/${this.matches.length}`;
+  }
+
+  destroy() {
+    this.rpc.close();
+    this.treeView.destroy();
+    for (const t of this.timers) clearTimeout(t);
+    this.unlisten();
+    this.root.remove();
+  }
+}
+
+export default mountView(ExplorerView, "explorer");

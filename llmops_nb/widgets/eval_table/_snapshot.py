@@ -1,0 +1,143 @@
+"""An eval table as script-free HTML and text: what a shared notebook shows of it.
+
+The run's facts, a table of per-scorer summaries and the first ``SNAPSHOT_ROWS`` rows; every
+string escaped (``llmops_nb._html``); never raises: a read error becomes the message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..._html import Markup, tag
+from ._format import clip, short_number
+from ._reader import Reader
+from ._sides import side_of
+from ._sql import View
+
+SNAPSHOT_ROWS = 50
+
+
+def value_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return short_number(value)
+    return str(value)
+
+
+def _percent(value: Any) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
+def _mean_text(value: Any) -> str:
+    return "–" if value is None else f"{value:.3g}"
+
+
+def snapshot(view: View, filters: dict[str, Any] | None = None, sort: Any = None,
+             rows: int = SNAPSHOT_ROWS) -> dict[str, str]:
+    """``text/html`` (script-free, every string escaped) and ``text/plain`` of a table; never raises."""
+    run = view.candidate
+    title = f"Evaluation {run.name!r}" + (f" compared with {view.baseline.name!r}" if view.baseline else "")
+    try:
+        reader = Reader(view)
+        summary = reader.summary()
+        data = reader.page(filters or {}, sort, 0, rows)
+    except Exception as exc:  # noqa: BLE001 - a display must not fail the cell
+        message = f"{title} could not be read: {type(exc).__name__}: {exc}"
+        return {"text/plain": message, "text/html": tag("p", message)}
+    head = f"{title}: " + " · ".join(_facts(view, summary))
+    stats = [_scorer_stats(view, s) for s in summary["scorers"]]
+    shown, total = len(data["rows"]), data["total"]
+    more = f" The first {shown} rows are listed; run the notebook to browse them all." if total > shown else ""
+    headers = ["#", "inputs", "outputs"] + [s["name"] for s in view.scorers] + ["feedback"]
+    if view.compare:
+        headers[2:3] = ["baseline outputs", "outputs"]
+    parts = [tag("p", tag("strong", head), more)]
+    if stats:
+        parts.append(_table(["scorer", "source", "summary", "histogram"],
+                            [tag("tr", tag("th", name, scope="row"), *(tag("td", c) for c in cells))
+                             for name, *cells in stats]))
+    if data["rows"]:
+        parts.append(_table(headers, [tag("tr", *(tag("td", clip(c, 200) or "") for c in _cells(view, r)))
+                                      for r in data["rows"]]))
+    html_text = tag("div", Markup("\n"), Markup("\n").join(parts), Markup("\n"), class_="llmops-nb-eval-table")
+    lines = [f"EvalTable: {head}"]
+    lines += [f"  {name:<20} {stat}" + (f"  [{bars}]" if bars else "") for name, _, stat, bars in stats]
+    lines += [f"  {r['row']:>4}  {clip(r['inputs'], 40) or '':<40}  {clip(r['outputs'], 40)}"
+              for r in data["rows"][:10]]
+    if total > min(shown, 10):
+        lines.append(f"  … {total - min(shown, 10):,} more rows")
+    return {"text/plain": "\n".join(lines), "text/html": str(html_text)}
+
+
+def _facts(view: View, summary: dict[str, Any]) -> list[str]:
+    run = view.candidate
+    ident = run.run_id or run.frame_run_id
+    facts = [f"{summary['total']:,} row{'s' if summary['total'] != 1 else ''}"]
+    if run.status:
+        facts.append(run.status.lower())
+    if ident:
+        facts.append(f"run {ident}")
+    if view.baseline is not None:
+        facts.append(f"baseline {view.baseline.run_id or view.baseline.frame_run_id or view.baseline.name}")
+    if summary["errors"]:
+        facts.append(f"{summary['errors']} failed prediction{'s' if summary['errors'] != 1 else ''}")
+    fb = summary["feedback"]
+    if fb["given"]:
+        facts.append(f"feedback on {fb['given']} ({fb['up']} up, {fb['down']} down)")
+    return facts
+
+
+def _scorer_stats(view: View, s: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(name, source, summary, histogram) of one scorer, as text."""
+    if view.compare:
+        stat = (f"win {s['win']} · loss {s['loss']} · tie {s['tie']} · mean {_mean_text(s['mean_baseline'])} → "
+                f"{_mean_text(s['mean_candidate'])}")
+    else:
+        stat = f"mean {_mean_text(s['mean'])} · pass {_percent(s['pass_rate'])}"
+    stat += f" · {s['count']} scored" + (f" · {s['errors']} errors" if s["errors"] else "")
+    bars = " ".join(f"{b['label']}:{b['count']}" for b in s["histogram"]["bins"])
+    return s["name"], s["source"], stat, bars
+
+
+def _cells(view: View, r: dict[str, Any]) -> list[str]:
+    cells = [str(r["row"]), r["inputs"]]
+    if view.compare:
+        cells.append(r["base"]["outputs"])
+    cells.append(r["outputs"] if not r["error"] else f"error: {r['error']}")
+    for score in r["scores"]:
+        if view.compare:
+            delta = "" if score["d"] is None else f" ({score['d']:+.3g}, {score['o']})"
+            cells.append(f"{value_text(score['bv'])} → {value_text(score['v'])}{delta}")
+        else:
+            cells.append(f"error: {score['e']}" if score["e"] else value_text(score["v"]))
+    f = r["feedback"]
+    thumb = "" if f is None else {True: "thumbs up", False: "thumbs down"}.get(f["value"], "")
+    cells.append("" if f is None else " ".join(x for x in (thumb, f["label"] or "", f["comment"] or "") if x))
+    return cells
+
+
+def _table(headers: list[str], rows: list[Markup]) -> Markup:
+    nl = Markup("\n")
+    head = tag("thead", tag("tr", *(tag("th", h) for h in headers)))
+    return tag("table", nl, head, nl, tag("tbody", nl, nl.join(rows), nl), nl)
+
+
+class EvalTableSnapshot:
+    """What shows where no widget can (a terminal, a missing JS bundle): the same table as static HTML and text."""
+
+    def __init__(self, results: Any, compare_to: Any = None) -> None:
+        attrs = getattr(results, "attrs", None) or {}
+        if compare_to is None and hasattr(results, "columns") and attrs.get("baseline") and attrs.get("candidate"):
+            results, compare_to = attrs["candidate"], attrs["baseline"]
+        candidate = side_of(results)
+        baseline = side_of(compare_to) if compare_to is not None else None
+        self.view = View(candidate, baseline)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return snapshot(self.view)
+
+    def __repr__(self) -> str:
+        return snapshot(self.view)["text/plain"]

@@ -1,0 +1,301 @@
+"""A trace as static, script-free HTML and plain text: what a shared notebook still shows.
+
+The explorer is a widget, and a widget needs a live kernel or widget JavaScript.
+GitHub, nbviewer, an HTML export and a notebook reopened without a kernel show
+the output's ``text/html`` (or ``text/plain``) instead, so every view also
+carries this snapshot. It is built for those places: no ``<script>``, no
+``<style>`` (GitHub strips both), meaning carried by semantic HTML —
+nested ``<details>/<summary>`` lists for the span tree, ``<dl>`` for messages by
+role, ``<pre>`` for JSON. The few inline styles are decoration only. Messages are the ones
+the explorer shows (``_messages``); the spans and payloads come from ``_snapshot_tree``.
+
+Safety: every string from a trace goes through ``llmops_nb._html.escape``;
+no attribute holds trace data except an escaped ``title``; nothing is a link or
+an image. Size: the first ``MAX_SPANS`` spans in tree order, at most
+``MAX_BYTES`` of HTML, each text capped (the cap is stated where it cut).
+
+>>> from llmops_nb.widgets.explorer._snapshot import trace_snapshot_html
+>>> html = trace_snapshot_html(llmops_nb.traces().trace_id[0])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from ..._html import clean, escape
+from ._messages import normalize_messages
+from ._snapshot_tree import FIELD_CHARS, MAX_SPANS, Payload, Payloads, Raw, Span, TraceTree, load
+
+MAX_BYTES = 200_000  # whole HTML snapshot, UTF-8 bytes
+SPAN_BYTES = 40_000  # one span's details; above it the span's texts are cut shorter
+BRIEF_CHARS = 600  # a tool's or retriever's inputs and outputs
+TRACEBACK_CHARS = 4_000  # the end of a traceback
+MAX_NEST = 40  # deeper spans are listed at this depth, marked with their real depth
+_FOOTER_RESERVE = 1_000
+_KEEP_HEAD, _KEEP_TAIL = 4, 12  # messages of a long conversation: the first and the last
+_MAX_PARTS = 20  # content blocks or tool calls of one message
+_LLM_KINDS = frozenset({"LLM", "CHAT_MODEL"})
+_CLOSE_LEVEL = "</ul></details></li>\n"
+_LABELS = {"tool_result": "tool result", "thinking": "thinking", "refusal": "refusal", "media": "media",
+           "other": "item"}
+
+
+def trace_snapshot(trace_id: str) -> dict[str, str]:
+    """``{"text/plain": ..., "text/html": ...}`` for a trace, reading the store once."""
+    trace = load(trace_id)
+    return {"text/plain": _text(trace), "text/html": _html(trace)}
+
+
+def trace_snapshot_html(trace_id: str) -> str:
+    """A self-contained, script-free HTML snapshot of a trace (at most ``MAX_BYTES``)."""
+    return _html(load(trace_id))
+
+
+def trace_snapshot_text(trace_id: str) -> str:
+    """The trace as an indented plain-text tree: kind, name, duration, status, tokens, cost."""
+    return _text(load(trace_id))
+
+
+# -- HTML ------------------------------------------------------------------------------------
+
+def _html(trace: TraceTree) -> str:
+    if trace.info is None:
+        return (f"<p><strong>Trace {escape(trace.trace_id)} is not in the store (yet).</strong> Its spans may still "
+                "be in memory: call <code>llmops_nb.flush()</code>, then display it again.</p>")
+    out = ['<div class="llmops-nb-snapshot">\n', _header_html(trace), '<ul style="list-style:none;padding-left:0">\n']
+    used = sum(len(part.encode()) for part in out) + len("</ul></div>\n")
+    payloads = Payloads(trace)
+    stack = 0  # open span levels, each closed by _CLOSE_LEVEL
+    shown = 0
+    for s, depth in trace.order:
+        level = min(depth, MAX_NEST)
+        opens = bool(s.children) and depth < MAX_NEST
+        chunk = _span_html(s, depth, opens, payloads.get(s.span_id))
+        closes = "".join(_CLOSE_LEVEL for _ in range(stack - level))
+        size = len(chunk.encode()) + len(closes)
+        after = (level + opens) * len(_CLOSE_LEVEL)
+        if shown >= MAX_SPANS or used + size + after + _FOOTER_RESERVE > MAX_BYTES:
+            break
+        out += [closes, chunk]
+        used += size
+        stack = level + opens
+        shown += 1
+    out.append(_CLOSE_LEVEL * stack + "</ul>\n")
+    hidden = len(trace.order) - shown
+    if hidden:
+        out.append(f"<p><em>… {hidden:,} more span{'s' if hidden != 1 else ''} not shown (snapshot capped at "
+                   f"{MAX_SPANS} spans / {MAX_BYTES // 1000} KB); open the trace with "
+                   f"<code>llmops_nb.show('{escape(trace.trace_id)}')</code></em></p>\n")
+    out.append("</div>\n")
+    return "".join(out)
+
+
+def _header_html(trace: TraceTree) -> str:
+    info = trace.info or {}
+    status = str(info["status"])
+    mark = {"OK": "✅", "ERROR": "❌"}.get(status, "⏳")
+    error = ""
+    if info.get("error_message"):
+        error = f'<br><strong>Error:</strong> {escape(_cap(str(info["error_message"]), FIELD_CHARS))}'
+    name = escape(info["name"] or "(unnamed)")
+    return (f"<p>{mark} <strong>{escape(status)}</strong> · trace <strong>{name}</strong>"
+            f" · {escape(' · '.join(_totals(info)))}{error}<br>\n<small>Static snapshot (first {MAX_SPANS} spans, "
+            f"texts capped at {FIELD_CHARS:,} chars). Interactive view: <code>llmops_nb.show("
+            f"'{escape(trace.trace_id)}')</code></small></p>\n")
+
+
+def _span_html(s: Span, depth: int, opens: bool, payload: Payload) -> str:
+    summary = f"<summary{_error_style(s)}>{_summary_html(s, depth)}</summary>"
+    body = ""
+    for field_cap, brief_cap in ((FIELD_CHARS, BRIEF_CHARS), (400, 200), (100, 80)):
+        body = _body_html(s, payload, field_cap, brief_cap)
+        if len(body.encode()) <= SPAN_BYTES:
+            break
+    else:
+        body = "<p><em>(this span's payloads are too large for the snapshot; see llmops_nb.show())</em></p>"
+    is_open = " open" if depth == 0 or s.status == "ERROR" else ""
+    if opens:
+        return f'<li><details{is_open}>{summary}\n{body}<ul style="list-style:none;padding-left:1.2em">\n'
+    if body:
+        return f"<li><details{is_open}>{summary}\n{body}</details></li>\n"
+    return f"<li>• {_summary_html(s, depth)}</li>\n"
+
+
+def _error_style(s: Span) -> str:
+    return ' style="color:#cf222e"' if s.status == "ERROR" else ""
+
+
+def _summary_html(s: Span, depth: int) -> str:
+    parts = [escape(p) for p in _span_facts(s)]
+    lead = "❌ " if s.status == "ERROR" else ""
+    deep = f"<small>↳ depth {depth}</small> " if depth > MAX_NEST else ""
+    status = escape(s.status)
+    if s.status == "ERROR":
+        status = "<strong>ERROR</strong>" + (f": {escape(_one_line(s.message, 120))}" if s.message else "")
+    text = f"{lead}{deep}<code>{escape(s.kind)}</code> <b title=\"span {escape(s.span_id)}\">{escape(s.name)}</b>"
+    return " · ".join([text, parts[0], status, *parts[1:]])
+
+
+def _body_html(s: Span, payload: Payload, field_cap: int, brief_cap: int) -> str:
+    error = payload.error
+    out = []
+    if s.status == "ERROR" or error:
+        err = error if isinstance(error, dict) else {}
+        text = f"{err.get('type') or 'Error'}: {err.get('message') or s.message or ''}"
+        out.append(f"<p><strong>Error</strong> {escape(_cap(text, field_cap))}</p>\n")
+        if err.get("traceback"):
+            tb = _cap(str(err["traceback"]), TRACEBACK_CHARS if field_cap == FIELD_CHARS else field_cap, tail=True)
+            out.append(f"<details><summary>traceback</summary><pre>{escape(tb)}</pre></details>\n")
+    convo = _conversation(payload) if s.kind in _LLM_KINDS else None
+    asked, answered = (convo["input"], convo["output"]) if convo else ([], [])
+    if asked or answered:
+        out.append(_messages_html(_shortened(asked), answered[:_KEEP_TAIL], field_cap))
+    rows = [(label, value) for label, value, read in (("inputs", payload.inputs, asked),
+                                                       ("outputs", payload.outputs, answered))
+            if not read and value not in (None, "", [], {})]
+    if rows:
+        out.append("<dl>" + "".join(f"<dt>{label}</dt><dd><pre>{escape(_cap(_json(v), brief_cap))}</pre></dd>"
+                                    for label, v in rows) + "</dl>\n")
+    return "".join(out)
+
+
+def _conversation(payload: Payload) -> dict[str, list[dict[str, Any]]] | None:
+    # text that is not whole JSON (cut by the store or by RAW_CHARS) holds no conversation
+    whole = [None if isinstance(v, Raw) else v for v in (payload.inputs, payload.outputs, payload.attributes)]
+    return normalize_messages(*whole)
+
+
+def _shortened(messages: list[dict[str, Any]]) -> list[dict[str, Any] | int]:
+    """A long conversation as its first and last messages, and the count of those left out between."""
+    if len(messages) <= _KEEP_HEAD + _KEEP_TAIL + 1:
+        return list(messages)
+    return [*messages[:_KEEP_HEAD], len(messages) - _KEEP_HEAD - _KEEP_TAIL, *messages[-_KEEP_TAIL:]]
+
+
+def _messages_html(asked: list[dict[str, Any] | int], answered: list[dict[str, Any]], cap: int) -> str:
+    rows = []
+    for m, response in [(m, False) for m in asked] + [(m, True) for m in answered]:
+        if isinstance(m, int):
+            rows.append(f"<dt><em>… {_plural(m, 'message')} not shown (snapshot shows the first "
+                        f"{_KEEP_HEAD} and last {_KEEP_TAIL})</em></dt>")
+            continue
+        parts = [_part_html(p, cap) for p in m["parts"][:_MAX_PARTS]]
+        if len(m["parts"]) > _MAX_PARTS:
+            parts.append(f"<div><em>… {len(m['parts']) - _MAX_PARTS:,} more parts not shown</em></div>")
+        name = f" <small>{escape(m['name'])}</small>" if m.get("name") else ""
+        rows.append(f"<dt><b>{escape(m['role'])}</b>{name}{' <small>(response)</small>' if response else ''}</dt>"
+                    f"<dd>{''.join(parts) or '<em>(empty)</em>'}</dd>")
+    return "<dl>" + "\n".join(rows) + "</dl>\n"
+
+
+def _part_html(part: dict[str, Any], cap: int) -> str:
+    ref = f" <small>{escape(part['id'])}</small>" if part.get("id") else ""
+    kind = part["type"]
+    if kind == "text":
+        return f"<div>{_lines(_cap(part['text'], cap))}</div>"
+    if kind == "tool_call":
+        return (f"<div>→ tool call <code>{escape(part['name'])}</code>{ref}"
+                f"<pre>{escape(_cap(part['arguments'], cap))}</pre></div>")
+    if kind == "tool_result":
+        label = "tool result (error)" if part["is_error"] else "tool result"
+        return f"<div><em>{label}</em>{ref}<pre>{escape(_cap(part['content'], cap))}</pre></div>"
+    if kind == "media":  # "[image]": what it is, never its URL or data
+        return f"<div><em>{escape(part['text'])}</em></div>"
+    return f"<div><em>{_LABELS.get(kind, 'item')}</em><pre>{escape(_cap(part['text'], cap))}</pre></div>"
+
+
+# -- plain text ------------------------------------------------------------------------------
+
+def _text(trace: TraceTree) -> str:
+    if trace.info is None:
+        return f"Trace {trace.trace_id} is not in the store (yet): call llmops_nb.flush(), then display it again."
+    info = trace.info
+    mark = {"OK": "✓", "ERROR": "✗"}.get(str(info["status"]), "…")
+    lines = [f"{mark} {info['status']} · trace {clean(str(info['name'] or '(unnamed)'))!r} · "
+             + " · ".join(_totals(info)) + f" · id {trace.trace_id}"]
+    if info.get("error_message"):
+        lines.append("  error: " + _one_line(str(info["error_message"]), 300))
+    for s, depth in trace.order[:MAX_SPANS]:
+        indent = "  " * (min(depth, MAX_NEST) + 1) + (f"[depth {depth}] " if depth > MAX_NEST else "")
+        status = s.status + (f": {_one_line(s.message, 120)}" if s.status == "ERROR" and s.message else "")
+        facts = _span_facts(s)
+        line = " · ".join([f"{'✗ ' if s.status == 'ERROR' else ''}{s.kind} {_one_line(s.name, 120)}", facts[0],
+                           status, *facts[1:]])
+        lines.append(indent + line)
+    hidden = len(trace.order) - min(len(trace.order), MAX_SPANS)
+    if hidden:
+        lines.append(f"… {hidden:,} more span{'s' if hidden != 1 else ''} not shown (snapshot capped at {MAX_SPANS} "
+                     f"spans); open the trace with llmops_nb.show('{trace.trace_id}')")
+    return "\n".join(lines)
+
+
+# -- shared formatting -----------------------------------------------------------------------
+
+def _totals(info: dict[str, Any]) -> list[str]:
+    def n(key: str) -> int:
+        value = info.get(key)
+        return 0 if value is None or (isinstance(value, float) and math.isnan(value)) else int(value)
+
+    cost, duration = info.get("cost_usd"), info.get("duration_ms")
+    parts = [_plural(n("span_count"), "span"), _plural(n("llm_calls"), "LLM call"),
+             f"{n('input_tokens') + n('output_tokens'):,} tokens ({n('input_tokens'):,} in / "
+             f"{n('output_tokens'):,} out)",
+             "cost n/a" if cost is None or math.isnan(cost) else f"${cost:.4f}",
+             "running" if duration is None or math.isnan(duration) else _duration(duration),
+             _plural(n("error_count"), "error"), _plural(n("dropped_spans"), "dropped span")]
+    return parts
+
+
+def _span_facts(s: Span) -> list[str]:
+    """[duration, then the optional facts]: tokens, cost, model, rolled-up totals, errors below."""
+    facts = [_duration((s.end_ns - s.start_ns) / 1e6)]
+    if s.tokens_in or s.tokens_out:
+        facts.append(f"{s.tokens_in:,} in / {s.tokens_out:,} out tokens")
+    if s.cost is not None and not math.isnan(s.cost):
+        facts.append(f"${s.cost:.4f}")
+    if s.model:
+        facts.append(s.model)
+    below = s.sub_tokens - s.tokens_in - s.tokens_out
+    if s.children and (below or (s.sub_cost is not None and s.sub_cost != (s.cost or 0))):
+        cost = "" if s.sub_cost is None else f" · ${s.sub_cost:.4f}"
+        facts.append(f"Σ {s.sub_tokens:,} tokens{cost}")
+    if s.sub_errors:
+        facts.append(f"⚠ {_plural(s.sub_errors, 'error')} inside")
+    return facts
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _duration(ms: float) -> str:
+    return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
+def _json(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        compact = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+    return compact if len(compact) <= 100 else json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def _cap(text: str, limit: int, tail: bool = False) -> str:
+    if len(text) <= limit:
+        return text
+    if tail:
+        return f"[… {len(text) - limit:,} chars cut; snapshot shows the last {limit:,}]\n" + text[-limit:]
+    return text[:limit] + f" … [{len(text):,} chars; snapshot shows the first {limit:,}]"
+
+
+def _lines(text: str) -> str:
+    return escape(text).replace("\n", "<br>\n")
+
+
+def _one_line(text: str | None, limit: int) -> str:
+    flat = " ".join(clean(text or "").split())
+    return flat if len(flat) <= limit else flat[:limit] + "…"

@@ -1,0 +1,73 @@
+"""``TraceExplorer``: one trace as a tree, a waterfall and a span detail pane, under the cell.
+
+The view (``js/explorer/``, bundled to ``llmops_nb/static/explorer.js``) asks the kernel for
+data through ``_rpc``: ``skeleton`` once, ``span`` when a span is selected, ``search`` as the
+user types. Traitlets hold only view state (which trace, selected span, collapsed spans, search
+text), so a re-rendered or re-opened view comes back as the user left it, and no payload is
+ever synced.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import traitlets
+
+from .._base import View, check_height, check_options
+from .._rpc import Methods
+from . import _data
+
+TraceId = Annotated[str, "a trace id of 32 lowercase hex characters"]
+SpanId = Annotated[str, "a span id of 16 lowercase hex characters"]
+
+
+def _skeleton(*, trace_id: TraceId) -> dict[str, Any]:
+    return _data.skeleton(trace_id)
+
+
+def _span(*, trace_id: TraceId, span_id: SpanId) -> dict[str, Any]:
+    return _data.span(trace_id, span_id)
+
+
+def _search(*, trace_id: TraceId, text: Annotated[str, "a string"]) -> dict[str, Any]:
+    return _data.search(trace_id, text)
+
+
+#: What the explorer's view asks; the trace list and the eval table embed an explorer and answer these too.
+explorer_methods = Methods({"skeleton": _skeleton, "span": _span, "search": _search})
+
+
+class TraceExplorer(View, bundle="explorer"):
+    """An interactive view of one trace.
+
+    >>> import llmops_nb
+    >>> from llmops_nb.widgets import TraceExplorer
+    >>> TraceExplorer(llmops_nb.traces().trace_id[0])  # doctest: +SKIP
+    """
+
+    trace_id = traitlets.Unicode().tag(sync=True)
+    selected_span_id = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    collapsed_span_ids = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    search_text = traitlets.Unicode("").tag(sync=True)
+    height = traitlets.Int(460).tag(sync=True)
+
+    def __init__(self, trace: Any, *, selected_span_id: str | None = None, height: int = 460,
+                 **kwargs: Any) -> None:
+        check_options("TraceExplorer", kwargs, {"collapsed_span_ids", "search_text"},
+                      "trace, selected_span_id, collapsed_span_ids, search_text, height")
+        trace_id = _data.check_trace_id(getattr(trace, "trace_id", trace))
+        if selected_span_id is not None:
+            _data.check_span_id(selected_span_id)
+        super().__init__(trace_id=trace_id, selected_span_id=selected_span_id, height=check_height(height, 120),
+                         **kwargs)
+
+    def methods(self) -> Methods:
+        return explorer_methods
+
+    def snapshot(self) -> dict[str, str]:
+        from ._bundle import snapshot_bundle
+
+        return snapshot_bundle(self.trace_id)
+
+    def __repr__(self) -> str:
+        return f"TraceExplorer({self.trace_id!r})"
