@@ -100,7 +100,7 @@ def test_flush_returns_by_its_deadline_while_another_process_holds_the_file(stor
         for timeout in (0.5, 2.0):
             started = time.monotonic()
             assert llmops_nb.flush(timeout=timeout) is False
-            assert time.monotonic() - started < timeout + 0.5
+            assert time.monotonic() - started < timeout + 1.0  # polls every 50 ms; a loaded machine adds jitter
         status = llmops_nb.status()
         assert status["spans_waiting"] == 1000  # queued, in flight and kept for retry: all counted
         assert "locked" in (status["store_problem"] or "")

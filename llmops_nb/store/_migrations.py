@@ -98,15 +98,21 @@ def m004_drop_log(con: Any) -> None:
     )
 
 
-# Feature schemas live beside the core's, each an append-only list of its own;
-# names are unique across lists and each migration touches only its feature's tables.
+# Feature schemas live beside the core's (``_schema_evals.py``, ``_schema_prompts.py``); names are
+# unique across them and each migration touches only its feature's tables.
 from ._schema_evals import MIGRATIONS as _EVAL_MIGRATIONS  # noqa: E402
 from ._schema_prompts import MIGRATIONS as _PROMPT_MIGRATIONS  # noqa: E402
 
-MIGRATIONS += _EVAL_MIGRATIONS + _PROMPT_MIGRATIONS
-
-# Everything released after the first feature lists is appended here, in release order, whatever
-# its feature: the combined list is what files have applied, so it only ever grows at the end.
+# The order files apply them in, whatever their feature: it only ever grows at the end, so every
+# file's applied list is a prefix of it.
+ORDER = (
+    # wave 1 (2026-11)
+    "m001_spans", "m002_span_llm_columns", "m003_traces", "m004_drop_log",
+    "e001_eval_datasets", "e002_eval_runs", "e003_assessments",
+    "p001_prompt_versions", "p002_prompt_aliases",
+    # wave 2 (2026-12)
+    "m005_drop_log_per_write", "e004_assessments_passed",
+)
 
 
 @migration
@@ -115,6 +121,17 @@ def m005_drop_log_per_write(con: Any) -> None:
     con.execute("ALTER TABLE dropped_spans ALTER COLUMN trace_id DROP NOT NULL")
     con.execute("ALTER TABLE dropped_spans ADD COLUMN traces BIGINT")  # how many traces lost spans
     con.execute("ALTER TABLE dropped_spans ADD COLUMN reason VARCHAR")  # memory bound, unwritable span, ...
+
+
+def _ordered() -> list[tuple[str, Callable[[Any], None]]]:
+    defined = dict(MIGRATIONS + _EVAL_MIGRATIONS + _PROMPT_MIGRATIONS)
+    missing = sorted(set(defined) - set(ORDER))
+    if missing or len(defined) != len(ORDER):
+        raise RuntimeError(f"migrations {missing or 'listed twice'} must be appended to ORDER in _migrations.py")
+    return [(name, defined[name]) for name in ORDER]
+
+
+MIGRATIONS = _ordered()
 
 
 def migrate(con: Any, upto: int | None = None) -> list[str]:
