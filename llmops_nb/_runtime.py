@@ -15,7 +15,7 @@ from typing import Any
 from ._config import MAX_FLUSH_INTERVAL_S, Settings, settings
 from ._errors import did_you_mean
 from ._safety import failure_counts
-from .store import _connection
+from .store import _connection, _queries
 from .store._recorder import recorder
 from .tracing import _sink
 
@@ -24,9 +24,17 @@ SWITCH_FLUSH_S = 5.0
 
 
 def install() -> None:
-    """Make the store's recorder the sink of every span this process ends (idempotent)."""
+    """Make the store's recorder the sink of every span this process ends, and give the store's
+    ``traces(prompt=...)`` its filter from the prompt registry (loaded when first used). Idempotent."""
     if _sink.current_sink() is not recorder:
         _sink.set_sink(recorder)
+    _queries.set_prompt_filter(_prompt_filter)
+
+
+def _prompt_filter(prompt: object) -> tuple[str, list[Any]]:
+    from .prompts._filter import trace_filter
+
+    return trace_filter(prompt)
 
 
 def configure(**options: object) -> Settings:

@@ -27,6 +27,11 @@ def load(ipython: Any) -> None:
     from ..widgets import install_display
 
     install_display()  # traces display as the explorer widget (with a script-free snapshot inside)
+    from ..store._recorder import recorder
+    from ..tracing import install_thread_propagation
+
+    install_thread_propagation()  # ThreadPoolExecutor work in traced cells joins the cell's trace
+    recorder.warm_up()  # the first traced cell should not wait for DuckDB's import and the migrations
 
 
 def unload(ipython: Any) -> None:
