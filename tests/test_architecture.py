@@ -75,11 +75,12 @@ def _edges() -> dict[str, set[str]]:
                 targets = [f"{module}.{alias.name}" for alias in node.names] + [module]
             else:
                 targets = [alias.name for alias in node.names if alias.name.startswith("llmops_nb")]
-            for target in targets:
-                while target not in modules and "." in target:
-                    target = target.rsplit(".", 1)[0]
-                if target in modules and target != name:
-                    edges[name].add(target)
+            for candidate in targets:
+                found = candidate
+                while found not in modules and "." in found:
+                    found = found.rsplit(".", 1)[0]
+                if found in modules and found != name:
+                    edges[name].add(found)
                     break
     return edges
 
