@@ -203,3 +203,4 @@ def test_the_kernel_side_never_loads_llama_cpp() -> None:
             "sys.exit(3 if 'llama_cpp' in sys.modules else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
+    assert "llama_cpp" not in sys.modules  # nor this test process, after this module's tests used the model

@@ -212,3 +212,16 @@ def test_a_crashed_model_is_an_error_in_the_notebook_and_the_kernel_lives(tmp_pa
     assert error["ename"] == "ModelCallError"
     assert "illegal instruction (SIGILL)" in error["evalue"] and "--force-reinstall" in error["evalue"]
     assert nb.cells[3].outputs[0]["text"] == "kernel alive, kept = 42\n"
+
+
+@pytest.mark.local_model
+def test_the_key_is_not_in_traces() -> None:
+    import llmops_nb
+
+    server = local_server()
+    with llmops_nb.span("judge-call"):
+        assert get_model("local:/smollm2").chat("Hi", max_tokens=2).text is not None
+    assert llmops_nb.flush()
+    stored = llmops_nb.sql("SELECT * FROM spans")
+    assert set(stored.kind) >= {"CHAT_MODEL"}
+    assert server.api_key not in stored.to_json()
