@@ -70,7 +70,7 @@ class LocalServer:
         self._port = 0
         try:
             self._process = self._spawn(0)
-        except LocalModelError:
+        except BaseException:
             self._remove_log()
             raise
         self._watcher = threading.Thread(target=self._watch, name="llmops_nb-local-model-watch", daemon=True)
@@ -219,7 +219,7 @@ class LocalServer:
                            cause, self._port, self.log_path)
             try:
                 process = self._spawn(self._port)
-            except LocalModelError as exc:
+            except (LocalModelError, OSError) as exc:  # OSError: closed meanwhile, its log folder removed
                 with self._changed:
                     if not self._closed:
                         self._fail(f"The offline model server died ({cause}) and could not be restarted: {exc}")
