@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +33,12 @@ CAUSES = {
     signal.SIGKILL: "killed (SIGKILL)",
     signal.SIGSEGV: "a crash in native code (SIGSEGV",
 }
+
+
+@pytest.fixture(autouse=True)
+def _logs_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Servers that died keep their log for the user to read; here pytest's tmp_path holds them.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 def gone(pid: int, seconds: float = 10) -> bool:
@@ -166,7 +173,7 @@ def test_the_server_exits_when_its_parent_is_killed() -> None:
         parent.wait()
         parent.stdout.close()
     assert gone(int(pid), 10), "the server process outlived its parent"
-    Path(log).unlink()
+    Path(log).unlink()  # its parent, SIGKILLed, could not remove it
     Path(log).parent.rmdir()
 
 
@@ -204,7 +211,7 @@ def test_a_crashed_model_is_an_error_in_the_notebook_and_the_kernel_lives(tmp_pa
     ]
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
-    env = {"LLMOPS_NB_DB": str(tmp_path / "traces.duckdb")}
+    env = {**os.environ, "LLMOPS_NB_DB": str(tmp_path / "traces.duckdb"), "TMPDIR": str(tmp_path)}
     NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
     assert "restarted: True" in nb.cells[1].outputs[-1]["text"]

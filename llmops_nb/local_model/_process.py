@@ -71,7 +71,8 @@ class LocalServer:
         try:
             self._process = self._spawn(0)
         except BaseException:
-            self._remove_log()
+            if not self.log_path.exists():  # nothing ran; otherwise the error quotes the log: keep it
+                self._remove_log()
             raise
         self._watcher = threading.Thread(target=self._watch, name="llmops_nb-local-model-watch", daemon=True)
         self._watcher.start()
