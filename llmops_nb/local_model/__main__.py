@@ -16,23 +16,26 @@ import argparse
 import faulthandler
 import json
 import os
+import shutil
 import sys
 import threading
 import time
 
 from ._install import LocalModelError, check_installed, load_llama
-from ._serve import KEY_ENV, make_server
+from ._serve import KEY_ENV, LOG_DIR_ENV, make_server
 
 EXIT_NOT_INSTALLED = 3
 
 
-def _exit_with_parent() -> None:
+def _exit_with_parent(log_dir: str) -> None:
     # The supervisor holds the write end of our stdin and never writes: end-of-file means it is
     # gone, however it died. os._exit: a request may be generating, and nobody is left to answer.
     # os.read on the raw descriptor: a thread blocked in sys.stdin's buffered reader makes any normal
     # interpreter exit abort ("could not acquire lock for <stdin> at interpreter shutdown").
     while os.read(0, 4096):
         pass
+    if log_dir:  # a SIGKILLed kernel (Jupyter's restart, a runner's shutdown) could not remove it
+        shutil.rmtree(log_dir, ignore_errors=True)
     os._exit(0)
 
 
@@ -51,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     # llama.cpp prints lands in the log instead of filling a pipe nobody reads any more.
     report = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
-    threading.Thread(target=_exit_with_parent, name="exit-with-parent", daemon=True).start()
+    log_dir = os.environ.pop(LOG_DIR_ENV, "")
+    threading.Thread(target=_exit_with_parent, args=(log_dir,), name="exit-with-parent", daemon=True).start()
 
     start = time.perf_counter()
     try:

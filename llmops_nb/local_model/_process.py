@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 from ._install import MODEL, REBUILD_LLAMA, LocalModelError, check_installed
-from ._serve import KEY_ENV
+from ._serve import KEY_ENV, LOG_DIR_ENV
 
 logger = logging.getLogger("llmops_nb.local_model")
 _TAIL_LINES = 15
@@ -152,7 +152,7 @@ class LocalServer:
                 stdin=subprocess.PIPE,  # never written: its end-of-file tells the child we are gone
                 stdout=subprocess.PIPE,
                 stderr=log,
-                env=_child_env(self.api_key),
+                env={**_child_env(self.api_key), LOG_DIR_ENV: str(self.log_path.parent)},
                 # Its own session: a Jupyter interrupt signals the kernel's whole process group.
                 start_new_session=True,
             )

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 #: The environment variable that hands the server process its key (argv is readable by every user).
 KEY_ENV = "LLMOPS_NB_LOCAL_MODEL_KEY"
+#: The folder of the server process's log, which it removes if its parent dies without doing so.
+LOG_DIR_ENV = "LLMOPS_NB_LOCAL_MODEL_LOG_DIR"
 # OpenAI's default is "until the context is full"; a 135M model may ramble that long.
 _DEFAULT_MAX_TOKENS = 512
 # Request fields handed to llama-cpp-python unchanged; others (user, store, metadata...) are ignored.
