@@ -45,7 +45,7 @@ class PendingTrace:
                 "text/html": summary_html(self) + f'<div style="opacity:.75;font-size:12px">{escape(note)}</div>'}
 
     def __repr__(self) -> str:
-        return self._repr_mimebundle_()["text/plain"]
+        return str(self._repr_mimebundle_()["text/plain"])
 
 
 def _info(records: list[tuple[Any, ...]]) -> dict[str, Any]:

@@ -74,7 +74,8 @@ def traces(*, name: str | None = None, tag: str | dict[str, str] | list[str] | N
     >>> import llmops_nb
     >>> llmops_nb.traces(tag="env=dev", status="ERROR", since="2026-11-01")  # doctest: +SKIP
     """
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if name is not None:
         where.append("name GLOB ?" if _is_glob(name) else "name = ?")
         params.append(name)
@@ -138,7 +139,8 @@ def trace_row(trace_id: str) -> dict[str, Any] | None:
         frame = con.execute(_TRACE_SELECT + " WHERE trace_id = ?", [trace_id]).df()
     if frame.empty:
         return None
-    return _parse_json_columns(frame, _JSON_TRACE_COLUMNS).iloc[0].to_dict()
+    row: dict[str, Any] = _parse_json_columns(frame, _JSON_TRACE_COLUMNS).iloc[0].to_dict()
+    return row
 
 
 def _check_trace_id(trace_id: Any) -> str:

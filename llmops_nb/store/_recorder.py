@@ -292,8 +292,8 @@ class Recorder:
         with self._lock:
             for key, count in drops.items():
                 self.unsaved_drops[key] = self.unsaved_drops.get(key, 0) + count
-            for key, count in reasons.items():
-                self.unsaved_drop_reasons[key] = self.unsaved_drop_reasons.get(key, 0) + count
+            for reason, count in reasons.items():
+                self.unsaved_drop_reasons[reason] = self.unsaved_drop_reasons.get(reason, 0) + count
 
     def _finished(self, chunk: list[tuple[Any, ...]], unwritten: list[tuple[Any, ...]] | None = None) -> None:
         """Account for a chunk that reached the store, except ``unwritten`` (kept for a retry)."""

@@ -106,6 +106,11 @@ class Span:
     events: list[tuple[str, int, dict[str, Any] | None]] | None = None
     _trace_meta: dict[str, Any] | None = None
 
+    trace_id_int: int
+    span_id_int: int
+    parent_id_int: int
+    depth: int
+
     def __init__(self, name: str, kind: str, parent: Span | None, attributes: dict[str, Any] | None) -> None:
         if parent is None:
             self.trace_id_int = _new_bits(128) or 1
