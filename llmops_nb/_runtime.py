@@ -85,4 +85,11 @@ def status() -> dict[str, Any]:
         "store_problem": recorder.store_problem,
         "writer": recorder.writer_status(),
         "internal_failures": dict(failure_counts),
+        "otel": _otel_status(),
     }
+
+
+def _otel_status() -> dict[str, Any]:
+    from . import otel  # light: reports only the parts of llmops_nb.otel already in use
+
+    return otel.status()
