@@ -174,6 +174,11 @@ def _message(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def _llm_facts(attrs: dict[str, Any], out: Mapped) -> None:
+    usage = _json_or_text(attrs.pop("mlflow.chat.tokenUsage", None))  # a span MLflow recorded
+    if isinstance(usage, dict):
+        for name in ("input_tokens", "output_tokens"):
+            if usage.get(name) is not None:
+                attrs.setdefault(f"gen_ai.usage.{name}", usage[name])
     for oi_key, genai_key in _TOKENS:
         value = attrs.pop(oi_key, None)
         if value is not None:
