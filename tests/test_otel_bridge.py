@@ -103,7 +103,8 @@ def test_explorer_shows_framework_messages():
     with llmops_nb.span("agent", kind="AGENT"):
         agent_loop()
     trace = one_trace()
-    model = next(r for _, r in llmops_nb.spans(trace["trace_id"]).iterrows() if r["name"] == "FakeMessagesListChatModel")
+    rows = llmops_nb.spans(trace["trace_id"]).iterrows()
+    model = next(r for _, r in rows if r["name"] == "FakeMessagesListChatModel")
     shown = normalize_messages(model["inputs"], model["outputs"], model["attributes"])
     assert shown["input"][0]["parts"] == [{"type": "text", "text": "Weather in Paris?"}]
     assert shown["output"][0]["parts"][0]["type"] == "tool_call"
