@@ -12,6 +12,7 @@ with MLflow, OpenInference and GenAI keys (``_otlp_encode.py``), sent in batches
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -68,7 +69,9 @@ def stored_spans(ids: list[str]) -> Iterable[list[tuple[Any, ...]]]:
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)  # pandas' NaN for NULL  # noqa: PLR0124
+    import pandas as pd
+
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))  # NULLs in pandas
 
 
 def export_otlp(traces: Any = None, *, endpoint: str | None = None, headers: dict[str, str] | str | None = None,

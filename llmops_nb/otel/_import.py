@@ -65,9 +65,16 @@ def _spans_of(source: Any, experiment_ids: list[str] | None, max_results: int,
         client = MlflowClient(tracking_uri=str(source))
         if experiment_ids is None:
             experiment_ids = [e.experiment_id for e in client.search_experiments()]
-        for trace in client.search_traces(experiment_ids=experiment_ids, max_results=max_results,
-                                          filter_string=filter_string):
-            yield from _mlflow_spans(trace)
+        token, left = None, max_results
+        while left > 0:  # MLflow serves at most 500 traces a page
+            page = client.search_traces(locations=list(experiment_ids), max_results=min(500, left),
+                                        filter_string=filter_string, page_token=token)
+            for trace in page:
+                yield from _mlflow_spans(trace)
+            left -= len(page)
+            token = page.token
+            if not token or not page:
+                break
     elif isinstance(source, (str, os.PathLike)):
         yield from _file_spans(Path(source))
     elif hasattr(source, "columns"):  # a mlflow.search_traces() DataFrame
