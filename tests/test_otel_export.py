@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -129,7 +130,7 @@ def test_export_to_mlflow_reads_back_equal(mlflow_server):
 
 
 class _Sink(BaseHTTPRequestHandler):
-    bodies: list[bytes] = []
+    bodies: ClassVar[list[tuple[bytes, dict[str, str]]]] = []
     fail = 0
 
     def do_POST(self):  # the name http.server dispatches to
