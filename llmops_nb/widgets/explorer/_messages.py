@@ -185,7 +185,9 @@ def _input_messages(inputs: Any, attributes: Any) -> list[Message]:
     if isinstance(attributes, dict) and attributes.get("gen_ai.input.messages") is not None:
         out = _otel_messages(attributes.get("gen_ai.input.messages"))
         if out:
-            return out
+            system = attributes.get("gen_ai.system_instructions")
+            head = [{"role": "system", "name": None, "parts": parts(_json_value(system))}] if system is not None else []
+            return head + out
     out = []
     if isinstance(inputs, dict):
         for key in ("system", "instructions"):  # Anthropic; OpenAI Responses
