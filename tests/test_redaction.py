@@ -156,8 +156,8 @@ def test_sdk_headers_query_body_and_error_urls_never_reach_the_store(store_path)
                                                        f"?api-key={planted['url']}"))
         llmops_nb.autolog()
         try:
-            client = openai.OpenAI(api_key=f"sk-{planted['client']}", base_url=server.openai_base_url, max_retries=0)
-            with llmops_nb.span("agent"):
+            with openai.OpenAI(api_key=f"sk-{planted['client']}", base_url=server.openai_base_url,
+                               max_retries=0) as client, llmops_nb.span("agent"):
                 client.chat.completions.create(
                     model="m", messages=[{"role": "user", "content": "hi"}],
                     extra_headers={"Ocp-Apim-Subscription-Key": planted["header1"], "X-Auth": planted["header2"],

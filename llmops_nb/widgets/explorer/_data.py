@@ -17,6 +17,7 @@ import math
 from typing import Any
 
 from ...store._connection import get_store
+from ...store._queries import trace_spans_filter
 from ._messages import normalize_messages
 
 #: Each payload field (inputs, outputs, attributes, events, error) sent to the browser is cut at this
@@ -27,7 +28,7 @@ MAX_SEARCH_CHARS = 1_000
 _SKELETON_SQL = """
 SELECT span_id, parent_span_id, name, kind, start_ns, end_ns, status, model,
        input_tokens, output_tokens, cost_usd
-FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id
+FROM spans WHERE {where} ORDER BY start_ns, span_id
 """
 _TRACE_SQL = """
 SELECT name, status, start_ns, end_ns, span_count, llm_calls, error_count, input_tokens, output_tokens,
@@ -40,7 +41,7 @@ _TRACE_FIELDS = ("name", "status", "start_ns", "end_ns", "span_count", "llm_call
 _SPAN_SQL = """
 SELECT span_id, parent_span_id, name, kind, start_ns, end_ns, status, status_message, model,
        input_tokens, output_tokens, cost_usd, inputs, outputs, attributes, events, error
-FROM spans WHERE trace_id = ? AND span_id = ? LIMIT 1
+FROM spans WHERE {where} AND span_id = ? LIMIT 1
 """
 _SPAN_FIELDS = ("span_id", "parent_span_id", "name", "kind", "start_ns", "end_ns", "status", "status_message",
                 "model", "input_tokens", "output_tokens", "cost_usd")
@@ -71,7 +72,8 @@ def skeleton(trace_id: str) -> dict[str, Any]:
     trace_id = check_trace_id(trace_id)
     with get_store().connect() as con:
         trace_row = con.execute(_TRACE_SQL, [trace_id]).fetchone()
-        rows = con.execute(_SKELETON_SQL, [trace_id]).fetchall()
+        where, params = trace_spans_filter(con, trace_id)
+        rows = con.execute(_SKELETON_SQL.format(where=where), params).fetchall()
     if trace_row is None and not rows:
         raise LookupError(f"Trace {trace_id} is not in the store (yet). If it just ran, call llmops_nb.flush().")
     info = dict(zip(_TRACE_FIELDS, trace_row, strict=True)) if trace_row else {}
@@ -125,7 +127,8 @@ def span(trace_id: str, span_id: str, cap_chars: int = FIELD_CAP_CHARS) -> dict[
     conversation (``{"input", "output"}``, see ``_messages``) or None."""
     trace_id, span_id = check_trace_id(trace_id), check_span_id(span_id)
     with get_store().connect() as con:
-        row = con.execute(_SPAN_SQL, [trace_id, span_id]).fetchone()
+        where, params = trace_spans_filter(con, trace_id)
+        row = con.execute(_SPAN_SQL.format(where=where), [*params, span_id]).fetchone()
     if row is None:
         raise LookupError(f"Span {span_id} of trace {trace_id} is not in the store.")
     data: dict[str, Any] = dict(zip(_SPAN_FIELDS, row[: len(_SPAN_FIELDS)], strict=True))
