@@ -185,16 +185,23 @@ def redact_text(text: str) -> str:
 
 
 def redact_strings(values: Sequence[Any]) -> list[Any]:
-    """Redact many strings at once (``None`` and non-strings pass through); returns a new list.
+    """Redact many strings at once (``None`` and non-strings pass through).
 
     The strings are joined and scanned by the trigger in one pass (RE2's fixed cost per call is
     ~1 µs, as much as scanning 600 characters), then only the flagged ones are redacted precisely.
+    When nothing is flagged — nearly always — ``values`` itself is returned (as a list), so the
+    common case costs one join and one scan, no per-value Python work.
     """
+    trigger, env_values = _redactor.current()
+    try:
+        joined = "\x00".join(filter(None, values))  # every truthy value must be a str here
+        hit = trigger.search(joined)
+    except (TypeError, UnicodeEncodeError):  # non-strings among them, or a lone surrogate: the slow path
+        hit = True
+    if hit is None:
+        return values if isinstance(values, list) else list(values)
     out = list(values)
     indexes = [i for i, v in enumerate(out) if type(v) is str and v]
-    if not indexes:
-        return out
-    trigger, env_values = _redactor.current()
     parts = [out[i] for i in indexes]
     joined = "\x00".join(parts)
     try:
@@ -211,7 +218,7 @@ def redact_strings(values: Sequence[Any]) -> list[Any]:
     for part in parts:
         starts.append(position)
         position += len(part) + 1
-    flagged = set()
+    flagged: set[int] = set()
     for start, end in hits:
         first = bisect.bisect_right(starts, start) - 1
         last = bisect.bisect_right(starts, max(start, end - 1)) - 1

@@ -44,7 +44,7 @@ from ._errors import StoreError, classify
 #: a chunk is sized to take about this long to write (measured as it goes), so the file is held
 #: briefly and released between chunks: ``Store.connect`` closes it before a chunk that would end
 #: past MAX_HOLD_S
-CHUNK_TARGET_S = 0.15
+CHUNK_TARGET_S = 0.25
 CHUNK_MIN_RECORDS, CHUNK_MAX_RECORDS = 1_000, 50_000
 CHUNK_BYTES = 16 << 20
 LOCK_WAIT_S = 1.0
@@ -98,7 +98,7 @@ class Recorder:
         self._pid = os.getpid()
         self._stopping = False
         self._warm = False
-        self._chunk_records = 5_000
+        self._chunk_records = 20_000
         self._seconds_per_record = 5e-6  # measured from each chunk written
         self.apply_limits()
 

@@ -165,22 +165,25 @@ def _rollback(con: Any) -> None:
 def _batch_table(records: list[tuple[Any, ...]]) -> Any:
     import pyarrow as pa
 
-    fields = list(zip(*map(rec.full, records), strict=True))
-    texts = [list(fields[index]) for index in _TEXT_FIELDS]
-    flat = redact_strings([value for column in texts for value in column])
+    full, pad = rec.FIELDS, rec.PAD
+    fields: list[Any] = list(zip(*[r if len(r) == full else r + pad for r in records], strict=True))
     count = len(records)
-    for slot, index in enumerate(_TEXT_FIELDS):
-        fields[index] = flat[slot * count:(slot + 1) * count]  # type: ignore[call-overload]
+    for index in _TEXT_FIELDS:
+        fields[index] = redact_strings(list(fields[index]))
     trace_ids = fields[rec.TRACE_ID]
     columns: dict[str, Any] = {}
     for name, field, kind in _BATCH_COLUMNS:
+        arrow_type = pa.bool_() if kind == "bool" else getattr(pa, kind)()
         if field is not None:
             values: Any = fields[field]
+            if kind == "string" and not any(values):  # tags, session, cell, events: mostly none at all
+                columns[name] = pa.nulls(count, arrow_type)
+                continue
         elif name == "trace_hi":
             values = [tid >> 64 for tid in trace_ids]
         else:
             values = [tid & _M64 for tid in trace_ids]
-        columns[name] = pa.array(values, pa.bool_() if kind == "bool" else getattr(pa, kind)())
+        columns[name] = pa.array(values, arrow_type)
     return pa.table(columns)
 
 

@@ -17,7 +17,6 @@ pads it.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from . import _serialize
@@ -30,18 +29,14 @@ IS_ROOT, SIZE = 11, 12
 SHORT_FIELDS = 13
 ERROR, ATTRIBUTES, EVENTS, MODEL, INPUT_TOKENS, OUTPUT_TOKENS, COST, TAGS, SESSION, CELL = range(13, 23)
 FIELDS = 23
-_PAD = (None,) * (FIELDS - SHORT_FIELDS)
+PAD = (None,) * (FIELDS - SHORT_FIELDS)
 
 #: measured with tracemalloc: a record of short strings, its tuple, ints and the queue's share
 BASE_BYTES = 420
 _INT64 = 2**63
 
 
-def _reject(value: Any) -> Any:
-    raise TypeError("attribute values are plain JSON data by the time a span ends")
-
-
-_encode = json.JSONEncoder(ensure_ascii=False, default=_reject).encode
+_encode = _serialize.plain_json_encoder()
 
 
 def from_span(span: Span, cap: int) -> tuple[Any, ...]:
@@ -79,7 +74,7 @@ def from_span(span: Span, cap: int) -> tuple[Any, ...]:
 
 def full(record: tuple[Any, ...]) -> tuple[Any, ...]:
     """The record with every field (a short record padded with Nones)."""
-    return record if len(record) == FIELDS else record + _PAD
+    return record if len(record) == FIELDS else record + PAD
 
 
 def _attributes_json(attrs: dict[str, Any], cap: int) -> str:

@@ -16,14 +16,34 @@ from typing import Any
 
 MAX_DEPTH = 32
 MAX_ITEMS = 10_000
-_dumps_str = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _reject(value: Any) -> Any:
     raise TypeError("not plain JSON")
 
 
-_dumps_plain = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_reject).encode
+def plain_json_encoder() -> Any:
+    """``encode(value) -> str`` for plain JSON data; raises TypeError/ValueError/RecursionError otherwise.
+
+    ``JSONEncoder.encode`` builds a new C encoder on every call: 1.7 µs for ``{"q": "..."}``, more
+    than a whole span should cost. The C encoder built once does it in 0.55 µs. No circular check
+    (``markers=None``: that dict would be shared between threads); a cycle ends in RecursionError,
+    which callers catch and hand to the safe walker. Non-finite floats raise (not JSON).
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator (PyPy): the ordinary encoder
+        return json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_reject).encode
+    encode = make(None, _reject, json.encoder.encode_basestring, None, ": ", ", ", False, False, False)
+    join = "".join
+
+    def dumps(value: Any) -> str:
+        return join(encode(value, 0))
+
+    return dumps
+
+
+_dumps_plain = plain_json_encoder()
+_dumps_str = json.encoder.encode_basestring  # a str alone: the C string encoder, no wrapper at all
 
 
 class _Budget:
