@@ -52,7 +52,7 @@ def test_a_traced_function_in_a_langgraph_node_nests_under_the_node():
     app = graph.compile()
     with llmops_nb.span("cell", kind="CHAIN"):
         assert app.invoke({"question": "Paris"})["answer"] == "facts about Paris"
-    trace, spans = tree()
+    _, spans = tree()
     node = spans[("research", "CHAIN")]
     assert spans[("lookup", "RETRIEVER")]["parent_span_id"] == node["span_id"]
     assert spans[("LangGraph", "CHAIN")]["parent_span_id"] == spans[("cell", "CHAIN")]["span_id"]
