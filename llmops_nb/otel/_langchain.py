@@ -88,7 +88,7 @@ def hook(instrumentor: Any) -> None:
 
 def hook_langgraph() -> None:
     """LangGraph runs nodes in a context of its own making (its own ``_set_config_context``)."""
-    module = sys.modules.get(LANGGRAPH_MODULE)
+    module: Any = sys.modules.get(LANGGRAPH_MODULE)
     if module is None or "langgraph_set" in _saved or not _saved:
         return
     original = module._set_config_context
@@ -117,8 +117,9 @@ def unhook() -> None:
     model.astream = _saved["astream"]  # type: ignore[method-assign]
     manager.CallbackManager.on_chat_model_start = _saved["start"]  # type: ignore[method-assign]
     manager.AsyncCallbackManager.on_chat_model_start = _saved["astart"]  # type: ignore[method-assign]
-    if "langgraph_set" in _saved and LANGGRAPH_MODULE in sys.modules:
-        sys.modules[LANGGRAPH_MODULE]._set_config_context = _saved["langgraph_set"]
+    langgraph: Any = sys.modules.get(LANGGRAPH_MODULE)
+    if "langgraph_set" in _saved and langgraph is not None:
+        langgraph._set_config_context = _saved["langgraph_set"]
     _saved.clear()
 
 
