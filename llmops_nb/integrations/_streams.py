@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from .._redact import redact_mapping
 from .._safety import log_once
-from ..tracing import start_span, use_span
+from ..tracing import get_current_span, start_span, use_span
 
 
 class Aggregator(Protocol):
@@ -146,7 +146,14 @@ def begin(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs: dict[str
         attributes.update(server_attributes(resource))
         attributes["llmops_nb.stream"] = bool(kwargs.get("stream") is True if stream is None else stream)
         helper = _helper_method(kwargs.get("extra_headers"))
-        span = start_span(spec.helper_names.get(helper or "", spec.name), kind="CHAT_MODEL", attributes=attributes)
+        parent = get_current_span()
+        span = start_span(spec.helper_names.get(helper or "", spec.name), kind="CHAT_MODEL", attributes=attributes,
+                          parent=parent)
+        # A framework's span we nest under (an OTel span standing in as our parent) hears that this call
+        # is recorded here, so its own LLM span is not counted a second time (see otel/_bridge.py).
+        note = getattr(parent, "note_sdk_call", None)
+        if note is not None:
+            note()
         span.set_inputs(scrub_inputs(args, kwargs))
         return Call(spec, span)
     except Exception as exc:  # noqa: BLE001

@@ -11,10 +11,12 @@ instrumented thread never waits for the store. :func:`install` puts it where spa
   to it, its exporters keep working, and whatever its limits drop is counted
   (``llmops_nb.otel.dropped`` on the span, ``dropped_attributes`` in ``status()``).
 
-**No double capture.** When a framework's LLM span (LangChain's ``ChatOpenAI``) wraps an SDK call
-that our own openai/anthropic capture records, both would count the call's tokens and cost. The
-framework's span is then kept as a ``CHAIN`` around our ``CHAT_MODEL`` span, its token columns left
-empty (its attributes still hold them). Spans of the OpenInference/OTel openai and anthropic
+**No double capture.** When a framework's LLM span (LangChain's ``ChatOpenAI``, a LlamaIndex or
+LiteLLM call) wraps an SDK call that our own openai/anthropic capture records, both would count the
+call. The framework's span is then kept as a ``CHAIN`` around our ``CHAT_MODEL`` span, its token
+columns left empty (its attributes still hold them) — when our SDK span was recorded right under it
+(``_context.sdk_calls_under``); a framework that reaches the API past the SDK methods we capture
+(LiteLLM) keeps its LLM span and its count. Spans of the OpenInference/OTel openai and anthropic
 instrumentors themselves are skipped (counted) while our capture of that SDK is on.
 """
 
@@ -41,7 +43,6 @@ _SDK_SCOPES = {  # instrumentation scopes that record the same SDK calls our own
     "opentelemetry.instrumentation.openai": "openai", "openinference.instrumentation.anthropic": "anthropic",
     "opentelemetry.instrumentation.anthropic": "anthropic",
 }
-_PROVIDER_SDK = {"openai": "openai", "azure": "openai", "anthropic": "anthropic"}
 
 stats: dict[str, Any] = {"spans": 0, "dropped_attributes": 0, "dropped_events": 0, "dropped_links": 0,
                          "skipped_duplicate_sdk_spans": 0, "rejected": {}}
@@ -97,7 +98,8 @@ class RecordProcessor(SpanProcessor):
             plain = from_readable(span)
             record = to_record(plain, settings.max_payload_chars)
             if record[_record.KIND] in ("LLM", "CHAT_MODEL"):
-                record = _unless_recorded_by_us(record, plain.attributes)
+                record = _unless_recorded_by_us(record)
+            _context.sdk_calls_under.pop(plain.span_id, None)
             for name in ("attributes", "events", "links"):
                 if plain.dropped.get(name):
                     stats[f"dropped_{name}"] += plain.dropped[name]
@@ -115,11 +117,10 @@ class RecordProcessor(SpanProcessor):
         return _sink.flush(timeout_millis / 1000)
 
 
-def _unless_recorded_by_us(record: tuple[Any, ...], attributes: dict[str, Any]) -> tuple[Any, ...]:
-    provider = attributes.get("llm.provider") or attributes.get("llm.system") or attributes.get("gen_ai.system") \
-        or attributes.get("gen_ai.provider.name")
-    sdk = _PROVIDER_SDK.get(str(provider).lower()) if provider else None
-    if sdk is None or not sdk_captured(sdk):
+def _unless_recorded_by_us(record: tuple[Any, ...]) -> tuple[Any, ...]:
+    # Only when our SDK span is its child, not "its provider is openai": LiteLLM posts to the
+    # OpenAI API past the SDK method we capture, and its LLM span is then the only count.
+    if record[_record.SPAN_ID] not in _context.sdk_calls_under:
         return record
     fields = list(record)
     fields[_record.KIND] = "CHAIN"

@@ -98,8 +98,23 @@ class ForeignParent:
         self.otel_span.record_exception(exc)
         self.set_status("ERROR", str(exc))
 
+    def note_sdk_call(self) -> None:
+        """Our SDK capture records a call right under this OTel span (``integrations/_streams.py``)."""
+        sdk_calls_under[self.span_id_int] = None
+        if len(sdk_calls_under) > SDK_CALLS_KEPT:  # spans that never end (a bug elsewhere) cannot grow this
+            try:
+                del sdk_calls_under[next(iter(sdk_calls_under))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread changed it meanwhile
+                pass
+
     def __repr__(self) -> str:
         return f"<ForeignParent OTel span {self.name!r} span_id={self.span_id}>"
+
+
+#: OTel span ids under which our SDK capture recorded a call; the bridge reads (and forgets) each
+#: when that span ends — the SDK call ended before it — and keeps the span as a CHAIN: one call, one count
+sdk_calls_under: dict[int, None] = {}
+SDK_CALLS_KEPT = 10_000
 
 
 def otel_value(value: Any) -> Any:
@@ -142,11 +157,30 @@ def shadow_of(ours: Any) -> _Shadow:
     return held
 
 
+class _TokenVar:
+    """``token.var`` of our tokens, for code that resets OTel's context itself (``token.var.reset(token)``,
+    as the LlamaIndex instrumentor does) rather than through ``context.detach``: without it that
+    code failed on our token, its span never ended and our current span stayed set."""
+
+    @staticmethod
+    def reset(token: _Token) -> None:
+        try:
+            _context.current_span.reset(token.ours)
+        except ValueError:  # reset in another context than set: the caller expects the inner one's error
+            pass
+        token.inner.var.reset(token.inner)
+
+
 class _Token:
     __slots__ = ("inner", "ours")
+    var = _TokenVar()
 
     def __init__(self, inner: Any, ours: Any) -> None:
         self.inner, self.ours = inner, ours
+
+    @property
+    def old_value(self) -> Any:  # the rest of a contextvars.Token's face
+        return self.inner.old_value
 
 
 def _open_cell_root() -> Any:

@@ -8,11 +8,8 @@ else the moment the program imports it (so autolog never pays a framework's impo
 Not turned on, on purpose: the openai and anthropic instrumentors. Our own capture records those
 SDK calls; a framework's span around such a call is kept as a CHAIN (see ``_bridge.py``).
 
-LangChain's tracer never attaches its spans to the OTel context (on purpose: callbacks may not
-pair up), so code run by LangChain cannot find them there. Two small hooks make the LangChain run
-current for our spans while LangChain runs user code: ``_set_config_context`` (every runnable
-step, tool and lambda runs inside the context it sets up) and ``_generate_with_cache`` (the chat
-model call, so the SDK call our capture records nests under the LangChain LLM span).
+LangChain's runs become our current span where LangChain and LangGraph run code (``_langchain.py``);
+LangGraph's hook goes in when LangGraph is imported, like a framework's instrumentor.
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._safety import log_once
-from ..tracing import _context as our_context
 
 
 @dataclass(frozen=True)
@@ -106,7 +102,9 @@ def disable_frameworks() -> None:
             except Exception as exc:  # noqa: BLE001
                 log_once(f"otel.uninstrument.{name}", exc)
             enabled.pop(name, None)
-        _unhook_langchain()
+        from . import _langchain
+
+        _langchain.unhook()
 
 
 def _instrument(framework: Framework) -> bool:
@@ -120,13 +118,28 @@ def _instrument(framework: Framework) -> bool:
             instrumentor.instrument(tracer_provider=provider)
         enabled[framework.name] = instrumentor
         if framework.name == "langchain":
-            _hook_langchain(instrumentor)
+            from . import _langchain
+
+            _langchain.hook(instrumentor)
+            _watch(_langchain.LANGGRAPH_MODULE)
         return True
     except Exception as exc:  # noqa: BLE001 - the user's program goes on without framework spans
         log_once(f"otel.instrument.{framework.name}", exc,
                  f"llmops_nb: could not capture {framework.name} through OpenInference; check that "
                  f"llmops_nb[{framework.extra}] is installed with compatible versions")
         return False
+
+
+def _watch(module: str) -> None:
+    """Call the module's hook when it is imported (now, if it is imported already)."""
+    if module in sys.modules:
+        from . import _langchain
+
+        _langchain.hook_langgraph()
+        return
+    _waiting.add(module)
+    if not any(isinstance(f, _ImportWatcher) for f in sys.meta_path):
+        sys.meta_path.insert(0, _ImportWatcher())
 
 
 class _ImportWatcher(importlib.abc.MetaPathFinder):
@@ -160,106 +173,30 @@ class _InstrumentAfterLoad(importlib.abc.Loader):
             if self._name not in _waiting:
                 return
             _waiting.discard(self._name)
-        _instrument(_BY_MODULE[self._name])
+        if self._name in _BY_MODULE:
+            _instrument(_BY_MODULE[self._name])
+        else:  # LangGraph: our context hook, on top of LangChain's instrumentor
+            from . import _langchain
+
+            _langchain.hook_langgraph()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._loader, name)
-
-
-# -- LangChain: make its run current for our spans ----------------------------------------------
-_saved: dict[str, Any] = {}
-
-
-def _foreign(instrumentor: Any, run_id: Any) -> Any:
-    from ._context import ForeignParent
-
-    span = instrumentor.get_span(run_id) if run_id is not None else None
-    if span is None or not span.is_recording():
-        return None
-    previous = our_context.current_span.get()
-    return ForeignParent(span, previous.depth + 1 if previous is not None else 0)
-
-
-def _hook_langchain(instrumentor: Any) -> None:
-    if _saved:
-        return
-    from langchain_core.language_models import chat_models
-    from langchain_core.runnables import config as lc_config
-
-    original_set = lc_config._set_config_context
-
-    def _set_config_context(config: Any) -> Any:
-        result = original_set(config)
-        try:  # runs inside the copied context LangChain runs the step in: ours is set there only
-            parent = _foreign(instrumentor, getattr(config.get("callbacks"), "parent_run_id", None))
-            if parent is not None:
-                our_context.current_span.set(parent)
-        except Exception as exc:  # noqa: BLE001
-            log_once("otel.langchain_context", exc)
-        return result
-
-    model = chat_models.BaseChatModel
-    original_generate, original_agenerate = model._generate_with_cache, model._agenerate_with_cache
-
-    def _generate_with_cache(self: Any, *args: Any, **kwargs: Any) -> Any:
-        parent = _run_parent(instrumentor, kwargs)
-        if parent is None:
-            return original_generate(self, *args, **kwargs)
-        token = our_context.current_span.set(parent)
-        try:
-            return original_generate(self, *args, **kwargs)
-        finally:
-            our_context.current_span.reset(token)
-
-    async def _agenerate_with_cache(self: Any, *args: Any, **kwargs: Any) -> Any:
-        parent = _run_parent(instrumentor, kwargs)
-        if parent is None:
-            return await original_agenerate(self, *args, **kwargs)
-        token = our_context.current_span.set(parent)
-        try:
-            return await original_agenerate(self, *args, **kwargs)
-        finally:
-            our_context.current_span.reset(token)
-
-    _saved.update(set=original_set, generate=original_generate, agenerate=original_agenerate)
-    lc_config._set_config_context = _set_config_context
-    model._generate_with_cache = _generate_with_cache  # type: ignore[method-assign]
-    model._agenerate_with_cache = _agenerate_with_cache  # type: ignore[method-assign]
-
-
-def _run_parent(instrumentor: Any, kwargs: dict[str, Any]) -> Any:
-    try:
-        manager = kwargs.get("run_manager")
-        return _foreign(instrumentor, getattr(manager, "run_id", None)) if manager is not None else None
-    except Exception as exc:  # noqa: BLE001
-        log_once("otel.langchain_model_context", exc)
-        return None
-
-
-def _unhook_langchain() -> None:
-    if not _saved:
-        return
-    from langchain_core.language_models import chat_models
-    from langchain_core.runnables import config as lc_config
-
-    lc_config._set_config_context = _saved["set"]
-    chat_models.BaseChatModel._generate_with_cache = _saved["generate"]  # type: ignore[method-assign]
-    chat_models.BaseChatModel._agenerate_with_cache = _saved["agenerate"]  # type: ignore[method-assign]
-    _saved.clear()
 
 
 __all__ = ["FRAMEWORKS", "Framework", "disable_frameworks", "enable_frameworks", "enabled", "status"]
 
 
 def status() -> dict[str, Any]:
-    return {"enabled": sorted(enabled), "waiting_for_import": sorted(_BY_MODULE[m].name for m in _waiting)}
+    return {"enabled": sorted(enabled),
+            "waiting_for_import": sorted(_BY_MODULE[m].name for m in _waiting if m in _BY_MODULE)}
 
 
 def autolog_hook(disable: bool = False) -> list[str]:
     """What ``llmops_nb.autolog()`` calls: framework capture on (or off), the names affected."""
     try:
         if disable:
-            names = sorted(enabled) + sorted(_BY_MODULE[m].name for m in _waiting)
+            names = sorted(enabled) + sorted(_BY_MODULE[m].name for m in _waiting if m in _BY_MODULE)
             disable_frameworks()
             return names
         return enable_frameworks()

@@ -25,7 +25,6 @@ What it does with each convention (keys not named here are kept as they are):
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from .. import _pricing
@@ -41,9 +40,13 @@ _GENAI_OPERATIONS = {
 }
 _OUR_KINDS = frozenset({"LLM", "CHAT_MODEL", "CHAIN", "AGENT", "TOOL", "RETRIEVER", "EMBEDDING", "RERANKER",
                         "PARSER", "MEMORY", "WORKFLOW", "TASK", "GUARDRAIL", "EVALUATOR", "UNKNOWN"})
-# llm.input_messages.3.message.tool_calls.0.tool_call.function.name → ("llm.input_messages", 3, "message.tool…")
-_INDEXED = re.compile(r"^(llm\.input_messages|llm\.output_messages|llm\.tools|retrieval\.documents|"
-                      r"reranker\.input_documents|reranker\.output_documents|embedding\.embeddings)\.(\d+)\.(.+)$")
+# llm.input_messages.3.message.tool_calls.0.tool_call.function.name → family "llm.input_messages", item 3,
+# field "message.tool_calls.0.tool_call.function.name". Every family name has exactly one dot, so
+# ``key.split(".", 3)`` finds the parts (a regex per key cost more than the rest of the mapping).
+_FAMILIES = frozenset({"llm.input_messages", "llm.output_messages", "llm.tools", "retrieval.documents",
+                       "reranker.input_documents", "reranker.output_documents", "embedding.embeddings"})
+_FAMILY_HEADS = ("llm.input_messages.", "llm.output_messages.", "llm.tools.", "retrieval.documents.",
+                 "reranker.input_documents.", "reranker.output_documents.", "embedding.embeddings.")
 _TOKENS = (
     ("llm.token_count.prompt", "gen_ai.usage.input_tokens"),
     ("llm.token_count.completion", "gen_ai.usage.output_tokens"),
@@ -70,7 +73,7 @@ class Mapped:
         self.kind = "UNKNOWN"
         self.inputs: Any = None  # a Python value to serialize …
         self.outputs: Any = None
-        self.stored_inputs: str | None = None  # … or JSON text already (MLflow's keys)
+        self.stored_inputs: str | None = None  # … or JSON text already (MLflow's keys, OpenInference JSON values)
         self.stored_outputs: str | None = None
         self.attributes: dict[str, Any] = {}
         self.model: str | None = None
@@ -80,17 +83,40 @@ class Mapped:
         self.session: str | None = None
 
 
+_PAYLOAD_KEYS = frozenset({"mlflow.spanInputs", "mlflow.spanOutputs", "input.value", "input.mime_type",
+                           "output.value", "output.mime_type"})
+#: keys that say something about a model call (the rest of _llm_facts reads only these)
+_FACT_KEYS = frozenset({"llm.invocation_parameters", "llm.provider", "llm.system", "gen_ai.system",
+                        "gen_ai.response.model", "gen_ai.request.model", "gen_ai.usage.input_tokens",
+                        "gen_ai.usage.output_tokens", "llmops_nb.cost_usd", "llm.cost.total"})
+#: keys the mapping takes out of the attributes: their values go to columns or to ``gen_ai.*`` names
+_TAKEN = _PAYLOAD_KEYS | {"mlflow.chat.tokenUsage", "llm.token_count.total", "llm.model_name",
+                          *(oi_key for oi_key, _ in _TOKENS)}
+
+
 def map_attributes(attributes: dict[str, Any]) -> Mapped:
     """Map one span's OTel attributes (plain values: str, bool, int, float, lists of them)."""
     out = Mapped()
-    attrs = dict(attributes)
+    attrs: dict[str, Any] = {}
+    taken: dict[str, Any] = {}
     lists: dict[str, dict[int, dict[str, Any]]] = {}
-    for key in [k for k in attrs if k[:4] in ("llm.", "retr", "rera", "embe") and _INDEXED.match(k)]:
-        prefix, index, rest = _INDEXED.match(key).groups()  # type: ignore[union-attr]
-        lists.setdefault(prefix, {}).setdefault(int(index), {})[rest] = attrs.pop(key)
+    # One pass sorts every key: taken out, part of a flattened list, or kept as it is. (The receiver
+    # maps every span it takes; a lookup per key beats a dozen pops of keys most spans lack.)
+    for key, value in attributes.items():
+        if key in _TAKEN:
+            taken[key] = value
+            continue
+        if key.startswith(_FAMILY_HEADS):
+            parts = key.split(".", 3)
+            # isdecimal: exactly the digits int() reads (isdigit also takes "²", which int() refuses)
+            if len(parts) == 4 and parts[2].isdecimal() and parts[3]:
+                lists.setdefault(parts[0] + "." + parts[1], {}).setdefault(int(parts[2]), {})[parts[3]] = value
+                continue
+        attrs[key] = value
 
     out.kind = _kind(attrs, bool(lists.get("llm.input_messages") or lists.get("llm.output_messages")))
-    _payloads(attrs, out)
+    if taken:
+        _payloads(taken, out)
     for prefix, items in lists.items():
         ordered = [items[i] for i in sorted(items)]
         if prefix == "llm.input_messages":
@@ -101,10 +127,11 @@ def map_attributes(attributes: dict[str, Any]) -> Mapped:
             attrs["gen_ai.tool.definitions"] = [_json_or_text(t.get("tool.json_schema", t)) for t in ordered]
         else:  # documents, embeddings: keep them, one list per family, with short keys
             attrs[prefix] = [{_short(k): v for k, v in item.items()} for item in ordered]
-    if out.kind == "RETRIEVER" and out.inputs is None and out.stored_outputs is None and out.outputs is None:
-        out.outputs = attrs.get("retrieval.documents")
-    _llm_facts(attrs, out)
-    _names(attrs)
+    if out.kind == "RETRIEVER" and out.stored_outputs is None and out.outputs is None:
+        out.outputs = attrs.get("retrieval.documents")  # a retriever's output is its documents
+    _llm_facts(attrs, taken, out)
+    if "tool.name" in attrs or "tool.description" in attrs or "tool_call.id" in attrs:
+        _names(attrs)
     session = attrs.get("session.id")
     out.session = session if isinstance(session, str) else None
     out.attributes = attrs
@@ -127,37 +154,79 @@ def _kind(attrs: dict[str, Any], has_messages: bool) -> str:
     return "UNKNOWN"
 
 
-def _payloads(attrs: dict[str, Any], out: Mapped) -> None:
-    for side, mlflow_key, oi_key in (("inputs", "mlflow.spanInputs", "input"), ("outputs", "mlflow.spanOutputs",
-                                                                                "output")):
-        stored = attrs.pop(mlflow_key, None)
-        value = attrs.pop(f"{oi_key}.value", None)
-        mime = attrs.pop(f"{oi_key}.mime_type", None)
+_SIDES = (("inputs", "stored_inputs", "mlflow.spanInputs", "input.value", "input.mime_type"),
+          ("outputs", "stored_outputs", "mlflow.spanOutputs", "output.value", "output.mime_type"))
+
+
+def _payloads(taken: dict[str, Any], out: Mapped) -> None:
+    for side, stored_side, mlflow_key, value_key, mime_key in _SIDES:
+        stored = taken.get(mlflow_key)
+        value = taken.get(value_key)
+        mime = taken.get(mime_key)
         if isinstance(stored, str):
-            setattr(out, f"stored_{side}", stored)
-        elif value is not None:
-            setattr(out, side, _json_or_text(value) if mime == "application/json" else value)
+            setattr(out, stored_side, stored)
+        elif value is None:
+            continue
+        elif mime == "application/json" and type(value) is str:
+            # Already JSON: validated (strictly: NaN is not JSON) and kept as the sender wrote it,
+            # rather than parsed and written out again — the most expensive step of a span's mapping.
+            if strict_json(value) is NOT_JSON:
+                setattr(out, side, _lenient_json(value))  # NaN, lone surrogates: parsed, written as JSON
+            else:
+                setattr(out, stored_side, value)
+        else:
+            setattr(out, side, value)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+NOT_JSON = object()
+try:  # orjson: 2-3x faster than json at reading (strict: NaN is refused), the receiver's hottest step
+    import orjson
+
+    _strict_loads: Any = orjson.loads
+    _LOAD_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError, RecursionError)
+except ImportError:  # pragma: no cover - an optional accelerator (the otel extra installs it)
+    _strict_loads = json.JSONDecoder(parse_constant=_refuse_constant).decode
+    _LOAD_ERRORS = (ValueError, RecursionError)
+
+
+def strict_json(text: str) -> Any:
+    """``text`` parsed as strict JSON (no NaN/Infinity), or ``NOT_JSON``."""
+    try:
+        return _strict_loads(text)
+    except _LOAD_ERRORS:
+        return NOT_JSON
 
 
 def _message(flat: dict[str, Any]) -> dict[str, Any]:
     """One OpenInference message (its keys after ``message.``) as a GenAI message: ``{"role", "parts"}``."""
-    fields = {k[len(_MSG):] if k.startswith(_MSG) else k: v for k, v in flat.items()}
-    role = str(fields.get("role") or "user")
+    role = content = call_id = name = None
+    contents: dict[int, dict[str, Any]] = {}
+    calls: dict[int, dict[str, Any]] = {}
+    for flat_key, value in flat.items():  # one pass: a long chat has thousands of these keys
+        key = flat_key[len(_MSG):] if flat_key.startswith(_MSG) else flat_key
+        if key == "role":
+            role = value
+        elif key == "content":
+            content = value
+        elif key == "tool_call_id":
+            call_id = value
+        elif key == "name":
+            name = value
+        elif key.startswith(("tool_calls.", "contents.")):
+            head, _, rest = key.partition(".")
+            index, dot, field = rest.partition(".")
+            if dot and index.isdecimal():
+                (contents if head == "contents" else calls).setdefault(int(index), {})[field] = value
+    role = str(role or "user")
     parts: list[dict[str, Any]] = []
-    content = fields.get("content")
-    call_id = fields.get("tool_call_id")
     if role == "tool" and call_id is not None:
         parts.append({"type": "tool_call_response", "id": str(call_id), "response": content})
     elif content is not None:
         parts.append({"type": "text", "content": content})
-    contents: dict[int, dict[str, Any]] = {}
-    calls: dict[int, dict[str, Any]] = {}
-    for key, value in fields.items():
-        head, _, rest = key.partition(".")
-        if head in ("contents", "tool_calls") and "." in rest:
-            index, _, name = rest.partition(".")
-            if index.isdigit():
-                (contents if head == "contents" else calls).setdefault(int(index), {})[name] = value
     for _, item in sorted(contents.items()):
         kind = item.get("message_content.type")
         if kind == "text" or "message_content.text" in item:
@@ -168,25 +237,27 @@ def _message(flat: dict[str, Any]) -> dict[str, Any]:
         parts.append({"type": "tool_call", "id": call.get("tool_call.id"), "name": call.get("tool_call.function.name"),
                       "arguments": _json_or_text(call.get("tool_call.function.arguments"))})
     message: dict[str, Any] = {"role": role, "parts": parts}
-    if fields.get("name"):
-        message["name"] = fields["name"]
+    if name:
+        message["name"] = name
     return message
 
 
-def _llm_facts(attrs: dict[str, Any], out: Mapped) -> None:
-    usage = _json_or_text(attrs.pop("mlflow.chat.tokenUsage", None))  # a span MLflow recorded
+def _llm_facts(attrs: dict[str, Any], taken: dict[str, Any], out: Mapped) -> None:
+    usage = _json_or_text(taken.get("mlflow.chat.tokenUsage"))  # a span MLflow recorded
     if isinstance(usage, dict):
         for name in ("input_tokens", "output_tokens"):
             if usage.get(name) is not None:
                 attrs.setdefault(f"gen_ai.usage.{name}", usage[name])
-    for oi_key, genai_key in _TOKENS:
-        value = attrs.pop(oi_key, None)
-        if value is not None:
-            attrs.setdefault(genai_key, value)
-    attrs.pop("llm.token_count.total", None)  # derivable: input + output
-    model = attrs.pop("llm.model_name", None)
-    if model is not None:
-        attrs.setdefault("gen_ai.response.model", model)
+    if not _PAYLOAD_KEYS.issuperset(taken):  # tokens or a model name, not only payloads
+        for oi_key, genai_key in _TOKENS:
+            value = taken.get(oi_key)
+            if value is not None:
+                attrs.setdefault(genai_key, value)
+        model = taken.get("llm.model_name")
+        if model is not None:
+            attrs.setdefault("gen_ai.response.model", model)
+    if _FACT_KEYS.isdisjoint(attrs):
+        return  # no model, tokens, provider or cost: a chain, a tool, a retriever… (most spans)
     params = _json_or_text(attrs.get("llm.invocation_parameters"))
     if isinstance(params, dict):
         requested = params.get("model") or params.get("model_name")
@@ -238,12 +309,17 @@ def _names(attrs: dict[str, Any]) -> None:
             attrs.setdefault(genai_key, attrs[oi_key])
 
 
+def _lenient_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
 def _json_or_text(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("{", "[", '"'):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
+        parsed = strict_json(value)
+        return value if parsed is NOT_JSON else parsed
     return value
 
 

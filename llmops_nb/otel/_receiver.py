@@ -37,6 +37,7 @@ import threading
 import time
 import zlib
 from collections import deque
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -68,7 +69,8 @@ class Receiver:
         self.rejected_requests: dict[str, int] = {}
         self.rejected_spans: dict[str, int] = {}
         self.started_at = time.time()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the counters
+        self._taking = threading.Lock()  # the span ids seen, and the order spans reach the store
         self._seen: set[int] = set()
         self._seen_order: deque[int] = deque()
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
@@ -113,33 +115,33 @@ class Receiver:
         return (recorder.waiting_bytes() + 4 * incoming > recorder.max_bytes
                 or len(recorder.queue) > 0.9 * recorder.max_spans)
 
-    def take(self, spans: list[Any]) -> tuple[int, list[str]]:
+    def take(self, spans: Iterable[Any]) -> tuple[int, list[str]]:
         """Queue decoded spans for the store; returns (spans rejected, reasons)."""
         reasons: list[str] = []
-        fresh = []
-        with self._lock:  # one lock for the batch: duplicates within it are caught too
-            seen, order = self._seen, self._seen_order
-            for span in spans:
+        cap = settings.max_payload_chars
+        emit = _sink.emit
+        seen, order = self._seen, self._seen_order
+        taken = 0
+        # One request at a time: the work is Python under the GIL, so handler threads could not run
+        # it side by side anyway; taking turns per request rather than per span spares them a lock
+        # convoy, and a sender's retry arriving on another connection is still caught.
+        with self._taking:
+            for span in spans:  # converted as decoded (see decode_protobuf)
                 key = (span.trace_id << 64) | span.span_id
                 if key in seen:
                     reasons.append("duplicate span id")
                     continue
                 seen.add(key)
                 order.append(key)
-                fresh.append(span)
+                try:
+                    record = to_record(span, cap)
+                except BadSpanError as exc:
+                    reasons.append(str(exc))
+                    continue
+                emit(record)
+                taken += 1
             while len(order) > SEEN_SPANS:
                 seen.discard(order.popleft())
-        cap = settings.max_payload_chars
-        emit = _sink.emit
-        taken = 0
-        for span in fresh:
-            try:
-                record = to_record(span, cap)
-            except BadSpanError as exc:
-                reasons.append(str(exc))
-                continue
-            emit(record)
-            taken += 1
         with self._lock:
             self.requests += 1
             self.spans_received += taken
