@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
+import warnings
 
 import pytest
 
@@ -23,6 +25,18 @@ def bridged():
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # LiteLLM fetches prices at import otherwise
     llmops_nb.autolog()
     yield
+    # LlamaIndex and LiteLLM leave an event loop set as this thread's current one; a later
+    # asyncio.run() replaces it and it is garbage-collected unclosed (a ResourceWarning, an error
+    # here). Close it while we know whose it is.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:
+            loop = None
+    if loop is not None and not loop.is_running() and not loop.is_closed():
+        loop.close()
+    asyncio.set_event_loop(None)
 
 
 def tree():
