@@ -237,12 +237,33 @@ def test_openai_call_inside_a_langchain_step_is_counted_once(tmp_path):
             return reply.choices[0].message.content
 
         assert RunnableLambda(ask).invoke("Capital of France?") == "Paris"
+        client.close()
     trace = one_trace()
     spans = {r["name"]: r for _, r in llmops_nb.spans(trace["trace_id"]).iterrows()}
     sdk = [r for r in spans.values() if r["kind"] == "CHAT_MODEL"]
     assert len(sdk) == 1 and sdk[0]["parent_span_id"] == spans["ChatOpenAI"]["span_id"]
     assert spans["ChatOpenAI"]["kind"] == "CHAIN" and spans["ChatOpenAI"]["parent_span_id"] == spans["ask"]["span_id"]
     assert trace["llm_calls"] == 1 and trace["input_tokens"] == 12
+
+
+def test_the_anthropic_sdks_own_spans_are_not_a_second_copy_of_our_capture():
+    # anthropic 2.x traces its own calls once a global OTel provider exists (the bridge installs one)
+    import anthropic
+
+    from tests.fakes import FakeLLMServer, Reply
+
+    before = _bridge.stats["skipped_duplicate_sdk_spans"]
+    with FakeLLMServer() as server, anthropic.Anthropic(api_key="sk-test-not-real-000000000000",
+                                                        base_url=server.anthropic_base_url) as client:
+        server.enqueue(Reply(text="Paris"))
+        with llmops_nb.span("ask"):
+            client.messages.create(model="claude-opus-4-7", max_tokens=10,
+                                   messages=[{"role": "user", "content": "Capital of France?"}])
+    trace = one_trace()
+    kinds = [r["kind"] for _, r in llmops_nb.spans(trace["trace_id"]).iterrows()]
+    assert kinds.count("CHAT_MODEL") == 1 and trace["llm_calls"] == 1
+    if int(anthropic.__version__.split(".")[0]) >= 2:
+        assert _bridge.stats["skipped_duplicate_sdk_spans"] > before
 
 
 def test_bridge_failure_never_reaches_the_instrumented_code():

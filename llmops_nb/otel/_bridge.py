@@ -42,7 +42,17 @@ _SDK_SCOPES = {  # instrumentation scopes that record the same SDK calls our own
     "openinference.instrumentation.openai": "openai", "opentelemetry.instrumentation.openai_v2": "openai",
     "opentelemetry.instrumentation.openai": "openai", "openinference.instrumentation.anthropic": "anthropic",
     "opentelemetry.instrumentation.anthropic": "anthropic",
+    # the anthropic SDK (2.x) traces its own calls once a global OTel provider exists — ours is one;
+    # its platform clients add a suffix ("com.anthropic.sdk.python.bedrock")
+    "com.anthropic.sdk.python": "anthropic",
 }
+
+
+def _sdk_of(scope: str) -> str | None:
+    if scope in _SDK_SCOPES:
+        return _SDK_SCOPES[scope]
+    head = scope.rsplit(".", 1)[0]
+    return _SDK_SCOPES.get(head) if head == "com.anthropic.sdk.python" else None
 
 stats: dict[str, Any] = {"spans": 0, "dropped_attributes": 0, "dropped_events": 0, "dropped_links": 0,
                          "skipped_duplicate_sdk_spans": 0, "rejected": {}}
@@ -92,7 +102,8 @@ class RecordProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         try:
             scope = span.instrumentation_scope.name if span.instrumentation_scope is not None else ""
-            if scope in _SDK_SCOPES and sdk_captured(_SDK_SCOPES[scope]):
+            sdk = _sdk_of(scope)
+            if sdk is not None and sdk_captured(sdk):
                 stats["skipped_duplicate_sdk_spans"] += 1
                 return
             plain = from_readable(span)
