@@ -284,10 +284,10 @@ def _message_sections(a: list[dict[str, str]], b: list[dict[str, str]]) -> list[
         for k in range(max(i2 - i1, j2 - j1)):
             ai, bj = i1 + k, j1 + k
             ma, mb = (a[ai] if ai < i2 else None), (b[bj] if bj < j2 else None)
-            role_a, role_b = ma and ma["role"], mb and mb["role"]
+            role_a, role_b = (ma["role"] if ma else None), (mb["role"] if mb else None)
             title = f"message {(bj if mb else ai) + 1} · {role_b or role_a}"
-            sections.append(_section(title, ai if ma else None, bj if mb else None, ma and ma["content"],
-                                     mb and mb["content"], role_a=role_a, role_b=role_b))
+            sections.append(_section(title, ai if ma else None, bj if mb else None, ma["content"] if ma else None,
+                                     mb["content"] if mb else None, role_a=role_a, role_b=role_b))
     return sections
 
 

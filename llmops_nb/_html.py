@@ -27,7 +27,7 @@ class Markup(str):
 
     __slots__ = ()
 
-    def join(self, parts: Iterable[Any]) -> Markup:  # type: ignore[override]
+    def join(self, parts: Iterable[Any]) -> Markup:
         """The parts joined by this markup, each escaped unless it is ``Markup``: ``Markup("<br>").join(lines)``."""
         return Markup(str.join(self, (escape(p) for p in parts)))
 

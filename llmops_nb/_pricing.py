@@ -131,7 +131,7 @@ def _load_builtin() -> dict[str, dict[str, dict[str, Any]]]:
 def _load_builtin_locked() -> dict[str, dict[str, dict[str, Any]]]:
     global _table
     if _table is None:
-        text = resources.files("llmops_nb").joinpath("data", "prices.json").read_text(encoding="utf-8")
+        text = resources.files("llmops_nb").joinpath("data").joinpath("prices.json").read_text(encoding="utf-8")
         data = json.loads(text)
         _table = _validate({k: v for k, v in data.items() if not k.startswith("_")})
     return _table

@@ -72,7 +72,7 @@ def configure(**options: object) -> Settings:
               f"there ({recorder.store_problem or recorder.last_error or 'no answer in time'}); they will be "
               "written to the new store.")
     for name, value in options.items():
-        setattr(settings, name, value if name != "db" or value is None else os.fspath(value))  # type: ignore[arg-type]
+        setattr(settings, name, value if name != "db" or value is None else os.fspath(value))  # type: ignore[call-overload]
     recorder.apply_limits()
     if forward:
         _forward_spans()

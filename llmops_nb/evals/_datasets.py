@@ -114,7 +114,7 @@ class _Datasets:
                               "llmops_nb.datasets.create(name, data).")
         records = [Record(inputs=from_json(i), expectations=from_json(e), outputs=from_json(o),
                           has_outputs=o is not None, record_id=r, source_trace_id=t) for r, i, e, o, t in rows]
-        return Dataset(name, int(version), records, info.iloc[0].to_dict())
+        return Dataset(name, int(version or 0), records, info.iloc[0].to_dict())
 
     def from_traces(self, name: str, /, traces: Any = None, *, description: str | None = None,
                     **filters: Any) -> Dataset:
@@ -160,7 +160,7 @@ class _Datasets:
         from ._results import run_rows
 
         run_id, picked, run = run_rows(results, rows)
-        target = name or run.get("dataset_name") or run.get("name")
+        target = str(name or run.get("dataset_name") or run.get("name"))
         _check_name(target)
         selected = []
         for row in picked:

@@ -109,7 +109,7 @@ class Judge(Scorer):
         if self._model is None:
             from ..models import get_model
 
-            self._model = get_model(self._model_arg if self._model_arg is not None else self.model_uri)
+            self._model = get_model(self._model_arg if self._model_arg is not None else str(self.model_uri))
         return self._model
 
     def render(self, **arguments: Any) -> list[dict[str, str]]:

@@ -139,7 +139,7 @@ def groundedness(model: Any = None, *, instructions: str | None = None, name: st
     >>> sorted(llmops_nb.scorers.groundedness().needs)
     ['inputs', 'outputs', 'trace']
     """
-    extras = {"context": (frozenset({"inputs", "outputs", "trace"}), _context)}
+    extras: dict[str, Extra] = {"context": (frozenset({"inputs", "outputs", "trace"}), _context)}
     return _judge(name, instructions or GROUNDEDNESS_PROMPT, model, extras, **options)
 
 
@@ -203,6 +203,6 @@ def tool_call_correctness(model: Any = None, *, instructions: str | None = None,
     >>> "trace" in llmops_nb.scorers.tool_call_correctness().needs
     True
     """
-    extras = {"tool_calls": (frozenset({"trace"}), _tool_calls),
+    extras: dict[str, Extra] = {"tool_calls": (frozenset({"trace"}), _tool_calls),
               "expected_tool_calls": (frozenset({"expectations"}), _expected_tool_calls)}
     return _judge(name, instructions or TOOL_CALL_PROMPT, model, extras, **options)

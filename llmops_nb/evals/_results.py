@@ -131,7 +131,7 @@ def eval_results(run_id: str) -> Any:
         record = {k: (None if _missing(v) else v) for k, v in stored.items()}
         for column in ("inputs", "outputs", "expectations"):
             record[column] = from_json(record[column])
-        record["scores"] = by_row.get(int(record["row_index"]), {})
+        record["scores"] = by_row.get(int(record["row_index"] or 0), {})
         rows.append(record)
     name, status, scorers, summary, dataset_name, dataset_version = run
     described = from_json(scorers) or []

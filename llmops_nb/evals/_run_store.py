@@ -52,14 +52,14 @@ def save_rows(run_id: str, rows: list[Row], scorers: list[Scorer], rows_done: in
             score = row.scores.get(scorer.name)
             if score is None:
                 continue
-            for key, value in (("assessment_id", new_id()), ("trace_id", row.trace_id), ("name", scorer.name),
+            for column, cell in (("assessment_id", new_id()), ("trace_id", row.trace_id), ("name", scorer.name),
                                ("source_type", scorer.source), ("source_id", scorer.model_uri or scorer.name),
                                ("value", to_json(score.value)), ("value_number", as_number(score.value)),
                                ("passed", scorer.passes(score.value)),
                                ("rationale", score.rationale), ("error", score.error), ("run_id", run_id),
                                ("row_index", row.index), ("span_id", row.span_ids.get(scorer.name)),
                                ("created_at", now)):
-                assessments[key].append(value)
+                assessments[column].append(cell)
     with get_store().connect() as con:
         con.execute("BEGIN TRANSACTION")
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +103,7 @@ class FunctionScorer(Scorer):
         self.threshold, self.lower_is_better = threshold, lower_is_better
         self.is_async = inspect.iscoroutinefunction(fn)
         try:
-            params = inspect.signature(fn).parameters
+            params: Mapping[str, inspect.Parameter] = inspect.signature(fn).parameters
         except (TypeError, ValueError):
             params = {}
         if any(p.kind is p.VAR_KEYWORD for p in params.values()):

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ._install import MODEL
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Generator, Iterator
 
 #: The environment variable that hands the server process its key (argv is readable by every user).
 KEY_ENV = "LLMOPS_NB_LOCAL_MODEL_KEY"
@@ -86,7 +86,7 @@ class _Model:
 
         llama.generate = counting_generate
 
-    def chunks(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def chunks(self, body: dict[str, Any]) -> Generator[dict[str, Any], None, None]:
         """Yield OpenAI chat.completion.chunk dicts, then one whose ``usage`` is set."""
         messages = [{**m, "content": _text(m.get("content"))} for m in body.get("messages") or []]
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")

@@ -44,13 +44,13 @@ def parse_body(body: str, *, text: bool = False) -> Any:
         return source
     if source.startswith("[") and source.endswith("]"):
         try:
-            messages = json.loads(source)
+            parsed = json.loads(source)
         except ValueError as exc:
             raise UsageError(f"%%llm_prompt: the cell looks like a JSON list of messages but is not valid JSON "
                              f"({exc}). Fix the JSON, write 'role: content' lines instead, or add --text to "
                              "register it as plain text.") from None
-        if isinstance(messages, list):
-            return messages
+        if isinstance(parsed, list):
+            return parsed
     if not _ROLE_LINE.match(lines[0]):
         return source
     messages: list[dict[str, str]] = []

@@ -63,14 +63,18 @@ class SqlMagics(Magics):
                                  "(see the README's schema section).") from None
             raise
         if var is not None:
-            self.shell.user_ns[var] = frame
+            self._user_ns()[var] = frame
             return None
         return frame
 
+    def _user_ns(self) -> dict[str, Any]:
+        assert self.shell is not None  # a registered magic always has its shell
+        return self.shell.user_ns
+
     def _bind(self, query: str) -> dict[str, Any]:
         names = parameter_names(query)
-        missing = sorted(name for name in names if name not in self.shell.user_ns)
+        missing = sorted(name for name in names if name not in self._user_ns())
         if missing:
             raise UsageError(f"%llm_sql: ${missing[0]} is not a notebook variable; define it first "
                              f"(e.g. {missing[0]} = ...) or remove the $.")
-        return {name: self.shell.user_ns[name] for name in names}
+        return {name: self._user_ns()[name] for name in names}

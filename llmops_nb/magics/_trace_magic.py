@@ -47,6 +47,10 @@ class TraceMagics(Magics):
         self._open: tuple[CellTrace, Any, str | None, bool] | None = None
         self._raw_cell = ""  # the running cell as the user wrote it (before our rewrite)
 
+    def _user_ns(self) -> dict[str, Any]:
+        assert self.shell is not None  # a registered magic always has its shell
+        return self.shell.user_ns
+
     def rewrite_cell(self, lines: list[str]) -> list[str]:
         """Input transformer: '%%llm_trace ARGS' -> a line that opens the trace; the body is untouched."""
         if lines:
@@ -88,7 +92,7 @@ class TraceMagics(Magics):
             cell_trace.finish(error, None if error or result is None else result.result)
             trace = cell_trace.persist_and_show(display=display)
             if var is not None:
-                self.shell.user_ns[var] = trace
+                self._user_ns()[var] = trace
         except Exception as exc:  # noqa: BLE001
             log_once("magic.close", exc)
 
@@ -119,7 +123,7 @@ class TraceMagics(Magics):
         cell_trace.finish(error, None if error else result.result)
         trace = cell_trace.persist_and_show(display=not opts.no_display)
         if var is not None:
-            self.shell.user_ns[var] = trace
+            self._user_ns()[var] = trace
         if error is not None:
             # The cell fails exactly as it would without the magic: same exception, one traceback.
             raise error.with_traceback(error.__traceback__)

@@ -42,7 +42,7 @@ class TracesMagics(Magics):
         opts = _parser().parse_line(line)
         filters = {key: getattr(opts, key) for key in ("name", "status", "model", "session", "since", "until", "text")}
         filters["tags"] = parse_tags(opts.tag, "%llm_traces")
-        from ..widgets import trace_list
+        from ..widgets.trace_list._widget import trace_list
 
         try:
             return trace_list(**filters)

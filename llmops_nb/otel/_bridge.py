@@ -66,6 +66,7 @@ def from_readable(span: ReadableSpan) -> OtelSpan:
     parent = span.parent
     resource = span.resource.attributes if span.resource is not None else {}
     scope = span.instrumentation_scope
+    assert context is not None  # an ended SDK span always has its context
     return OtelSpan(
         context.trace_id, context.span_id, parent.span_id if parent is not None else 0, span.name,
         kind=span.kind.value + 1,  # the API's enum starts at INTERNAL=0, OTLP's at UNSPECIFIED=0

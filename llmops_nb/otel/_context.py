@@ -199,7 +199,7 @@ class BridgedRuntimeContext(_RuntimeContext):
         span = context.get(_SPAN_KEY)
         if isinstance(span, _Shadow):
             ours = span.ours
-        elif span is not None and span.get_span_context().is_valid:
+        elif span is not None and span.get_span_context().is_valid:  # type: ignore[attr-defined]
             previous = _context.current_span.get()
             ours = ForeignParent(span, previous.depth + 1 if previous is not None else 0)
         else:
@@ -221,7 +221,7 @@ class BridgedRuntimeContext(_RuntimeContext):
         ours = _context.current_span.get()
         span = context.get(_SPAN_KEY)
         if ours is None:
-            if span is not None and span.get_span_context().is_valid:
+            if span is not None and span.get_span_context().is_valid:  # type: ignore[attr-defined]
                 return context
             ours = _open_cell_root()  # a raw thread in a traced cell
             if ours is None:
@@ -238,7 +238,7 @@ def install() -> None:
     with _lock:
         current = otel_context._RUNTIME_CONTEXT
         if not isinstance(current, BridgedRuntimeContext):
-            otel_context._RUNTIME_CONTEXT = BridgedRuntimeContext(current)  # type: ignore[attr-defined]
+            otel_context._RUNTIME_CONTEXT = BridgedRuntimeContext(current)
     if not _context.installed:
         _context.install_thread_propagation()
 
@@ -247,7 +247,7 @@ def uninstall() -> None:
     with _lock:
         current = otel_context._RUNTIME_CONTEXT
         if isinstance(current, BridgedRuntimeContext):
-            otel_context._RUNTIME_CONTEXT = current.inner  # type: ignore[attr-defined]
+            otel_context._RUNTIME_CONTEXT = current.inner
 
 
 def installed() -> bool:

@@ -58,9 +58,9 @@ def stored_spans(ids: list[str]) -> Iterable[list[tuple[Any, ...]]]:
         rows = []
         for row in frame.itertuples(index=False, name=None):
             values = [None if _missing(v) else v for v in row]
-            values[0] = int(values[0], 16)
-            values[1] = int(values[1], 16)
-            values[2] = int(values[2], 16) if values[2] else 0
+            values[0] = int(str(values[0]), 16)
+            values[1] = int(str(values[1]), 16)
+            values[2] = int(str(values[2]), 16) if values[2] else 0
             texts = redact_strings([values[i] for i in _TEXT])
             for i, text in zip(_TEXT, texts, strict=True):
                 values[i] = text

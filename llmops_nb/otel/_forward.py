@@ -84,7 +84,7 @@ class Forwarder:
                 self._idle.set()
 
     def _take(self) -> list[tuple[Any, ...]]:
-        batch = []
+        batch: list[tuple[Any, ...]] = []
         while self.backlog and len(batch) < BATCH:
             record = _record.full(self.backlog.popleft())
             values = [record[i] for i in _FIELDS]

@@ -73,7 +73,7 @@ def post(endpoint: str, body: bytes, headers: dict[str, str], *, timeout: float 
         retry_after: float | None = None
         try:
             connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-            connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+            connection = connection_class(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
             try:
                 path = parts.path + (f"?{parts.query}" if parts.query else "")
                 connection.request("POST", path, body=payload, headers=send_headers)

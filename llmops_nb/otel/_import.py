@@ -36,7 +36,9 @@ def import_traces(source: Any, *, experiment_ids: list[str] | None = None, max_r
     spans = list(_spans_of(source, experiment_ids, max_results, filter_string))
     existing = _stored_keys({span.trace_id for span in spans})
     cap = settings.max_payload_chars
-    taken, skipped, traces, rejected = 0, 0, set(), {}
+    taken, skipped = 0, 0
+    traces: set[int] = set()
+    rejected: dict[str, int] = {}
     seen: set[tuple[int, int]] = set()
     for span in spans:
         key = (span.trace_id, span.span_id)

@@ -22,6 +22,7 @@ def trace_filter(prompt: Any) -> tuple[str, list[Any]]:
     >>> trace_filter("qa@3")[1]
     ['"prompts:/qa/3"']
     """
+    version: int | None
     if hasattr(prompt, "name") and hasattr(prompt, "version"):
         name, version, alias = prompt.name, int(prompt.version), None
     else:

@@ -10,6 +10,7 @@ from typing import Any
 from .._html import escape
 from . import _template
 from ._refs import uri as _uri
+from ._template import Template
 
 
 @dataclass(frozen=True, eq=True)
@@ -26,7 +27,7 @@ class PromptVersion:
 
     name: str
     version: int
-    _template: _template.Template = field(repr=False)
+    _template: Template = field(repr=False)
     commit_message: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     model_config: dict[str, Any] = field(default_factory=dict)
@@ -38,7 +39,7 @@ class PromptVersion:
         return hash((self.name, self.version))
 
     @property
-    def template(self) -> _template.Template:
+    def template(self) -> Template:
         """The text, or a fresh copy of the chat messages (the stored version never changes)."""
         return copy.deepcopy(self._template) if isinstance(self._template, list) else self._template
 
@@ -113,7 +114,8 @@ class PromptVersion:
 
 def _pre(text: str) -> str:
     """Escaped text with ``{{variables}}`` highlighted."""
-    pieces, last = [], 0
+    pieces: list[str] = []
+    last = 0
     for match in _template.VARIABLE.finditer(text):
         pieces.append(escape(text[last:match.start()]))
         pieces.append(f'<span style="background:#fbefff;color:#8250df">{escape(match.group(0))}</span>')

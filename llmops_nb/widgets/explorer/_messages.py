@@ -131,7 +131,7 @@ def _chat_message(m: Any) -> Message:
         out.append({"type": "refusal", "text": _text(m["refusal"])})
     for call in m.get("tool_calls") or []:
         if isinstance(call, dict):
-            fn = call.get("function") if isinstance(call.get("function"), dict) else {}
+            fn: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else {}
             out.append(_tool_call(call.get("id"), fn.get("name", call.get("name")),
                                   fn.get("arguments", call.get("arguments"))))
     if isinstance(m.get("function_call"), dict):
@@ -225,7 +225,7 @@ def _output_messages(outputs: Any, attributes: Any) -> list[Message]:
                 if isinstance(c.get("message"), dict):
                     m = _chat_message({"role": "assistant", **c["message"]})
                 else:
-                    delta = c.get("delta") if isinstance(c.get("delta"), dict) else {}
+                    delta: dict[str, Any] = c["delta"] if isinstance(c.get("delta"), dict) else {}
                     m = {"role": "assistant", "name": None, "parts": parts(c.get("text", delta.get("content")))}
                 if len(choices) > 1:
                     m["name"] = f"choice {c.get('index', i)}"

@@ -131,7 +131,7 @@ def _summary_html(s: Span, depth: int) -> str:
     parts = [escape(p) for p in _span_facts(s)]
     lead = "❌ " if s.status == "ERROR" else ""
     deep = f"<small>↳ depth {depth}</small> " if depth > MAX_NEST else ""
-    status = escape(s.status)
+    status: str = escape(s.status)
     if s.status == "ERROR":
         status = "<strong>ERROR</strong>" + (f": {escape(_one_line(s.message, 120))}" if s.message else "")
     text = f"{lead}{deep}<code>{escape(s.kind)}</code> <b title=\"span {escape(s.span_id)}\">{escape(s.name)}</b>"

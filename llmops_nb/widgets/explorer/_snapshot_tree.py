@@ -67,7 +67,7 @@ def load(trace_id: Any) -> TraceTree:
 
 def _tree_order(spans: list[Span]) -> list[tuple[Span, int]]:
     by_id = {s.span_id: s for s in spans}
-    roots = []
+    roots: list[Span] = []
     for s in spans:  # already in start order, so children are too
         parent = by_id.get(s.parent) if s.parent else None
         (parent.children if parent is not None and parent is not s else roots).append(s)
