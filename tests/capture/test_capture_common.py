@@ -230,7 +230,7 @@ def test_stream_helper_left_early(server, sdk, client):
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_async_create_and_stream(server, sdk):
     server.enqueue(Reply(text="first"), Reply(text="second part", usage=Usage(3, 2)),
-                   Reply(text="x y z w"), Reply(text="p q r"))
+                   Reply(text="x y z w"), Reply(text="p q r"), Reply.error(429))
 
     async def main():
         async with sdk.async_client() as client:
@@ -248,19 +248,22 @@ def test_async_create_and_stream(server, sdk):
                 async with await resource.create(**sdk.stream_request("d")) as closed:
                     while not sdk.piece(await closed.__anext__()):
                         pass
+                with pytest.raises(sdk.sdk.RateLimitError):
+                    await resource.create(**sdk.request("e"))
                 spans = llm_spans(root)
             await early.close()
             return first, text, spans
 
     first, text, spans = asyncio.run(main())
     assert sdk.reply_text(first) == "first" and text == "second part"
-    assert len(spans) == 4 and all(s["name"] == sdk.create_name for s in spans)
+    assert len(spans) == 5 and all(s["name"] == sdk.create_name for s in spans)
     assert sdk.span_text(spans[1]["outputs"]) == "second part"
     assert spans[1]["attributes"]["gen_ai.usage.output_tokens"] == 2
     assert spans[1]["attributes"]["llmops_nb.stream.complete"] is True
     assert spans[2]["attributes"]["llmops_nb.stream.complete"] is False  # loop left early
     assert spans[3]["attributes"]["llmops_nb.stream.complete"] is False  # `async with` closed it
     assert sdk.span_text(spans[3]["outputs"]) == "p"
+    assert spans[4]["status"] == "ERROR" and spans[4]["error"]["type"] == f"{sdk.name}.RateLimitError"
 
 
 # -- the rules: secrets, signatures, our own failures -----------------------------------------------
