@@ -1,8 +1,9 @@
 """Query latency on a big store: 1,000,000 spans in 20,000 traces (``--quick``: 100,000 in 2,000).
 
-The store is built with llmops_nb's own writer: ``llmops_nb.store._writer.write_spans``
-on generated ``Span`` objects, 1,000 traces (50,000 spans) per call — the same
-code path, schema, trace totals and JSON text the recorder produces. Each trace
+The store is built with llmops_nb's own writer: ``llmops_nb.store._writer.write_records``
+on the records of generated ``Span`` objects (``tracing._record.from_span``), 1,000 traces
+(50,000 spans) per call — the same code path, schema, trace totals and JSON text the
+recorder produces. Each trace
 is a CHAIN root with 7 CHAIN steps of 6 children (RETRIEVER, LLM, TOOL in turn):
 50 spans, inputs and outputs of 60–200 characters of JSON, GenAI attributes on
 LLM spans, 1 % of roots failed; traces spread over the last 30 days. One trace in
@@ -58,7 +59,8 @@ class QueryStore:
         self.trace_ids: list[str] = []
 
     def build(self, traces: int, traces_per_batch: int) -> dict[str, Any]:
-        from llmops_nb.store._writer import write_spans
+        from llmops_nb.store._writer import write_records
+        from llmops_nb.tracing._record import from_span
         from llmops_nb.tracing._span import Span
 
         rng = random.Random(20261126)
@@ -107,7 +109,7 @@ class QueryStore:
                     span._ended = True
                 self.trace_ids.append(root.trace_id)
             generated = time.perf_counter()
-            write_spans(batch)
+            write_records([from_span(span, 200_000) for span in batch])
             written = time.perf_counter()
             generate_s += generated - started
             write_s += written - generated
@@ -180,7 +182,7 @@ def run(ctx: Context) -> Section:
         ctx.log(f"query: building a store of {traces * SPANS_PER_TRACE:,} spans in {traces:,} traces")
         built = worker.call("build", traces=traces, traces_per_batch=1000, timeout=900)
         ctx.log(f"query: built in {built['generate_s'] + built['write_s']:.1f} s "
-                f"(write_spans {built['spans'] / built['write_s']:,.0f} spans/s), {built['file_mb']:.0f} MB")
+                f"(write_records {built['spans'] / built['write_s']:,.0f} spans/s), {built['file_mb']:.0f} MB")
         results = []
         for index in range(rounds):
             results.append(worker.call("round", seed=index, timeout=600))
@@ -212,7 +214,7 @@ def _section(built: dict[str, Any], results: list[dict[str, Any]], rounds: int) 
                   "target", "warm runs that found the connection open"], rows)
     body += (
         f"\n\nStore: {built['spans']:,} spans in {built['traces']:,} traces, {built['file_mb']:.0f} MB on disk; "
-        f"built with `write_spans` in batches of 50,000 spans at {num(built['spans'] / built['write_s'])} spans/s "
+        f"built with `write_records` in batches of 50,000 spans at {num(built['spans'] / built['write_s'])} spans/s "
         f"(plus {built['generate_s']:.1f} s generating the Span objects). Medians over {rounds} rounds; "
         "each round runs every query cold, then warm. Verdicts use the medians; *best* is the fastest round, "
         "a hint of what the same call costs on an idle machine (this one is shared)."

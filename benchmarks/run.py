@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`: make the repo impor
 from benchmarks._harness import ROOT
 from benchmarks._report import Context, Section, Target, render
 
-BENCHMARKS = ("overhead", "burst", "persist", "query", "imports")
+BENCHMARKS = ("overhead", "burst", "persist", "query", "imports", "overload")
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 
 

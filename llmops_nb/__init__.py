@@ -60,6 +60,9 @@ _LAZY = {
     "scorer": ("llmops_nb.evals", "scorer"),
     "scorers": ("llmops_nb.evals", "scorers"),
     "get_model": ("llmops_nb.models", "get_model"),
+    "receive": ("llmops_nb.otel._receiver", "receive"),
+    "export_otlp": ("llmops_nb.otel._export", "export_otlp"),
+    "import_traces": ("llmops_nb.otel._import", "import_traces"),
 }
 
 __all__ = [
@@ -82,15 +85,18 @@ __all__ = [
     "eval_runs",
     "evaluate",
     "export_html",
+    "export_otlp",
     "feedback",
     "flush",
     "get_current_span",
     "get_model",
     "get_trace",
+    "import_traces",
     "load_ipython_extension",
     "log_feedback",
     "make_judge",
     "prompts",
+    "receive",
     "scorer",
     "scorers",
     "show",

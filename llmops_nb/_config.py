@@ -46,6 +46,10 @@ class Settings:
     lock_timeout: float = 60.0
     # Who registers prompts, moves aliases and gives feedback (else $LLMOPS_NB_AUTHOR, else the login name).
     author: str | None = None
+    # Also send every span, as it ends, to this OTLP/HTTP endpoint (MLflow, Phoenix, a collector); None: off.
+    otlp_endpoint: str | None = None
+    # Headers for otlp_endpoint: a dict or "k=v,k2=v2" (MLflow needs x-mlflow-experiment-id).
+    otlp_headers: dict[str, str] | str | None = None
 
     def db_path(self) -> Path:
         if self.db:

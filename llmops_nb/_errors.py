@@ -18,14 +18,16 @@ both, so existing ``except ValueError`` code keeps working::
     ├── MissingExpectationError(ValueError)  a row lacks the value a scorer compares with (evals/_text.py)
     ├── MissingInputError(ValueError)        a row lacks what a judge's prompt needs (evals/_judge.py)
     ├── JudgeParseError(ValueError)          no verdict of the expected type in a reply (evals/_parse.py)
+    ├── LocalModelError(RuntimeError)        the offline model cannot run (local_model/_install.py)
     └── RpcError                             a view's request refused, told to the view (widgets/_rpc.py)
 
 Outside the root, on purpose or for now:
 
 - ``EvaluationInterrupted(KeyboardInterrupt)``: an interrupt must not be caught by
   ``except Exception``, which an ``LlmopsError`` would be (evals/_evaluate.py).
-- ``LocalModelError(RuntimeError)``: the offline model's error, moving with
-  ``_local_model.py`` to its own process; it joins the root there.
+- otel/'s ``BadSpanError(ValueError)``, ``MalformedError(ValueError)`` and
+  ``ExportError(RuntimeError)``: still to join the root where they are defined
+  (``MalformedError`` reaches the callers of ``import_traces``).
 - Magics raise IPython's ``UsageError`` (shown without a traceback); plain bad arguments
   elsewhere raise the plain built-in (``ValueError``, ``TypeError``) naming the fix.
 """

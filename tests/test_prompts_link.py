@@ -11,7 +11,7 @@ import llmops_nb
 from llmops_nb import prompts
 from llmops_nb.evals import scorers
 from llmops_nb.models import forget_models
-from llmops_nb.prompts._link import trace_filter
+from llmops_nb.prompts._filter import trace_filter
 from llmops_nb.tracing._context import set_cell_root
 from tests.fakes import FakeLLMServer
 

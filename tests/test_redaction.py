@@ -224,3 +224,25 @@ def test_a_traced_cell_with_a_key_leaves_no_trace_of_it_in_the_store_or_the_save
         assert value.encode() not in con_bytes, "a key reached the store"
     assert REDACTED in notebook  # the cell source is shown, with the key replaced
     assert os.environ.get("PARTNER_API_TOKEN") is None
+
+
+def test_prompts_feedback_and_evaluation_data_are_redacted_too(store_path):
+    from llmops_nb import prompts
+    from llmops_nb.evals import evaluate, scorers
+
+    planted = [key("sk-"), key("sk-"), key("sk-"), key("sk-")]
+    with pytest.warns(UserWarning, match="looks like a credential"):
+        version = prompts.register("qa", "Answer: {{question}}", model_config={"model": "m", "api_key": planted[0]})
+    assert version.model_config == {"model": "m", "api_key": REDACTED}
+    assert prompts.load("qa").format(question="x") == "Answer: x"  # the template itself was untouched
+
+    @llmops_nb.trace
+    def answer(question):
+        return f"use {planted[1]}"
+
+    frame = evaluate([{"inputs": {"question": f"key {planted[2]}"}}], predict_fn=answer, scorers=[scorers.length()],
+                     progress=False)
+    llmops_nb.log_feedback(frame.trace_id[0], False, name="helpful", comment=f"it leaked {planted[3]}")
+    data = store_bytes(store_path)
+    for value in planted:
+        assert value.encode() not in data

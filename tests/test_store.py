@@ -257,3 +257,21 @@ def test_schema_doc_is_generated_from_the_migrations():
 
     committed = (Path(__file__).resolve().parent.parent / "docs" / "schema.md").read_text()
     assert committed == schema_doc.render(), "run: python -m llmops_nb.store.schema_doc > docs/schema.md"
+
+
+def test_name_filter_matches_literal_wildcard_characters():
+    for name in ("a*b", "a?b", "a[1]b", "axb"):
+        with llmops_nb.span(name):
+            pass
+    assert llmops_nb.flush()
+
+    def found(pattern):
+        return sorted(llmops_nb.traces(name=pattern).name)
+
+    assert found("a*b") == ["a*b", "a?b", "a[1]b", "axb"]  # a glob
+    assert found("a[*]b") == ["a*b"] and found("a\\*b") == ["a*b"]  # literal *
+    assert found("a[?]b") == ["a?b"]
+    assert found("a[1]b") == ["a[1]b"]  # no wildcard: an exact name, brackets and all
+    assert found("a[[]1]*") == ["a[1]b"]  # in a glob, [[] is a literal [
+    with pytest.raises(ValueError, match=r"write \[\[\] for a literal"):
+        llmops_nb.traces(name="a[1*")

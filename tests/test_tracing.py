@@ -249,3 +249,33 @@ def test_status_reports_counts():
     status = llmops_nb.status()
     assert status["spans_written"] == before["spans_written"] + 1
     assert status["dropped_spans"] == before["dropped_spans"] and status["spans_waiting"] == 0
+
+
+def test_traced_recursion_reaches_the_depth_untraced_recursion_reaches():
+    import sys
+
+    def plain(n):
+        return 0 if n == 0 else 1 + plain(n - 1)
+
+    @llmops_nb.trace
+    def traced(n):
+        return 0 if n == 0 else 1 + traced(n - 1)
+
+    def deepest(fn):
+        low, high = 1, 4000
+        while low < high:
+            mid = (low + high + 1) // 2
+            try:
+                fn(mid)
+                low = mid
+            except RecursionError:
+                high = mid - 1
+        return low
+
+    limit = sys.getrecursionlimit()
+    untraced = deepest(plain)
+    assert deepest(traced) >= untraced - 5  # was about half before: two frames per traced level
+    assert sys.getrecursionlimit() == limit  # put back once the deep calls returned
+    with pytest.raises(RecursionError):  # runaway recursion still ends as it would untraced
+        traced(10**6)
+    assert sys.getrecursionlimit() == limit

@@ -169,8 +169,8 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
 
 def _from_traces(trace_ids: list[str]) -> list[Record]:
     """Each trace's root span inputs and outputs, in the order given."""
-    from .. import flush
     from ..store._connection import get_store
+    from ..tracing import flush
 
     flush()
     with get_store().connect() as con:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._redact import redact_strings
 from ..store._connection import get_store
 from ._engine import Row
 from ._scorer import Scorer
@@ -27,7 +28,7 @@ def create_run(run_id: str, name: str, row_count: int, *, dataset: Any, predict_
             "INSERT INTO eval_runs (run_id, name, status, started_at, dataset_name, dataset_version, row_count, "
             "rows_done, predict_fn, scorers, params) VALUES (?, ?, 'RUNNING', ?, ?, ?, ?, 0, ?, ?, ?)",
             [run_id, name, utc_now(), dataset_name, dataset_version, row_count, _qualname(predict_fn),
-             to_json([s.describe() for s in scorers]), to_json(params)])
+             *redact_strings([to_json([s.describe() for s in scorers]), to_json(params)])])
 
 
 def save_rows(run_id: str, rows: list[Row], scorers: list[Scorer], rows_done: int) -> None:

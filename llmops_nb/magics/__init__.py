@@ -1,10 +1,14 @@
-"""IPython magics: ``%%llm_trace``, ``%llm_autotrace``, ``%llm_sql``. Loaded by ``%load_ext llmops_nb``."""
+"""IPython magics: ``%%llm_trace``, ``%llm_autotrace``, ``%llm_sql``, ``%llm_receive``.
+
+Loaded by ``%load_ext llmops_nb``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ._prompt_magic import PromptMagics
+from ._receive_magic import ReceiveMagics
 from ._sql_magic import SqlMagics
 from ._trace_magic import TraceMagics
 from ._traces_magic import TracesMagics
@@ -20,6 +24,7 @@ def load(ipython: Any) -> None:
     ipython.register_magics(SqlMagics(ipython))
     ipython.register_magics(PromptMagics(ipython))
     ipython.register_magics(TracesMagics(ipython))
+    ipython.register_magics(ReceiveMagics(ipython))
     ipython.input_transformers_cleanup.append(trace_magics.rewrite_cell)
     ipython.events.register("pre_run_cell", trace_magics.pre_run_cell)
     ipython.events.register("post_run_cell", trace_magics.post_run_cell)
@@ -27,6 +32,11 @@ def load(ipython: Any) -> None:
     from ..widgets import install_display
 
     install_display()  # traces display as the explorer widget (with a script-free snapshot inside)
+    from ..store._recorder import recorder
+    from ..tracing import install_thread_propagation
+
+    install_thread_propagation()  # ThreadPoolExecutor work in traced cells joins the cell's trace
+    recorder.warm_up()  # the first traced cell should not wait for DuckDB's import and the migrations
 
 
 def unload(ipython: Any) -> None:

@@ -9,16 +9,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .._config import settings
 from .._safety import log_once
 from ..tracing import _context
-from ..tracing._sink import flush
 from ..tracing._span import Span
 from ._provenance import cell_info
 
-#: The end of a traced cell waits at most this long for the store; past it, the trace is shown
-#: from memory and written when the store takes it (another kernel holding the file, a full disk).
+#: The end of a traced cell waits at most this long for a store that is unavailable (another
+#: kernel holding the file, a full disk); past it, the trace is shown from memory and written
+#: when the store takes it. While the writer is merely working (the kernel's first write imports
+#: DuckDB and migrates the file) it waits up to CELL_WORKING_WAIT_S.
 CELL_FLUSH_WAIT_S = 1.0
+CELL_WORKING_WAIT_S = 30.0
 
 
 class CellTrace:
@@ -80,7 +81,9 @@ class CellTrace:
         if root is None:
             return None
         trace = Trace(root.trace_id)
-        if not flush(timeout=min(CELL_FLUSH_WAIT_S, settings.lock_timeout)):
+        from ..store._recorder import recorder
+
+        if not recorder.flush_for_cell(CELL_FLUSH_WAIT_S, CELL_WORKING_WAIT_S):
             if display:
                 from ..store._memory import PendingTrace
 

@@ -5,6 +5,13 @@ layer, so a 429 storm is not multiplied by the SDK's own retries — and the
 spec's timeout. Calls go through the SDKs' public ``create`` methods, which
 ``llmops_nb.autolog`` patches, so every attempt is a CHAT_MODEL span.
 Async clients hold connections bound to one event loop, so there is one per loop.
+
+The ``local`` provider talks to the offline model's server process
+(:mod:`llmops_nb.local_model`) with that server's key. Before each request it
+asks the server's supervisor whether it is up, and a connection error becomes
+``LocalModelError`` naming why the process died (not retried: it fails in
+milliseconds) — or, when the supervisor restarted it, the connection error is
+re-raised once the new process serves, so the retry layer simply tries again.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ class Provider:
         self._lock = threading.Lock()
         self._sync: Any = None
         self._async: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._local: tuple[Any, str] | None = None  # the offline model's server and URL the clients are for
 
     # -- clients --------------------------------------------------------------
     def client(self) -> Any:
@@ -89,12 +97,14 @@ class Provider:
         options: dict[str, Any] = {"timeout": spec.timeout, "max_retries": 0}
         base_url = spec.base_url
         if spec.provider == "local":
-            from .._local_model import local_base_url
+            from ..local_model import local_server
 
-            base_url = local_base_url()
+            server = local_server()
+            base_url = server.base_url
+            self._local = (server, base_url)
         if base_url:
             options["base_url"] = base_url
-        key = self._api_key(base_url)
+        key = server.api_key if spec.provider == "local" else self._api_key(base_url)
         if key is not None:
             options["api_key"] = key
         try:
@@ -128,8 +138,8 @@ class Provider:
             if not value:
                 raise RuntimeError(f"{spec.uri} reads its API key from ${spec.api_key_env}, which is not set.")
             return value
-        if spec.provider in ("local", "ollama"):
-            return "local"  # these servers ignore the key, but the SDK insists on one
+        if spec.provider == "ollama":
+            return "local"  # Ollama ignores the key, but the SDK insists on one
         if base_url and spec.sdk == "openai" and not os.environ.get("OPENAI_API_KEY"):
             return "not-needed"  # a self-hosted OpenAI-compatible server rarely wants one
         return None
@@ -148,16 +158,44 @@ class Provider:
         return body
 
     def call(self, body: dict[str, Any]) -> ChatResult:
+        if self.spec.provider == "local":
+            self._local_server().check()
         client = self.client()
-        raw = (client.messages.create(**body) if self.spec.sdk == "anthropic"
-               else client.chat.completions.create(**body))
+        try:
+            raw = (client.messages.create(**body) if self.spec.sdk == "anthropic"
+                   else client.chat.completions.create(**body))
+        except Exception as exc:
+            if self.spec.provider == "local" and _connection_failed(exc):
+                self._local_server().check(connection_failed=True)  # raises LocalModelError if it died for good
+            raise
         return self.result(raw)
 
     async def call_async(self, body: dict[str, Any]) -> ChatResult:
+        if self.spec.provider == "local":  # waits while a restart is under way: off the event loop
+            await asyncio.to_thread(self._local_server().check)
         client = self.async_client()
-        raw = await (client.messages.create(**body) if self.spec.sdk == "anthropic"
-                     else client.chat.completions.create(**body))
+        try:
+            raw = await (client.messages.create(**body) if self.spec.sdk == "anthropic"
+                         else client.chat.completions.create(**body))
+        except Exception as exc:
+            if self.spec.provider == "local" and _connection_failed(exc):
+                await asyncio.to_thread(self._local_server().check, connection_failed=True)
+            raise
         return self.result(raw)
+
+    def _local_server(self) -> Any:
+        """The shared offline model server; clients built for another one (or another port) are dropped."""
+        from ..local_model import local_server
+
+        server, stale = local_server(), None
+        with self._lock:
+            if self._local is not None and self._local != (server, server.base_url):
+                # replaced (local_server(restart=True)) or restarted on another port: the old clients'
+                # server is gone; the next client() builds new ones
+                stale, self._sync, self._async, self._local = self._sync, None, weakref.WeakKeyDictionary(), None
+        if stale is not None:
+            stale.close()
+        return server
 
     def result(self, raw: Any) -> ChatResult:
         if self.spec.sdk == "anthropic":
@@ -192,6 +230,12 @@ class Provider:
 
 
 def _local_name() -> str:
-    from .._local_model import MODEL
+    from ..local_model import MODEL
 
     return MODEL
+
+
+def _connection_failed(exc: BaseException) -> bool:
+    # By name, as in _retry.classify: no SDK import here. A timeout is a slow server, not a dead one.
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "APIConnectionError" in names and "APITimeoutError" not in names

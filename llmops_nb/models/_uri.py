@@ -3,7 +3,7 @@
 Providers: ``openai`` (OpenAI, or any OpenAI-compatible server with
 ``?base_url=``), ``anthropic``, ``ollama`` (shorthand for an OpenAI-compatible
 server at ``http://127.0.0.1:11434/v1``) and ``local`` (the offline SmolLM2
-server of :mod:`llmops_nb._local_model`, started on first use).
+server of :mod:`llmops_nb.local_model`, started on first use).
 
 >>> parse_model_uri("openai:/llama3?base_url=http://127.0.0.1:8080/v1&timeout=30").timeout
 30.0

@@ -1,4 +1,4 @@
-"""Linking prompt versions to traces, and the ``traces(prompt=...)`` filter.
+"""Linking prompt versions to traces (the ``traces(prompt=...)`` filter is in ``_filter.py``).
 
 Loading or formatting a version inside a trace records, on the current span (and
 on the traced cell's root span while it is open):
@@ -7,18 +7,15 @@ on the traced cell's root span while it is open):
   version used there, named as MLflow's trace-to-prompt links read;
 - ``llmops_nb.prompt.uris``: every prompt version used there, in order, so a span that
   formats a system prompt and a user prompt keeps both.
-
-The filter matches a trace when any of its spans used the prompt (version).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .._safety import log_once
 from ..tracing import _context
-from ._refs import parse_ref, uri
+from ._refs import uri
 
 URIS = "llmops_nb.prompt.uris"
 
@@ -54,29 +51,3 @@ def _record(span: Any, prompt: Any) -> None:
         "llmops_nb.prompt.uri": link,
         URIS: [*used, link] if isinstance(used, list) and link not in used else used or [link],
     })
-
-
-def trace_filter(prompt: Any) -> tuple[str, list[Any]]:
-    """A WHERE clause on ``traces`` (and its parameters) for ``traces(prompt=...)``.
-
-    ``prompt``: ``"qa"`` (any version), ``"qa@3"`` / ``"qa/3"`` / ``"prompts:/qa/3"`` (that version),
-    ``"qa@production"`` (the version the alias points to now) or a ``PromptVersion``.
-
-    >>> trace_filter("qa@3")[1]
-    ['"prompts:/qa/3"']
-    """
-    if hasattr(prompt, "name") and hasattr(prompt, "version"):
-        name, version, alias = prompt.name, int(prompt.version), None
-    else:
-        name, version, alias = parse_ref(prompt)
-    if alias is not None:
-        from ._registry import resolve_version
-
-        version = resolve_version(name, None, alias)
-    column = f"json_extract_string(attributes, '$.\"{URIS}\"')"
-    # Names allow only [A-Za-z0-9_.-], so the JSON text holds the URI verbatim between quotes.
-    if version is None:
-        test, param = f"regexp_matches({column}, ?)", f'"{re.escape(uri(name, 0)[:-1])}[0-9]+"'
-    else:
-        test, param = f"contains({column}, ?)", f'"{uri(name, version)}"'
-    return f"trace_id IN (SELECT trace_id FROM spans WHERE {test})", [param]

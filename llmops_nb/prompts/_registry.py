@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from .._config import current_author
 from .._errors import did_you_mean
+from .._redact import REDACTED, redact_mapping
 from . import _template
 from ._errors import PromptNotFoundError
 from ._link import link_current_span
@@ -51,6 +53,8 @@ def register_version(name: str, template: Any, commit_message: str | None = None
     model_config = _template.check_model_config(model_config)
     if commit_message is not None and not isinstance(commit_message, str):
         raise TypeError(f"commit_message must be a string, got {type(commit_message).__name__}.")
+    template, tags, model_config, commit_message = _without_secrets(name, template, tags, model_config,
+                                                                    commit_message)
     digest = _template.content_sha256(template, tags, model_config)
     who = current_author(author)
     with _transaction() as con:
@@ -251,6 +255,19 @@ def _transaction() -> Iterator[Any]:
             con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
+
+
+def _without_secrets(name: str, *parts: Any) -> tuple[Any, ...]:
+    """The version's content with credentials replaced, as everything that reaches the store.
+
+    A prompt is no place for a key (``model_config={"api_key": ...}``, a token pasted in a
+    template): it would sit in the store, in every export and every shared notebook.
+    """
+    clean = tuple(redact_mapping(part) if part is not None else None for part in parts)
+    if clean != parts:
+        warnings.warn(f"Prompt {name!r}: what looks like a credential was replaced by {REDACTED!r} before "
+                      "storing it; pass keys to the client, not in prompts or model_config.", stacklevel=3)
+    return clean
 
 
 def _dumps(value: Any) -> str:

@@ -52,7 +52,8 @@ RETRY_MAX_S = 0.01
 #: WAL copies kept beside the store (newest first); each is a crash leftover, see _keep_wal_copy
 WAL_COPIES_KEPT = 3
 # No extension is ever installed or loaded behind our back (e.g. sqlite_scanner for a SQLite file).
-DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 class Store:

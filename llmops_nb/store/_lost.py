@@ -78,8 +78,7 @@ def _record(db: Path, entries: list[dict[str, object]]) -> None:
     table = pa.table({"trace_id": pa.array(list(counts), pa.string()),
                       "count": pa.array(list(counts.values()), pa.int64())})
     log = [[dt.datetime.fromisoformat(str(e["at"])).replace(tzinfo=None),
-            next(iter(e["by_trace"])) if len(e.get("by_trace") or {}) == 1 else None,  # type: ignore[arg-type]
-            int(e["spans"]), int(e["process_id"]), int(e["traces"]),  # type: ignore[call-overload]
+            _only_trace(e), int(e["spans"]), int(e["process_id"]), int(e["traces"]),  # type: ignore[call-overload]
             f"abandoned at exit: {e['reason']}"] for e in entries]
     with get_store(db).connect() as con:
         con.execute("BEGIN TRANSACTION")
@@ -96,3 +95,8 @@ def _record(db: Path, entries: list[dict[str, object]]) -> None:
             with contextlib.suppress(Exception):
                 con.execute("ROLLBACK")
             raise
+
+
+def _only_trace(entry: dict[str, object]) -> str | None:
+    by_trace = entry.get("by_trace")
+    return next(iter(by_trace)) if isinstance(by_trace, dict) and len(by_trace) == 1 else None

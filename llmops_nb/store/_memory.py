@@ -7,10 +7,10 @@ the reason and a note that the spans will be written when the store takes them.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from .._config import settings
+from .._html import escape
 from .._redact import redact_text
 from ..tracing import _record as rec
 from ._connection import locked_by_another_process
@@ -42,10 +42,10 @@ class PendingTrace:
         note = (f"kept in memory, not yet in the store: {self.reason()} It is written when the store takes it; "
                 f"llmops_nb.status() shows how many spans wait.")
         return {"text/plain": f"{summary_text(self)}\n  {note}",
-                "text/html": summary_html(self) + f'<div style="opacity:.75;font-size:12px">{html.escape(note)}</div>'}
+                "text/html": summary_html(self) + f'<div style="opacity:.75;font-size:12px">{escape(note)}</div>'}
 
     def __repr__(self) -> str:
-        return self._repr_mimebundle_()["text/plain"]
+        return str(self._repr_mimebundle_()["text/plain"])
 
 
 def _info(records: list[tuple[Any, ...]]) -> dict[str, Any]:

@@ -32,6 +32,19 @@ _JSON_SPAN_COLUMNS = ("error", "inputs", "outputs", "attributes", "events")
 _STATUSES = ("OK", "ERROR", "IN_PROGRESS")
 
 
+def _no_prompt_filter(prompt: Any) -> tuple[str, list[Any]]:
+    raise RuntimeError("traces(prompt=...) needs the prompt registry: import llmops_nb first.")
+
+
+#: ``prompt -> (WHERE clause, params)``: the prompt registry's, installed by ``_runtime.install``
+#: (the store sits below prompts and must not import it)
+_prompt_filter: list[Any] = [_no_prompt_filter]
+
+
+def set_prompt_filter(build: Any) -> None:
+    _prompt_filter[0] = build
+
+
 def sql(query: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
     """Run SQL on the store and return a pandas DataFrame. Use ``?`` or ``$name`` placeholders.
 
@@ -61,7 +74,8 @@ def traces(*, name: str | None = None, tag: str | dict[str, str] | list[str] | N
     >>> import llmops_nb
     >>> llmops_nb.traces(tag="env=dev", status="ERROR", since="2026-11-01")  # doctest: +SKIP
     """
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if name is not None:
         where.append("name GLOB ?" if _is_glob(name) else "name = ?")
         params.append(name)
@@ -84,9 +98,7 @@ def traces(*, name: str | None = None, tag: str | dict[str, str] | list[str] | N
         where.append("session = ?")
         params.append(session)
     if prompt is not None:
-        from ..prompts._link import trace_filter
-
-        clause, clause_params = trace_filter(prompt)
+        clause, clause_params = _prompt_filter[0](prompt)
         where.append(clause)
         params += clause_params
     if text:
@@ -127,7 +139,8 @@ def trace_row(trace_id: str) -> dict[str, Any] | None:
         frame = con.execute(_TRACE_SELECT + " WHERE trace_id = ?", [trace_id]).df()
     if frame.empty:
         return None
-    return _parse_json_columns(frame, _JSON_TRACE_COLUMNS).iloc[0].to_dict()
+    row: dict[str, Any] = _parse_json_columns(frame, _JSON_TRACE_COLUMNS).iloc[0].to_dict()
+    return row
 
 
 def _check_trace_id(trace_id: Any) -> str:

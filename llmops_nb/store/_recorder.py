@@ -26,6 +26,7 @@ What can go wrong, and what happens (each reported by ``status()``, nothing sile
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -96,6 +97,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._stopping = False
+        self._warm = False
         self._chunk_records = 5_000
         self._seconds_per_record = 5e-6  # measured from each chunk written
         self.apply_limits()
@@ -158,6 +160,11 @@ class Recorder:
         """Write one chunk; True when more is waiting and the store is taking writes."""
         if self._stopping or time.monotonic() < self._backoff_until:
             return False
+        if self._warm:
+            self._warm = False
+            # only a head start: a real write reports any failure
+            with contextlib.suppress(Exception), _connection.get_store().connect(timeout=LOCK_WAIT_S):
+                pass
         chunk, markers = self._take_chunk()
         with self._lock:
             drops, self.unsaved_drops = self.unsaved_drops, {}
@@ -285,8 +292,8 @@ class Recorder:
         with self._lock:
             for key, count in drops.items():
                 self.unsaved_drops[key] = self.unsaved_drops.get(key, 0) + count
-            for key, count in reasons.items():
-                self.unsaved_drop_reasons[key] = self.unsaved_drop_reasons.get(key, 0) + count
+            for reason, count in reasons.items():
+                self.unsaved_drop_reasons[reason] = self.unsaved_drop_reasons.get(reason, 0) + count
 
     def _finished(self, chunk: list[tuple[Any, ...]], unwritten: list[tuple[Any, ...]] | None = None) -> None:
         """Account for a chunk that reached the store, except ``unwritten`` (kept for a retry)."""
@@ -346,6 +353,29 @@ class Recorder:
                 self._backoff_until = min(self._backoff_until, time.monotonic() + 0.1)
             self._wake.set()
         return marker.ok
+
+    def flush_for_cell(self, busy_wait_s: float, working_wait_s: float) -> bool:
+        """Flush at the end of a traced cell: wait at most ``busy_wait_s`` for a store that is
+        unavailable (another process holds it, the disk is full…), but up to ``working_wait_s``
+        while the writer is simply working — a kernel's first write imports DuckDB and migrates
+        the file, which can take seconds on a loaded machine and is no reason to show a trace
+        from memory."""
+        if self.flush(busy_wait_s):
+            return True
+        deadline = time.monotonic() + max(0.0, working_wait_s - busy_wait_s)
+        while time.monotonic() < deadline:
+            if self.store_problem is not None or _connection.locked_by_another_process(settings.db_path()):
+                return False
+            if self.flush(min(0.25, deadline - time.monotonic())):
+                return True
+        return False
+
+    def warm_up(self) -> None:
+        """Open the store once in the writer's thread (imports DuckDB, migrates), so the first traced
+        cell does not pay for it. Called by ``%load_ext llmops_nb``; never blocks the caller."""
+        self._warm = True
+        self._start()
+        self._wake.set()
 
     def waiting(self) -> int:
         """Spans ended but not yet in the store: queued, being written, or kept for a retry."""

@@ -24,7 +24,7 @@ _PREVIEW_CHARS = 300  # traces.request_preview / response_preview
 _TEXT_FIELDS = (rec.NAME, rec.STATUS_MESSAGE, rec.ERROR, rec.INPUTS, rec.OUTPUTS, rec.ATTRIBUTES, rec.EVENTS,
                 rec.MODEL, rec.TAGS, rec.SESSION, rec.CELL)
 # (column in the Arrow batch, record field or None for derived, arrow type name)
-_BATCH_COLUMNS = (
+_BATCH_COLUMNS: tuple[tuple[str, int | None, str], ...] = (
     ("trace_hi", None, "uint64"), ("trace_lo", None, "uint64"), ("span_id", rec.SPAN_ID, "uint64"),
     ("parent_id", rec.PARENT_ID, "uint64"), ("name", rec.NAME, "string"), ("kind", rec.KIND, "string"),
     ("start_ns", rec.START, "int64"), ("end_ns", rec.END, "int64"), ("status", rec.STATUS, "string"),
@@ -173,13 +173,13 @@ def _batch_table(records: list[tuple[Any, ...]]) -> Any:
         fields[index] = flat[slot * count:(slot + 1) * count]  # type: ignore[call-overload]
     trace_ids = fields[rec.TRACE_ID]
     columns: dict[str, Any] = {}
-    for name, index, kind in _BATCH_COLUMNS:
-        if name == "trace_hi":
-            values: Any = [tid >> 64 for tid in trace_ids]
-        elif name == "trace_lo":
-            values = [tid & _M64 for tid in trace_ids]
+    for name, field, kind in _BATCH_COLUMNS:
+        if field is not None:
+            values: Any = fields[field]
+        elif name == "trace_hi":
+            values = [tid >> 64 for tid in trace_ids]
         else:
-            values = fields[index]  # type: ignore[index]
+            values = [tid & _M64 for tid in trace_ids]
         columns[name] = pa.array(values, pa.bool_() if kind == "bool" else getattr(pa, kind)())
     return pa.table(columns)
 

@@ -38,7 +38,8 @@ def cell_root_span() -> Span | None:
     root = _cell_root[0]
     if root is None:
         return None
-    return root.materialize() if hasattr(root, "materialize") else root
+    span: Span | None = root.materialize() if hasattr(root, "materialize") else root
+    return span
 
 
 def set_cell_root(root: Any) -> None:
@@ -73,7 +74,7 @@ def install_thread_propagation() -> None:
     ``autolog()`` — never by ``import llmops_nb``, which must not change the process.
     """
     global installed
-    concurrent.futures.ThreadPoolExecutor.submit = _submit_with_span  # type: ignore[method-assign]
+    concurrent.futures.ThreadPoolExecutor.submit = _submit_with_span  # type: ignore[method-assign,assignment]
     installed = True
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 import traceback
 from typing import Any
@@ -104,6 +105,11 @@ class Span:
     error: dict[str, str] | None = None
     events: list[tuple[str, int, dict[str, Any] | None]] | None = None
     _trace_meta: dict[str, Any] | None = None
+
+    trace_id_int: int
+    span_id_int: int
+    parent_id_int: int
+    depth: int
 
     def __init__(self, name: str, kind: str, parent: Span | None, attributes: dict[str, Any] | None) -> None:
         if parent is None:
@@ -214,9 +220,11 @@ class Span:
             kind = type(exc)
             exc_type = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
             message = _safe_str(exc)
-            tb = "".join(traceback.format_exception(kind, exc, exc.__traceback__))
+            tb = _traceback_text(exc)
         except Exception:  # noqa: BLE001 - an exotic exception must still be recorded
             exc_type, message, tb = "Exception", "<unprintable exception>", ""
+        if self.is_root:  # the exception leaves our outermost span: forget it (see _traceback_text)
+            _last_traceback.exc = _last_traceback.text = None
         cap = _max_chars()
         self.status = "ERROR"
         self.status_message = message[:cap]
@@ -254,6 +262,21 @@ class Span:
     def __repr__(self) -> str:
         state = "ended" if self._ended else "open"
         return f"<Span {self.name!r} kind={self.kind} status={self.status} {state} span_id={self.span_id}>"
+
+
+# One exception propagating through N nested spans is recorded N times; formatting its traceback
+# each time costs O(depth) per level — O(depth²) in all: a runaway recursion of 1,000 traced
+# levels took 3 minutes to fail instead of an instant. The first (innermost) record formats it,
+# the enclosing spans reuse that text. Kept per thread, one exception at a time.
+_last_traceback = threading.local()
+
+
+def _traceback_text(exc: BaseException) -> str:
+    if getattr(_last_traceback, "exc", None) is exc:
+        return _last_traceback.text  # type: ignore[no-any-return]
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    _last_traceback.exc, _last_traceback.text = exc, text
+    return text
 
 
 def _safe_str(exc: BaseException) -> str:

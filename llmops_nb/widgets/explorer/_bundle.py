@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._base import bundle_available, in_kernel
+from ._snapshot_bundle import snapshot_bundle
 
 
 def explorer_bundle(trace: Any, *, widget: bool | None = None) -> dict[str, Any]:
@@ -37,25 +38,3 @@ def explorer_bundle(trace: Any, *, widget: bool | None = None) -> dict[str, Any]
         except Exception as exc:  # noqa: BLE001 - anywidget missing, no comm, bad id: show the snapshot
             log_once("widgets.explorer", exc)
     return snapshot_bundle(trace)
-
-
-def snapshot_bundle(trace: Any) -> dict[str, str]:
-    """``text/html`` (the script-free snapshot) and ``text/plain`` for a trace; never raises.
-
-    Falls back to the one-line summary of ``_display`` when the snapshot cannot be made.
-    """
-    from ... import _display
-    from ..._safety import log_once
-    from ..._trace import Trace
-
-    trace_id = getattr(trace, "trace_id", trace)
-    try:
-        from ._snapshot import trace_snapshot
-
-        return trace_snapshot(trace_id)
-    except Exception as exc:  # noqa: BLE001 - a display must not fail the cell
-        log_once("widgets.snapshot", exc)
-    try:
-        return _display.summary_bundle(trace if isinstance(trace, Trace) else Trace(str(trace_id)))
-    except Exception as exc:  # noqa: BLE001
-        return {"text/plain": f"<Trace {trace_id}: could not be read ({type(exc).__name__}: {exc})>"}

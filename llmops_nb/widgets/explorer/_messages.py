@@ -180,7 +180,15 @@ def _otel_messages(value: Any) -> list[Message]:
 
 
 def _input_messages(inputs: Any, attributes: Any) -> list[Message]:
-    out: list[Message] = []
+    # The GenAI attributes, when a span has them, are the conversation in the one standard form;
+    # its inputs then hold a framework's own shape (LangChain's serialized messages) that reads worse.
+    if isinstance(attributes, dict) and attributes.get("gen_ai.input.messages") is not None:
+        out = _otel_messages(attributes.get("gen_ai.input.messages"))
+        if out:
+            system = attributes.get("gen_ai.system_instructions")
+            head = [{"role": "system", "name": None, "parts": parts(_json_value(system))}] if system is not None else []
+            return head + out
+    out = []
     if isinstance(inputs, dict):
         for key in ("system", "instructions"):  # Anthropic; OpenAI Responses
             if inputs.get(key) is not None:
@@ -203,7 +211,11 @@ def _input_messages(inputs: Any, attributes: Any) -> list[Message]:
 
 
 def _output_messages(outputs: Any, attributes: Any) -> list[Message]:
-    out: list[Message] = []
+    if isinstance(attributes, dict) and attributes.get("gen_ai.output.messages") is not None:
+        out = _otel_messages(attributes.get("gen_ai.output.messages"))
+        if out:
+            return out
+    out = []
     if isinstance(outputs, dict):
         if isinstance(outputs.get("choices"), list):  # OpenAI chat completion
             choices = outputs["choices"]

@@ -65,7 +65,7 @@ class TraceExplorer(View, bundle="explorer"):
         return explorer_methods
 
     def snapshot(self) -> dict[str, str]:
-        from ._bundle import snapshot_bundle
+        from ._snapshot_bundle import snapshot_bundle
 
         return snapshot_bundle(self.trace_id)
 

