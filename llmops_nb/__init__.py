@@ -37,7 +37,7 @@ _LAZY = {
     "sql": ("llmops_nb.store._queries", "sql"),
     "get_trace": ("llmops_nb._trace", "get_trace"),
     "Trace": ("llmops_nb._trace", "Trace"),
-    "autolog": ("llmops_nb.integrations", "autolog"),
+    "autolog": ("llmops_nb._autolog", "autolog"),
     "show": ("llmops_nb.widgets", "show"),
     "StoreError": ("llmops_nb.store._errors", "StoreError"),
     "StoreLockedError": ("llmops_nb.store._errors", "StoreLockedError"),

@@ -152,7 +152,7 @@ class _Run:
         self.started = 0.0
 
     def start(self, loop: Any) -> None:
-        from ..integrations import autolog
+        from .._autolog import autolog
 
         autolog()  # SDK calls inside predict_fn become spans of the row's trace, with tokens and cost
         from ._progress import Progress

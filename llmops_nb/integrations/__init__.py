@@ -59,9 +59,6 @@ def autolog(disable: bool = False) -> list[str]:
                 names.append(name)
         if _waiting and _ImportWatcher not in [type(f) for f in sys.meta_path]:
             sys.meta_path.insert(0, _ImportWatcher())
-    from ..otel._frameworks import autolog_hook  # frameworks (LangChain, ...): see status()["otel"]
-
-    autolog_hook(disable)
     return names
 
 

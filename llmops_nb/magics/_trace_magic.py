@@ -30,7 +30,7 @@ _TRACE.add_argument("--no-display", action="store_true", dest="no_display")
 
 def _enable_autolog() -> None:
     try:
-        from ..integrations import autolog
+        from .._autolog import autolog
 
         autolog()
     except Exception as exc:  # noqa: BLE001 - capture is best effort; the cell must run
