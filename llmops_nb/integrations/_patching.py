@@ -18,40 +18,14 @@ from typing import Any
 from .._safety import log_once
 from ..tracing import use_span
 from ._call import Call, CallSpec, begin
+from ._originals import is_patched, patch, unpatch
 from ._streams import aiter_hook, attach, iter_hook
+
+__all__ = ["Method", "enable", "is_patched", "record_result", "run_traced", "run_traced_async", "unpatch",
+           "wrap_call"]
 
 #: (original SDK function, how it is recorded, is it the async resource's) -> the traced function
 Wrap = Callable[[Any, CallSpec, bool], Any]
-
-_patches: dict[str, list[tuple[type, str, Any]]] = {}
-
-
-def patch(provider: str, owner: type, attr: str, make: Callable[[Any], Any], *, optional: bool = False) -> None:
-    """Replace ``owner.attr`` with ``make(original)``, once; remembered for :func:`unpatch`."""
-    original = owner.__dict__.get(attr)
-    if original is None:
-        if optional:
-            return
-        log_once(f"{provider}.patch.{owner.__name__}.{attr}", None,
-                 f"llmops_nb: {owner.__module__}.{owner.__name__}.{attr} not found; that method is not traced")
-        return
-    if getattr(original, "__llmops_nb_original__", None) is not None:
-        return
-    wrapper = make(original)
-    wrapper.__llmops_nb_original__ = original
-    setattr(owner, attr, wrapper)
-    _patches.setdefault(provider, []).append((owner, attr, original))
-
-
-def unpatch(provider: str) -> None:
-    """Put back every original method of ``provider`` (idempotent)."""
-    for owner, attr, original in reversed(_patches.pop(provider, [])):
-        setattr(owner, attr, original)
-
-
-def is_patched(provider: str) -> bool:
-    return provider in _patches
-
 
 def wrap_call(original: Any, spec: CallSpec, is_async: bool) -> Any:
     """A traced version of an SDK method (``create``/``parse``), same signature and metadata."""

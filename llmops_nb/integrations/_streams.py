@@ -23,6 +23,9 @@ from typing import Any
 
 from .._safety import log_once
 from ._call import Aggregator, Call, CallSpec
+from ._originals import is_patched  # otel/_bridge.sdk_captured reads it here
+
+__all__ = ["StreamRecorder", "aiter_hook", "attach", "finish_streams_of", "is_patched", "iter_hook"]
 
 # Stream object -> its recorder, for the class-level __iter__/__aiter__ hooks (weak: never keeps a stream alive).
 _recorders: weakref.WeakKeyDictionary[Any, StreamRecorder] = weakref.WeakKeyDictionary()

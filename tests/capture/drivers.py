@@ -23,9 +23,15 @@ def user(text: str) -> list[dict[str, str]]:
 
 
 def llm_spans(root: Any) -> list[dict[str, Any]]:
+    """The CHAT_MODEL spans our capture recorded under ``root``.
+
+    Not those of the OpenTelemetry bridge: once a test elsewhere has installed it, an SDK with its own
+    OTel instrumentation (anthropic) is recorded through it while our capture is off.
+    """
     llmops_nb.flush()
     frame = llmops_nb.spans(root.trace_id)
-    return [row for row in frame.to_dict("records") if row["kind"] == "CHAT_MODEL"]
+    return [row for row in frame.to_dict("records")
+            if row["kind"] == "CHAT_MODEL" and "otel.scope.name" not in (row["attributes"] or {})]
 
 
 def only_span(root: Any) -> dict[str, Any]:
