@@ -1,11 +1,12 @@
-"""The patch skeleton every provider shares: which SDK methods are replaced, by what, and how they are restored.
+"""The patch skeleton every provider shares: which SDK methods are replaced, and by what.
 
 A provider module lists its methods once (:class:`Method`: the sync and async
 resource classes, the attribute, its :class:`~._call.CallSpec`) and calls
 :func:`enable`; the traced versions keep the SDK's signatures and metadata,
-``disable`` puts every original back. The traced call itself is one rule,
-:func:`run_traced`: start the span, run the SDK inside it, record what it
-returned (a stream keeps its span open) or raised, and give that back unchanged.
+and :func:`unpatch` puts every original back (:mod:`._originals` keeps them).
+The traced call itself is one rule, :func:`run_traced`: start the span, run
+the SDK inside it, record what it returned (a stream keeps its span open) or
+raised, and give that back unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = ["Method", "enable", "is_patched", "record_result", "run_traced", "run
 
 #: (original SDK function, how it is recorded, is it the async resource's) -> the traced function
 Wrap = Callable[[Any, CallSpec, bool], Any]
+
 
 def wrap_call(original: Any, spec: CallSpec, is_async: bool) -> Any:
     """A traced version of an SDK method (``create``/``parse``), same signature and metadata."""
