@@ -46,7 +46,7 @@ def _scrub_mapping(values: dict[Any, Any], *, query: bool) -> dict[Any, Any]:
     kept = {key: value for key, value in values.items()
             if not str(key).lower().startswith("x-stainless-")  # the SDK's own headers, not the user's
             and not is_sentinel(value)}
-    return redact_mapping(kept, query=query)  # type: ignore[no-any-return]
+    return redact_mapping(kept, query=query)
 
 
 def helper_method(headers: Any) -> str | None:

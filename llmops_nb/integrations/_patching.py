@@ -71,8 +71,8 @@ def enable(provider: str, methods: Callable[[], Sequence[Method]]) -> bool:
     streams: dict[type, None] = {}
     for method in listed:
         for owner, is_async in ((method.sync_owner, False), (method.async_owner, True)):
-            patch(provider, owner, method.attr,
-                  lambda original, m=method, a=is_async: m.wrap(original, m.spec, a), optional=method.optional)
+            patch(provider, owner, method.attr, functools.partial(_wrapped, method, is_async),
+                  optional=method.optional)
         streams.update(dict.fromkeys(method.spec.stream_types))
     for stream_cls in streams:  # a consumer's early `break` must end the span
         if "__aiter__" in dir(stream_cls):
@@ -80,6 +80,10 @@ def enable(provider: str, methods: Callable[[], Sequence[Method]]) -> bool:
         else:
             patch(provider, stream_cls, "__iter__", iter_hook)
     return True
+
+
+def _wrapped(method: Method, is_async: bool, original: Any) -> Any:
+    return method.wrap(original, method.spec, is_async)
 
 
 def run_traced(call: Call | None, request: Callable[[], Any]) -> Any:
