@@ -22,6 +22,7 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`: make the repo impor
 
 from benchmarks._harness import ROOT
 from benchmarks._report import Context, Section, Target, render
+from benchmarks._standalone import keep as keep_standalone
 
 BENCHMARKS = ("overhead", "burst", "persist", "query", "imports", "overload", "otel")
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(report)
+        output.write_text(keep_standalone(report, output))
         log(f"wrote {output}")
     if args.keep:
         log(f"kept {workdir} (raw per-round numbers in {raw.name})")

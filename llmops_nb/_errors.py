@@ -6,14 +6,30 @@ also are a built-in kind (a bad argument is a ``ValueError``) derive from
 both, so existing ``except ValueError`` code keeps working::
 
     LlmopsError
-    ├── StoreError                      the store cannot be used (store/_errors.py)
-    │   ├── StoreLockedError            another process held the file too long
-    │   ├── StoreFullError              the disk is full
-    │   ├── StorePermissionError        the file or its folder is not writable
-    │   ├── StoreCorruptError           the file is damaged, or not a DuckDB file
-    │   └── StoreVersionError           written by a DuckDB this one cannot read
-    ├── LocalModelError                 the offline model cannot run
-    └── ... (each package's own, listed in its module docstring)
+    ├── StoreError(RuntimeError)             the store cannot be used (store/_errors.py)
+    │   ├── StoreLockedError                 another process held the file too long
+    │   ├── StoreFullError                   the disk is full
+    │   ├── StorePermissionError             the file or its folder is not writable
+    │   ├── StoreCorruptError                the file is damaged, or not a DuckDB file
+    │   └── StoreVersionError                written by a DuckDB this one cannot read
+    ├── PromptNotFoundError(LookupError)     no prompt, version or alias of that name (prompts/_errors.py)
+    ├── PromptFormatError(ValueError)        format() with missing or unexpected variables
+    ├── ModelCallError(RuntimeError)         a model call failed for good (models/_model.py)
+    ├── MissingExpectationError(ValueError)  a row lacks the value a scorer compares with (evals/_text.py)
+    ├── MissingInputError(ValueError)        a row lacks what a judge's prompt needs (evals/_judge.py)
+    ├── JudgeParseError(ValueError)          no verdict of the expected type in a reply (evals/_parse.py)
+    ├── LocalModelError(RuntimeError)        the offline model cannot run (local_model/_install.py)
+    └── RpcError                             a view's request refused, told to the view (widgets/_rpc.py)
+
+Outside the root, on purpose or for now:
+
+- ``EvaluationInterrupted(KeyboardInterrupt)``: an interrupt must not be caught by
+  ``except Exception``, which an ``LlmopsError`` would be (evals/_evaluate.py).
+- otel/'s ``BadSpanError(ValueError)``, ``MalformedError(ValueError)`` and
+  ``ExportError(RuntimeError)``: still to join the root where they are defined
+  (``MalformedError`` reaches the callers of ``import_traces``).
+- Magics raise IPython's ``UsageError`` (shown without a traceback); plain bad arguments
+  elsewhere raise the plain built-in (``ValueError``, ``TypeError``) naming the fix.
 """
 
 from __future__ import annotations
@@ -32,5 +48,6 @@ def did_you_mean(name: object, choices: Iterable[str]) -> str:
     >>> did_you_mean("flush_intervall", ["flush_interval", "db"])
     " Did you mean 'flush_interval'?"
     """
-    close = difflib.get_close_matches(str(name), sorted(choices), n=1)
+    # Cutoff 0.5, not difflib's 0.6: one wrong letter in a two-letter name ('qb' for 'qa') still gets a hint.
+    close = difflib.get_close_matches(str(name), sorted(choices), n=1, cutoff=0.5)
     return f" Did you mean {close[0]!r}?" if close else ""

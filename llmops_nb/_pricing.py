@@ -33,6 +33,8 @@ from importlib import resources
 from os import PathLike
 from typing import Any
 
+from ._errors import did_you_mean
+
 _RATE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 _MODEL_FIELDS = (*_RATE_FIELDS, "long_prompt", "note")
 _DATE_SUFFIX = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8})$")
@@ -156,10 +158,7 @@ def _check_rates(where: str, rates: Any, allowed: tuple[str, ...]) -> dict[str, 
     out: dict[str, Any] = {}
     for field, value in rates.items():
         if field not in allowed:
-            import difflib
-
-            close = difflib.get_close_matches(field, allowed, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else " Check the spelling."
+            hint = did_you_mean(field, allowed) or " Check the spelling."
             raise ValueError(f"{where}: unknown price field {field!r}.{hint} Known: {', '.join(allowed)}.")
         if field == "note":
             out[field] = str(value)

@@ -49,3 +49,34 @@ def test_feedback_errors_name_the_fix(trace_id):
         log_feedback(trace_id, value={"score": 1})
     with pytest.raises(ValueError, match="HUMAN, LLM_JUDGE or CODE"):
         assessments(source="robot")
+
+
+@pytest.fixture
+def configured_author(monkeypatch):
+    from llmops_nb._config import settings
+
+    monkeypatch.delenv("LLMOPS_NB_AUTHOR", raising=False)
+    monkeypatch.setattr(settings, "author", None)  # restored after the test, whatever configure() does
+    llmops_nb.configure(author="carla")
+    return "carla"
+
+
+def test_configured_author_gives_the_feedback(trace_id, configured_author):
+    # The bug: log_feedback() used the login name and ignored configure(author=...), which prompts honoured.
+    log_feedback(trace_id, value=True)
+    log_feedback(trace_id, value=False, author="dan")  # an explicit author still wins
+    assert sorted(feedback(trace_id).author) == ["carla", "dan"]
+    llmops_nb.datasets.create("by_carla", [{"inputs": {"q": 1}}])
+    assert llmops_nb.datasets("by_carla").author.tolist() == [configured_author]
+    with pytest.raises(ValueError, match="author must be a non-empty string"):
+        log_feedback(trace_id, value=True, author="  ")
+
+
+def test_eval_table_feedback_uses_the_configured_author(configured_author):
+    from llmops_nb.widgets import EvalTable
+
+    df = evaluate([{"inputs": {"q": 1}, "outputs": "abc"}], scorers=[scorers.length()], progress=False)
+    widget = EvalTable(df)
+    assert widget.author == configured_author
+    widget.methods().get("feedback")({"row": 0, "value": True})
+    assert feedback(run_id=df.attrs["run_id"]).author.tolist() == [configured_author]

@@ -97,7 +97,7 @@ def test_exception_reaches_the_user_unchanged_and_marks_error(session):
 
 def test_user_mistakes_raise_usage_errors_with_the_fix(session):
     _, cells = session
-    assert "did you mean --name?" in outputs_text(cells[3])
+    assert "Did you mean '--name'?" in outputs_text(cells[3])
     assert "UsageError" in outputs_text(cells[3])
     assert "--tag KEY=VALUE" in outputs_text(cells[4])
     assert "not a valid Python variable name" in outputs_text(cells[5])

@@ -91,7 +91,7 @@ def test_line_magic_shows_versions_and_lists(session):
 
 def test_mistakes_are_usage_errors_with_the_fix(session):
     _, cells = session
-    expected = {9: "name the prompt", 10: "names a version", 11: "the cell is empty", 12: "did you mean --alias",
+    expected = {9: "name the prompt", 10: "names a version", 11: "the cell is empty", 12: "Did you mean '--alias'",
                 13: "no alias 'prod'", 14: "Did you mean 'qa'", 15: "--model-config takes a JSON object",
                 16: "'content' must be a string"}
     for index, fragment in expected.items():

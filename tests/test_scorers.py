@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import time
+
 import pytest
 
 import llmops_nb
@@ -72,6 +75,53 @@ def test_length_edit_distance_rouge_numbers():
     assert run(scorers.numeric_match(), "about 7", {"expected_response": "8"}).value is False
     assert run(scorers.numeric_match(), "no digits", 3).rationale == "no number in the output"
     assert run(scorers.numeric_match(), "3", "three").error.endswith("not a number.")
+
+
+def _edit_distance_table(a: str, b: str) -> int:
+    """The textbook O(n·m) table: the reference the library's result must equal."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def _rouge_l_table(got: str, want: str) -> float:
+    got, want = got.casefold().split(), want.casefold().split()
+    previous = [0] * (len(want) + 1)
+    for word in got:
+        current = [0]
+        for j, other in enumerate(want, 1):
+            current.append(previous[j - 1] + 1 if word == other else max(previous[j], current[j - 1]))
+        previous = current
+    common = previous[-1]
+    return 0.0 if not common else 2 * common / (len(got) + len(want))
+
+
+def test_edit_distance_and_rouge_l_equal_the_textbook_tables():
+    rng = random.Random(7)
+    words = ["the", "cat", "sat", "on", "mat", "a", "dog"]
+    for _ in range(300):
+        a = "".join(rng.choice("abcé ") for _ in range(rng.randint(1, 25)))
+        b = "".join(rng.choice("abcé ") for _ in range(rng.randint(1, 25)))
+        spaced = _edit_distance_table(" ".join(a.split()), " ".join(b.split()))  # the scorer folds whitespace
+        assert run(scorers.edit_distance(), a, b).value == spaced
+        got = " ".join(rng.choice(words) for _ in range(rng.randint(1, 20)))
+        want = " ".join(rng.choice(words) for _ in range(rng.randint(1, 20)))
+        assert run(scorers.rouge_l(), got, want).value == pytest.approx(_rouge_l_table(got, want), abs=1e-12)
+
+
+def test_edit_distance_and_rouge_l_on_100k_characters_finish_fast():
+    # The O(n·m) Python tables took about an hour and a half here for this pair; the bound is loose for slow machines.
+    rng = random.Random(11)
+    a, b = ("".join(rng.choice("abcdefgh  ") for _ in range(100_000)) for _ in range(2))
+    started = time.perf_counter()
+    distance = run(scorers.edit_distance(normalized=True), a, b).value
+    overlap = run(scorers.rouge_l(), a, b).value
+    assert time.perf_counter() - started < 20
+    assert 0.3 < distance < 1 and 0 < overlap < 1
 
 
 def test_missing_expectation_is_an_error_not_a_verdict():

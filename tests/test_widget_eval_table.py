@@ -217,12 +217,12 @@ def test_paging(runs):
 
 
 @pytest.mark.parametrize(("method", "params", "needle"), [
-    ("page", {"filters": {"scorr": "x"}}, "did you mean 'scorer'"),
-    ("page", {"filters": {"scorer": "helpfull", "result": "pass"}}, "did you mean 'helpful'"),
+    ("page", {"filters": {"scorr": "x"}}, "Did you mean 'scorer'"),
+    ("page", {"filters": {"scorer": "helpfull", "result": "pass"}}, "Did you mean 'helpful'"),
     ("page", {"filters": {"scorer": "helpful"}}, "go together"),
     ("page", {"filters": {"scorer": "helpful", "result": "win"}}, "result must be one of pass, fail, error, missing"),
     ("page", {"filters": {"feedback": "meh"}}, "feedback must be one of"),
-    ("page", {"sort": {"column": "score:overlapp"}}, "did you mean 'score:overlap'"),
+    ("page", {"sort": {"column": "score:overlapp"}}, "Did you mean 'score:overlap'"),
     ("page", {"sort": {"column": "delta:overlap"}}, "cannot sort by 'delta:overlap'"),
     ("page", {"limit": 0}, "limit must be an integer between 1 and 1000"),
     ("page", {"offset": -1}, "offset must be an integer"),

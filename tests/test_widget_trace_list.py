@@ -224,8 +224,8 @@ def test_as_of_pins_the_list_while_new_traces_arrive(sample):
 # ----------------------------------------------------------------------------------- page: errors
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"filters": {"nmae": "x"}}, "did you mean 'name'"),
-    ({"filters": {"tag": "env=dev"}}, "did you mean 'tags'"),
+    ({"filters": {"nmae": "x"}}, "Did you mean 'name'"),
+    ({"filters": {"tag": "env=dev"}}, "Did you mean 'tags'"),
     ({"filters": "name=x"}, "filters must be an object"),
     ({"filters": {"status": "failed"}}, "OK, ERROR, IN_PROGRESS"),
     ({"filters": {"since": "yesterday"}}, "ISO"),
@@ -233,7 +233,7 @@ def test_as_of_pins_the_list_while_new_traces_arrive(sample):
     ({"filters": {"tags": "env"}}, "KEY=VALUE"),
     ({"filters": {"name": 3}}, "must be a string"),
     ({"filters": {"text": "x" * 5000}}, "at most 1000"),
-    ({"sort": {"column": "durations"}}, "did you mean 'duration'"),
+    ({"sort": {"column": "durations"}}, "Did you mean 'duration'"),
     ({"sort": {"column": "trace_id; DROP TABLE traces"}}, "cannot sort by"),
     ({"sort": {"column": "name", "descending": "yes"}}, "true or false"),
     ({"sort": "name"}, "sort must be"),
@@ -278,7 +278,7 @@ def test_rpc_page_answers_rows_and_errors_and_the_explorer_methods(sample):
     assert by_id[2] == {"type": "response", "id": 2, "ok": False, "error_type": "ValueError",
                         "error": "since='last week' is not an ISO date/time; write e.g. '2026-11-26' or "
                                  "'2026-11-26T14:00'."}
-    assert not by_id[3]["ok"] and "did you mean 'cost'" in by_id[3]["error"]
+    assert not by_id[3]["ok"] and "Did you mean 'cost'" in by_id[3]["error"]
     assert by_id[4]["ok"] and by_id[4]["data"]["trace"]["trace_id"] == tid(2)
     assert not by_id[5]["ok"] and "Did you mean 'page'" in by_id[5]["error"]
 
@@ -349,7 +349,7 @@ def test_snapshot_lists_the_first_50_and_says_so():
 def test_snapshot_of_an_empty_store_and_of_a_bad_filter():
     assert _snapshot.snapshot({})["text/plain"] == (
         "TraceList: 0 traces in the llmops_nb store matching: all traces; newest first.")
-    with pytest.raises(ValueError, match="did you mean"):
+    with pytest.raises(ValueError, match="Did you mean"):
         _snapshot.snapshot({"stauts": "OK"})
 
 
@@ -375,9 +375,9 @@ def test_widget_state_bundle_and_methods(sample):
     assert repr(w) == "TraceList(filters={'tags': {'env': 'prod'}, 'status': 'ERROR'}, sort_by='cost', sort_desc=False)"
     with pytest.raises(TypeError, match="check the spelling"):
         TraceList(sort="name")
-    with pytest.raises(ValueError, match="did you mean 'duration'"):
+    with pytest.raises(ValueError, match="Did you mean 'duration'"):
         TraceList(sort_by="durration")
-    with pytest.raises(ValueError, match="did you mean 'model'"):
+    with pytest.raises(ValueError, match="Did you mean 'model'"):
         TraceList({"modle": "x"})
     w.close()
 
@@ -391,7 +391,7 @@ def test_trace_list_outside_a_kernel_is_the_static_table(sample):
     assert shown.filters == {"name": "rag", "tags": {"env": "dev"}}
     assert repr(shown).startswith("TraceList: 2 traces in the llmops_nb store matching: name = 'rag', tag env = 'dev'")
     assert set(shown._repr_mimebundle_()) == {"text/html", "text/plain"}
-    with pytest.raises(ValueError, match="did you mean 'status'"):
+    with pytest.raises(ValueError, match="Did you mean 'status'"):
         trace_list(statsu="OK")
 
 
@@ -416,7 +416,7 @@ def test_magic_builds_the_filters(sample, magics):
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ("--staus OK", "did you mean --status"),
+    ("--staus OK", "Did you mean '--status'"),
     ("--status failed", "OK, ERROR, IN_PROGRESS"),
     ("--tag env", "--tag KEY=VALUE"),
     ("--since yesterday", "ISO"),

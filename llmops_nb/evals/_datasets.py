@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._config import current_author
 from ..store._connection import get_store
 from ._records import Record, assign_record_ids, load_records
-from ._util import author, from_json, insert_rows, object_series, to_json, utc_now
+from ._util import from_json, insert_rows, object_series, to_json, utc_now
 
 
 class Dataset:
@@ -205,7 +206,7 @@ def save(name: str, records: list[Record], *, source: str, description: str | No
             if parent is None and current is not None:
                 parent = current
             con.execute("INSERT INTO eval_datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [name, version, utc_now(), len(records), source, description, parent, author()])
+                        [name, version, utc_now(), len(records), source, description, parent, current_author()])
             insert_rows(con, "eval_dataset_rows", {
                 "name": [name] * len(records), "version": [version] * len(records),
                 "row_index": list(range(len(records))), "record_id": [r.record_id for r in records],

@@ -157,16 +157,14 @@ def length(*, min: int | None = None, max: int | None = None, unit: str = "chars
 
 
 def levenshtein(a: str, b: str) -> int:
-    """Insertions, deletions and substitutions turning ``a`` into ``b``."""
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+    """Insertions, deletions and substitutions turning ``a`` into ``b``.
+
+    rapidfuzz's bit-parallel algorithm: two 100k-character texts take well under a second,
+    where the textbook O(n·m) table in Python took hours.
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    return int(Levenshtein.distance(a, b))
 
 
 def edit_distance(*, key: str | None = None, normalized: bool = False, max_distance: float | None = None,
@@ -190,6 +188,15 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text.casefold())
 
 
+def longest_common_subsequence(a: list[str], b: list[str]) -> int:
+    """Length of the longest common subsequence of two word lists (rapidfuzz, bit-parallel)."""
+    from rapidfuzz.distance import LCSseq
+
+    # Words become small integers first: compared by identity of the id, never by a hash that could collide.
+    ids: dict[str, int] = {}
+    return int(LCSseq.similarity([ids.setdefault(w, len(ids)) for w in a], [ids.setdefault(w, len(ids)) for w in b]))
+
+
 def rouge_l(*, key: str | None = None, threshold: float | None = None, name: str = "rouge_l") -> Scorer:
     """ROUGE-L F1 between the output and the expected text: longest common word subsequence, 0..1.
 
@@ -200,13 +207,7 @@ def rouge_l(*, key: str | None = None, threshold: float | None = None, name: str
         got, want = _words(output_text(outputs)), _words(str(expected_value(expectations, key, name)))
         if not got or not want:
             return 0.0
-        previous = [0] * (len(want) + 1)
-        for word in got:
-            current = [0]
-            for j, other in enumerate(want, 1):
-                current.append(previous[j - 1] + 1 if word == other else max(previous[j], current[j - 1]))
-            previous = current
-        common = previous[-1]
+        common = longest_common_subsequence(got, want)
         if not common:
             return 0.0
         precision, recall = common / len(got), common / len(want)

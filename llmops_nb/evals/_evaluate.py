@@ -30,7 +30,12 @@ SAVE_EVERY_S = 1.0
 
 
 class EvaluationInterrupted(KeyboardInterrupt):
-    """The evaluation was interrupted; ``results`` holds the finished rows (also stored under ``run_id``)."""
+    """The evaluation was interrupted; ``results`` holds the finished rows (also stored under ``run_id``).
+
+    Deliberately *not* an :class:`~llmops_nb.LlmopsError`: that root is an ``Exception``, and an
+    interrupt must stay outside ``except Exception`` — in the user's retry loops, in IPython and
+    in our own workers — so that stopping a cell stops it.
+    """
 
     def __init__(self, message: str, results: Any, run_id: str) -> None:
         super().__init__(message)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._config import current_author
 from .._redact import redact_strings
 from ..store._connection import get_store
 from ._run_store import as_number
 from ._scorer import verdict
-from ._util import author as current_user
 from ._util import from_json, new_id, object_series, to_json, utc_now
 
 _HEX = frozenset("0123456789abcdef")
@@ -25,8 +25,9 @@ def log_feedback(trace_id: Any, value: Any = None, *, label: str | None = None, 
     """Record a person's judgement of a trace; returns the assessment id.
 
     ``value``: ``True``/``False`` (thumbs up/down), a number or a string;
-    ``label``: a category; ``comment``: free text. ``author`` defaults to the
-    OS user. ``run_id``/``row`` tie it to an evaluation row.
+    ``label``: a category; ``comment``: free text. ``author`` defaults to
+    ``configure(author=...)``, then ``$LLMOPS_NB_AUTHOR``, then the login name.
+    ``run_id``/``row`` tie it to an evaluation row.
 
     >>> import llmops_nb
     >>> llmops_nb.log_feedback(df.trace_id[0], value=False, label="hallucination",
@@ -40,6 +41,7 @@ def log_feedback(trace_id: Any, value: Any = None, *, label: str | None = None, 
         raise TypeError(f"Feedback value must be a bool, number or string, got {type(value).__name__}.")
     if not isinstance(name, str) or not name:
         raise ValueError("Feedback needs a non-empty name, e.g. name='helpfulness'.")
+    who = current_author(author)
     from ..tracing import flush
 
     flush()
@@ -52,7 +54,7 @@ def log_feedback(trace_id: Any, value: Any = None, *, label: str | None = None, 
             "INSERT INTO assessments (assessment_id, trace_id, name, source_type, source_id, value, value_number, "
             "passed, label, rationale, run_id, row_index, created_at) "
             "VALUES (?, ?, ?, 'HUMAN', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [assessment_id, trace_id, name, author or current_user(), *redact_strings([to_json(value)]),
+            [assessment_id, trace_id, name, who, *redact_strings([to_json(value)]),
              as_number(value), verdict(value), *redact_strings([label, comment]), run_id, row, utc_now()])
     return assessment_id
 

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .._errors import LlmopsError
 from ._parse import JudgeParseError, ValueType, parse_reply
 from ._scorer import ARGUMENTS, Score, Scorer
 from ._text import render_value
@@ -31,7 +32,7 @@ Think about the criteria, then answer with a JSON object and nothing else:
 where "result" is {describe}."""
 
 
-class MissingInputError(ValueError):
+class MissingInputError(LlmopsError, ValueError):
     """The row lacks something the judge's prompt needs (expectations, retrieved context, tool calls …)."""
 
 

@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .._errors import LlmopsError
+
 VALUE_KEYS = ("result", "value", "score", "verdict", "rating", "answer", "label", "judgement", "judgment",
               "grade", "decision", "pass", "passed", "correct")
 RATIONALE_KEYS = ("rationale", "reason", "reasoning", "explanation", "justification", "why", "comment", "analysis")
@@ -44,7 +46,7 @@ _MAX_RAW = 2000
 _PLAIN_VERDICTS = frozenset({"yes", "no", "pass", "fail"})
 
 
-class JudgeParseError(ValueError):
+class JudgeParseError(LlmopsError, ValueError):
     """No verdict of the expected type in the reply."""
 
 

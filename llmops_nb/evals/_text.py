@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .._errors import LlmopsError
+
 #: keys that hold "the answer" in a dict output, tried in order
 ANSWER_KEYS = ("response", "output", "answer", "text", "content", "result", "completion")
 
 
-class MissingExpectationError(ValueError):
+class MissingExpectationError(LlmopsError, ValueError):
     """The row has no expected value for a scorer that compares against one."""
 
 

@@ -46,15 +46,6 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def author() -> str | None:
-    try:
-        import getpass
-
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name is not an error
-        return None
-
-
 def insert_rows(con: Any, table: str, columns: dict[str, list[Any]], types: dict[str, str] | None = None) -> None:
     """Insert column lists in one statement through Arrow (DuckDB is ~700x slower row by row)."""
     import pyarrow as pa

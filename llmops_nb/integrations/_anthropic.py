@@ -21,8 +21,9 @@ from typing import Any
 
 from .. import _pricing
 from .._safety import log_once
-from ..tracing import use_span
-from ._streams import CallSpec, begin, given, hook_stream_class, is_patched, patch, unpatch, usage_attributes, wrap_call
+from ._attributes import cost_attributes, given, request_attributes, response_identity, usage_attributes
+from ._call import CallSpec, begin
+from ._patching import Method, enable, run_traced, run_traced_async, unpatch
 
 PROVIDER = "anthropic"
 _REQUEST_NUMBERS = (("temperature", "gen_ai.request.temperature"), ("top_p", "gen_ai.request.top_p"),
@@ -31,25 +32,7 @@ _REQUEST_NUMBERS = (("temperature", "gen_ai.request.temperature"), ("top_p", "ge
 
 def enable_anthropic() -> bool:
     """Trace the anthropic SDK (idempotent); False when it is not installed."""
-    if is_patched(PROVIDER):
-        return True
-    try:
-        import anthropic
-        from anthropic.resources.messages import AsyncMessages, Messages
-        from anthropic.types import Message
-    except ImportError:
-        return False
-    spec = CallSpec(PROVIDER, "anthropic.messages.create", _request, _response, _MessageAggregator,
-                    (anthropic.Stream, anthropic.AsyncStream), output_model=Message)
-    for owner, is_async in ((Messages, False), (AsyncMessages, True)):
-        patch(PROVIDER, owner, "create", lambda f, s=spec, a=is_async: wrap_call(f, s, is_async=a))
-        parsed = _renamed(spec, "anthropic.messages.parse")  # posts directly; older SDKs lack it
-        patch(PROVIDER, owner, "parse", lambda f, s=parsed, a=is_async: wrap_call(f, s, is_async=a), optional=True)
-        streamed = _renamed(spec, "anthropic.messages.stream")
-        patch(PROVIDER, owner, "stream", lambda f, s=streamed, a=is_async: _wrap_stream_helper(f, s, is_async=a))
-    hook_stream_class(PROVIDER, anthropic.Stream, is_async=False)
-    hook_stream_class(PROVIDER, anthropic.AsyncStream, is_async=True)
-    return True
+    return enable(PROVIDER, _methods)
 
 
 def disable_anthropic() -> None:
@@ -57,13 +40,21 @@ def disable_anthropic() -> None:
     unpatch(PROVIDER)
 
 
-def _renamed(spec: CallSpec, name: str) -> CallSpec:
-    from dataclasses import replace
+def _methods() -> list[Method]:
+    import anthropic
+    from anthropic.resources.messages import AsyncMessages, Messages
+    from anthropic.types import Message
 
-    return replace(spec, name=name)
+    spec = CallSpec(PROVIDER, "anthropic.messages.create", _request, _response, _MessageAggregator,
+                    (anthropic.Stream, anthropic.AsyncStream), output_model=Message)
+    return [Method(Messages, AsyncMessages, "create", spec),
+            # parse() posts directly instead of calling create(); older SDKs lack it
+            Method(Messages, AsyncMessages, "parse", spec.renamed("anthropic.messages.parse"), optional=True),
+            Method(Messages, AsyncMessages, "stream", spec.renamed("anthropic.messages.stream"),
+                   wrap=_wrap_stream_helper)]
 
 
-def _wrap_stream_helper(original: Any, spec: CallSpec, *, is_async: bool) -> Any:
+def _wrap_stream_helper(original: Any, spec: CallSpec, is_async: bool) -> Any:
     # The manager keeps its request in a name-mangled attribute; swap in a traced one.
     attr = "_AsyncMessageStreamManager__api_request" if is_async else "_MessageStreamManager__api_request"
 
@@ -87,30 +78,12 @@ def _wrap_stream_helper(original: Any, spec: CallSpec, *, is_async: bool) -> Any
 def _traced_request(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
                     request: Callable[[], Any]) -> Any:
     """Run a stream helper's deferred request (called when its manager is entered) under a span."""
-    call = begin(spec, resource, args, kwargs, stream=True)
-    if call is None:
-        return request()
-    try:
-        with use_span(call.span):
-            result = request()
-    except BaseException as exc:
-        call.fail(exc)
-        raise
-    return call.finish(result)
+    return run_traced(begin(spec, resource, args, kwargs, stream=True), request)
 
 
 async def _traced_request_async(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
                                 request: Any) -> Any:
-    call = begin(spec, resource, args, kwargs, stream=True)
-    if call is None:
-        return await request
-    try:
-        with use_span(call.span):
-            result = await request
-    except BaseException as exc:
-        call.fail(exc)
-        raise
-    return call.finish(result)
+    return await run_traced_async(begin(spec, resource, args, kwargs, stream=True), lambda: request)
 
 
 class _LazyAwait:
@@ -126,18 +99,10 @@ class _LazyAwait:
         return self._factory().__await__()
 
 
-
 # -- request and response attributes -------------------------------------------------------
 
 def _request(kwargs: dict[str, Any]) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
-    model = given(kwargs, "model")
-    if model is not None:
-        attrs["gen_ai.request.model"] = str(model)
-    for key, name in _REQUEST_NUMBERS:
-        value = given(kwargs, key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            attrs[name] = value
+    attrs = request_attributes(kwargs, _REQUEST_NUMBERS)
     stop = given(kwargs, "stop_sequences")
     if stop is not None:
         attrs["gen_ai.request.stop_sequences"] = [str(s) for s in stop]
@@ -145,11 +110,7 @@ def _request(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _response(out: dict[str, Any], request_model: str | None) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
-    if out.get("id"):
-        attrs["gen_ai.response.id"] = str(out["id"])
-    if out.get("model"):
-        attrs["gen_ai.response.model"] = str(out["model"])
+    attrs = response_identity(out)
     if out.get("stop_reason"):
         attrs["gen_ai.response.finish_reasons"] = [str(out["stop_reason"])]
     usage = out.get("usage") or {}
@@ -161,13 +122,8 @@ def _response(out: dict[str, Any], request_model: str | None) -> dict[str, Any]:
     attrs.update(usage_attributes(total_in, output, usage.get("cache_read_input_tokens"),
                                   usage.get("cache_creation_input_tokens"), thinking))
     one_hour = (usage.get("cache_creation") or {}).get("ephemeral_1h_input_tokens") or 0
-    model = out.get("model") or request_model
-    cost = _pricing.cost_usd(PROVIDER, model, fresh, output, read, written, cache_creation_1h_tokens=one_hour)
-    if cost is None and request_model and request_model != model:
-        cost = _pricing.cost_usd(PROVIDER, request_model, fresh, output, read, written,
-                                 cache_creation_1h_tokens=one_hour)
-    if cost is not None:
-        attrs["llmops_nb.cost_usd"] = cost
+    attrs.update(cost_attributes(out.get("model"), request_model, lambda model: _pricing.cost_usd(
+        PROVIDER, model, fresh, output, read, written, cache_creation_1h_tokens=one_hour)))
     if usage.get("service_tier"):
         attrs["anthropic.response.service_tier"] = str(usage["service_tier"])
     return attrs

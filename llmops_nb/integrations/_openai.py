@@ -14,7 +14,9 @@ import json
 from typing import Any
 
 from .. import _pricing
-from ._streams import CallSpec, given, hook_stream_class, is_patched, patch, unpatch, usage_attributes, wrap_call
+from ._attributes import cost_attributes, given, request_attributes, response_identity, usage_attributes
+from ._call import CallSpec
+from ._patching import Method, enable, unpatch
 
 PROVIDER = "openai"
 _REQUEST_NUMBERS = (("temperature", "gen_ai.request.temperature"), ("top_p", "gen_ai.request.top_p"),
@@ -24,35 +26,7 @@ _REQUEST_NUMBERS = (("temperature", "gen_ai.request.temperature"), ("top_p", "ge
 
 def enable_openai() -> bool:
     """Trace the openai SDK (idempotent); False when it is not installed."""
-    if is_patched(PROVIDER):
-        return True
-    try:
-        import openai
-        from openai.resources.chat.completions import AsyncCompletions, Completions
-        from openai.types.chat import ChatCompletion
-    except ImportError:
-        return False
-    streams = (openai.Stream, openai.AsyncStream)
-    chat = CallSpec(PROVIDER, "openai.chat.completions.create", _chat_request, _chat_response, _ChatAggregator,
-                    streams, helper_names={"chat.completions.stream": "openai.chat.completions.stream"},
-                    output_model=ChatCompletion)
-    targets = [(Completions, chat, False), (AsyncCompletions, chat, True)]
-    try:  # the Responses API arrived in openai 1.66
-        from openai.resources.responses import AsyncResponses, Responses
-        from openai.types.responses import Response
-
-        responses = CallSpec(PROVIDER, "openai.responses.create", _responses_request, _responses_response,
-                             _ResponsesAggregator, streams, response_error=_responses_error, output_model=Response)
-        targets += [(Responses, responses, False), (AsyncResponses, responses, True)]
-    except ImportError:
-        pass
-    for owner, spec, is_async in targets:
-        patch(PROVIDER, owner, "create", lambda f, s=spec, a=is_async: wrap_call(f, s, is_async=a))
-        parsed = _renamed(spec, "parse")  # parse() posts directly instead of calling create(); older SDKs lack it
-        patch(PROVIDER, owner, "parse", lambda f, s=parsed, a=is_async: wrap_call(f, s, is_async=a), optional=True)
-    hook_stream_class(PROVIDER, openai.Stream, is_async=False)
-    hook_stream_class(PROVIDER, openai.AsyncStream, is_async=True)
-    return True
+    return enable(PROVIDER, _methods)
 
 
 def disable_openai() -> None:
@@ -60,23 +34,34 @@ def disable_openai() -> None:
     unpatch(PROVIDER)
 
 
-def _renamed(spec: CallSpec, method: str) -> CallSpec:
-    from dataclasses import replace
+def _methods() -> list[Method]:
+    import openai
+    from openai.resources.chat.completions import AsyncCompletions, Completions
+    from openai.types.chat import ChatCompletion
 
-    return replace(spec, name=spec.name.rsplit(".", 1)[0] + "." + method, helper_names={})
+    streams = (openai.Stream, openai.AsyncStream)
+    chat = CallSpec(PROVIDER, "openai.chat.completions.create", _chat_request, _chat_response, _ChatAggregator,
+                    streams, helper_names={"chat.completions.stream": "openai.chat.completions.stream"},
+                    output_model=ChatCompletion)
+    # parse() posts directly instead of calling create(); older SDKs lack it
+    methods = [Method(Completions, AsyncCompletions, "create", chat),
+               Method(Completions, AsyncCompletions, "parse", chat.renamed("openai.chat.completions.parse"),
+                      optional=True)]
+    try:  # the Responses API arrived in openai 1.66
+        from openai.resources.responses import AsyncResponses, Responses
+        from openai.types.responses import Response
+    except ImportError:
+        return methods
+    responses = CallSpec(PROVIDER, "openai.responses.create", _responses_request, _responses_response,
+                         _ResponsesAggregator, streams, response_error=_responses_error, output_model=Response)
+    return [*methods, Method(Responses, AsyncResponses, "create", responses),
+            Method(Responses, AsyncResponses, "parse", responses.renamed("openai.responses.parse"), optional=True)]
 
 
 # -- request and response attributes -------------------------------------------------------
 
 def _common_request(kwargs: dict[str, Any]) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
-    model = given(kwargs, "model")
-    if model is not None:
-        attrs["gen_ai.request.model"] = str(model)
-    for key, name in _REQUEST_NUMBERS:
-        value = given(kwargs, key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            attrs[name] = value
+    attrs = request_attributes(kwargs, _REQUEST_NUMBERS)
     tier = given(kwargs, "service_tier")
     if isinstance(tier, str):
         attrs["openai.request.service_tier"] = tier
@@ -107,21 +92,12 @@ def _responses_request(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def _response_common(out: dict[str, Any], request_model: str | None, *, input_tokens: Any, output_tokens: Any,
                      cached: Any, written: Any, reasoning: Any) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
-    if out.get("id"):
-        attrs["gen_ai.response.id"] = str(out["id"])
-    if out.get("model"):
-        attrs["gen_ai.response.model"] = str(out["model"])
+    attrs = response_identity(out)
     if out.get("service_tier"):
         attrs["openai.response.service_tier"] = str(out["service_tier"])
     attrs.update(usage_attributes(input_tokens, output_tokens, cached, written, reasoning))
-    cost = _pricing.cost_usd(PROVIDER, out.get("model") or request_model, input_tokens, output_tokens,
-                             cached or 0, written or 0)
-    if cost is None and out.get("model") and request_model:
-        # A dated or aliased response model the table lacks: the requested name is the user's own choice.
-        cost = _pricing.cost_usd(PROVIDER, request_model, input_tokens, output_tokens, cached or 0, written or 0)
-    if cost is not None:
-        attrs["llmops_nb.cost_usd"] = cost
+    attrs.update(cost_attributes(out.get("model"), request_model, lambda model: _pricing.cost_usd(
+        PROVIDER, model, input_tokens, output_tokens, cached or 0, written or 0)))
     return attrs
 
 

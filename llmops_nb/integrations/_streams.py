@@ -1,10 +1,10 @@
-"""Recording one SDK call as a CHAT_MODEL span — streamed or not — without changing the call.
+"""Recording a streamed SDK call: chunks pass through unchanged while the span gathers them.
 
-The rule every function here follows: the user gets exactly what the SDK
-returned or raised. A stream stays the SDK's own ``Stream`` object; only its
-internal iterator is wrapped, so chunks pass through unchanged and in order
-while a :class:`StreamRecorder` accumulates them. Anything of ours that fails
-is logged once (``log_once``) and the call carries on untraced.
+The user gets exactly what the SDK returned or raised. A stream stays the
+SDK's own ``Stream`` object; only its internal iterator is wrapped, so chunks
+pass through unchanged and in order while a :class:`StreamRecorder`
+accumulates them. Anything of ours that fails is logged once (``log_once``)
+and the stream carries on unrecorded.
 
 A streamed span ends at whichever comes first: the stream is exhausted, it
 raises, the consumer's ``for`` loop stops early (``Stream.__iter__`` is hooked
@@ -18,256 +18,13 @@ from __future__ import annotations
 import functools
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
-from .._redact import redact_mapping
 from .._safety import log_once
-from ..tracing import get_current_span, start_span, use_span
+from ._call import Aggregator, Call, CallSpec
 
-
-class Aggregator(Protocol):
-    complete: bool  # the provider's final event was seen
-    error: str | None  # an error the provider reported inside the stream
-
-    def add(self, item: Any) -> bool:
-        """Take one chunk/event; True when it carried generated content (for time to first token)."""
-
-    def result(self) -> dict[str, Any]:
-        """The response so far, shaped like the provider's non-streamed response."""
-
-
-@dataclass(frozen=True)
-class CallSpec:
-    """How one SDK method is recorded."""
-
-    provider: str
-    name: str
-    request_attributes: Callable[[dict[str, Any]], dict[str, Any]]
-    #: (outputs dict, request model) -> attributes: response id/model, finish reasons, usage, cost
-    response_attributes: Callable[[dict[str, Any], str | None], dict[str, Any]]
-    aggregator: Callable[[], Aggregator]
-    stream_types: tuple[type, ...]
-    #: SDK helper ("x-stainless-helper-method" header) -> span name, e.g. chat.completions.stream
-    helper_names: dict[str, str] = field(default_factory=dict)
-    #: outputs -> error message when the provider reported a failed response with HTTP 200
-    response_error: Callable[[dict[str, Any]], str | None] | None = None
-    #: the SDK's response model: a stream's aggregate is rebuilt through it so it dumps exactly
-    #: like a non-streamed response (every field present, same nesting)
-    output_model: Any = None
-
-
-# -- patching -------------------------------------------------------------------------
-
-_patches: dict[str, list[tuple[type, str, Any]]] = {}
-
-
-def patch(provider: str, owner: type, attr: str, make: Callable[[Any], Any], *, optional: bool = False) -> None:
-    """Replace ``owner.attr`` with ``make(original)``, once; remembered for :func:`unpatch`."""
-    original = owner.__dict__.get(attr)
-    if original is None:
-        if optional:
-            return
-        log_once(f"{provider}.patch.{owner.__name__}.{attr}", None,
-                 f"llmops_nb: {owner.__module__}.{owner.__name__}.{attr} not found; that method is not traced")
-        return
-    if getattr(original, "__llmops_nb_original__", None) is not None:
-        return
-    wrapper = make(original)
-    wrapper.__llmops_nb_original__ = original
-    setattr(owner, attr, wrapper)
-    _patches.setdefault(provider, []).append((owner, attr, original))
-
-
-def unpatch(provider: str) -> None:
-    for owner, attr, original in reversed(_patches.pop(provider, [])):
-        setattr(owner, attr, original)
-
-
-def is_patched(provider: str) -> bool:
-    return provider in _patches
-
-
-# -- one call -----------------------------------------------------------------------------
-
-class Call:
-    """The span of one SDK call, from the request until the response (or stream) is finished."""
-
-    __slots__ = ("span", "spec")
-
-    def __init__(self, spec: CallSpec, span: Any) -> None:
-        self.spec, self.span = spec, span
-
-    def record_outputs(self, outputs: dict[str, Any]) -> None:
-        span = self.span
-        span.set_outputs(outputs)
-        span.set_attributes(self.spec.response_attributes(outputs, span.attributes.get("gen_ai.request.model")))
-        error = self.spec.response_error(outputs) if self.spec.response_error else None
-        if error:
-            span.set_status("ERROR", error)
-
-    def finish(self, result: Any) -> Any:
-        """Record a returned value; returns it unchanged (a stream keeps the span open)."""
-        streaming = False
-        try:
-            if isinstance(result, self.spec.stream_types):
-                streaming = _attach(result, self)
-            elif callable(getattr(result, "model_dump", None)):
-                self.record_outputs(result.model_dump(mode="json", warnings=False))
-            else:
-                # with_raw_response / with_streaming_response: the body is the user's to read, not ours.
-                self.span.set_attribute("llmops_nb.raw_response", True)
-        except Exception as exc:  # noqa: BLE001
-            log_once(f"{self.spec.provider}.record", exc)
-        if not streaming:
-            _end(self.span, self.spec.provider)
-        return result
-
-    def fail(self, exc: BaseException) -> None:
-        try:
-            span = self.span
-            span.record_exception(exc)
-            status = getattr(exc, "status_code", None)
-            if isinstance(status, int):
-                span.set_attribute("http.response.status_code", status)
-            span.set_attribute("error.type", f"{type(exc).__module__}.{type(exc).__qualname__}")
-        except Exception as error:  # noqa: BLE001
-            log_once(f"{self.spec.provider}.fail", error)
-        _end(self.span, self.spec.provider)
-
-
-def begin(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-          *, stream: bool | None = None) -> Call | None:
-    """Start the span of a call; None (logged once) if that fails, and the call runs untraced."""
-    try:
-        attributes: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": spec.provider}
-        attributes.update(spec.request_attributes(kwargs))
-        attributes.update(server_attributes(resource))
-        attributes["llmops_nb.stream"] = bool(kwargs.get("stream") is True if stream is None else stream)
-        helper = _helper_method(kwargs.get("extra_headers"))
-        parent = get_current_span()
-        span = start_span(spec.helper_names.get(helper or "", spec.name), kind="CHAT_MODEL", attributes=attributes,
-                          parent=parent)
-        # A framework's span we nest under (an OTel span standing in as our parent) hears that this call
-        # is recorded here, so its own LLM span is not counted a second time (see otel/_bridge.py).
-        note = getattr(parent, "note_sdk_call", None)
-        if note is not None:
-            note()
-        span.set_inputs(scrub_inputs(args, kwargs))
-        return Call(spec, span)
-    except Exception as exc:  # noqa: BLE001
-        log_once(f"{spec.provider}.begin", exc)
-        return None
-
-
-def wrap_call(original: Any, spec: CallSpec, *, is_async: bool) -> Any:
-    """A traced version of an SDK method (``create``/``parse``), same signature and metadata."""
-    if is_async:
-        @functools.wraps(original)
-        async def traced_async(self: Any, *args: Any, **kwargs: Any) -> Any:
-            call = begin(spec, self, args, kwargs)
-            if call is None:
-                return await original(self, *args, **kwargs)
-            try:
-                with use_span(call.span):
-                    result = await original(self, *args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            return call.finish(result)
-
-        return traced_async
-
-    @functools.wraps(original)
-    def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = begin(spec, self, args, kwargs)
-        if call is None:
-            return original(self, *args, **kwargs)
-        try:
-            with use_span(call.span):
-                result = original(self, *args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        return call.finish(result)
-
-    return traced
-
-
-def _end(span: Any, provider: str) -> None:
-    try:
-        span.end()
-    except Exception as exc:  # noqa: BLE001
-        log_once(f"{provider}.end", exc)
-
-
-# -- request helpers ----------------------------------------------------------------------
-
-def scrub_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The call's parameters as the user passed them, minus SDK sentinels and credentials."""
-    inputs: dict[str, Any] = {}
-    for key, value in kwargs.items():
-        if is_sentinel(value):
-            continue
-        if key in ("extra_headers", "extra_query", "extra_body"):
-            clean = _scrub_mapping(value, query=key == "extra_query") if isinstance(value, dict) else value
-            if clean:  # the SDK helpers pass None / {} for these
-                inputs[key] = clean
-            continue
-        inputs[key] = value
-    if args:
-        inputs["args"] = list(args)
-    return inputs
-
-
-def _scrub_mapping(values: dict[Any, Any], *, query: bool) -> dict[Any, Any]:
-    """Headers, query or body parameters minus SDK bookkeeping, with credentials redacted at any depth."""
-    kept = {key: value for key, value in values.items()
-            if not str(key).lower().startswith("x-stainless-")  # the SDK's own headers, not the user's
-            and not is_sentinel(value)}
-    return redact_mapping(kept, query=query)  # type: ignore[no-any-return]
-
-
-def _helper_method(headers: Any) -> str | None:
-    if isinstance(headers, dict):
-        for key, value in headers.items():
-            if str(key).lower() == "x-stainless-helper-method" and isinstance(value, str):
-                return value
-    return None
-
-
-def is_sentinel(value: Any) -> bool:
-    """The SDKs' "not given" markers (``omit``, ``NOT_GIVEN``), which their helpers pass explicitly."""
-    kind = type(value)
-    return kind.__name__ in ("Omit", "NotGiven") and kind.__module__.split(".")[0] in ("openai", "anthropic")
-
-
-def given(kwargs: dict[str, Any], key: str) -> Any:
-    value = kwargs.get(key)
-    return None if value is None or is_sentinel(value) else value
-
-
-def server_attributes(resource: Any) -> dict[str, Any]:
-    """``server.address``/``server.port`` from the client's base URL (never the URL itself: it may hold credentials)."""
-    url = getattr(getattr(resource, "_client", None), "base_url", None)
-    host = getattr(url, "host", None)
-    if not host:
-        return {}
-    port = getattr(url, "port", None) or {"https": 443, "http": 80}.get(str(getattr(url, "scheme", "")))
-    return {"server.address": str(host), **({"server.port": int(port)} if port else {})}
-
-
-def usage_attributes(input_tokens: Any, output_tokens: Any, cache_read: Any = None, cache_creation: Any = None,
-                     reasoning: Any = None) -> dict[str, Any]:
-    names = (("gen_ai.usage.input_tokens", input_tokens), ("gen_ai.usage.output_tokens", output_tokens),
-             ("gen_ai.usage.cache_read.input_tokens", cache_read),
-             ("gen_ai.usage.cache_creation.input_tokens", cache_creation),
-             ("gen_ai.usage.reasoning.output_tokens", reasoning))
-    return {name: int(value) for name, value in names if isinstance(value, int) and not isinstance(value, bool)}
-
-
-# -- streams ------------------------------------------------------------------------------
+__all__ = ["StreamRecorder", "aiter_hook", "attach", "finish_streams_of", "is_patched", "iter_hook"]
 
 # Stream object -> its recorder, for the class-level __iter__/__aiter__ hooks (weak: never keeps a stream alive).
 _recorders: weakref.WeakKeyDictionary[Any, StreamRecorder] = weakref.WeakKeyDictionary()
@@ -321,7 +78,7 @@ class StreamRecorder:
         if error is not None:
             self.call.fail(error)
         else:
-            _end(span, self.call.spec.provider)
+            self.call.end()
 
 
 def finish_streams_of(root: Any) -> None:
@@ -344,7 +101,7 @@ def _shaped(spec: CallSpec, outputs: dict[str, Any]) -> dict[str, Any]:
         return outputs
 
 
-def _attach(stream: Any, call: Call) -> bool:
+def attach(stream: Any, call: Call) -> bool:
     """Wrap the SDK stream's internal iterator in place; False if this SDK version has none."""
     inner = getattr(stream, "_iterator", None)  # anthropic builds it lazily: this creates it now
     if inner is None:
@@ -430,35 +187,31 @@ def _hook_close(response: Any, recorder: StreamRecorder, is_async: bool) -> None
         log_once(f"{recorder.call.spec.provider}.stream.close_hook", exc)
 
 
-def hook_stream_class(provider: str, stream_cls: type, *, is_async: bool) -> None:
-    """Make a consumer's early ``break`` end the span (the SDK's ``__iter__`` does not close its iterator)."""
-    if is_async:
-        def make_async(original: Any) -> Any:
-            @functools.wraps(original)
-            async def traced_aiter(self: Any) -> AsyncIterator[Any]:
-                try:
-                    async for item in original(self):
-                        yield item
-                finally:
-                    recorder = _recorders.get(self)
-                    if recorder is not None:
-                        recorder.closed()
+def iter_hook(original: Any) -> Any:
+    """``Stream.__iter__`` that ends the span when the consumer's ``for`` loop stops early
+    (the SDK's own ``__iter__`` does not close its iterator)."""
+    @functools.wraps(original)
+    def traced_iter(self: Any) -> Iterator[Any]:
+        try:
+            yield from original(self)
+        finally:
+            recorder = _recorders.get(self)
+            if recorder is not None:
+                recorder.closed()
 
-            return traced_aiter
+    return traced_iter
 
-        patch(provider, stream_cls, "__aiter__", make_async)
-        return
 
-    def make(original: Any) -> Any:
-        @functools.wraps(original)
-        def traced_iter(self: Any) -> Iterator[Any]:
-            try:
-                yield from original(self)
-            finally:
-                recorder = _recorders.get(self)
-                if recorder is not None:
-                    recorder.closed()
+def aiter_hook(original: Any) -> Any:
+    """``AsyncStream.__aiter__``, likewise."""
+    @functools.wraps(original)
+    async def traced_aiter(self: Any) -> AsyncIterator[Any]:
+        try:
+            async for item in original(self):
+                yield item
+        finally:
+            recorder = _recorders.get(self)
+            if recorder is not None:
+                recorder.closed()
 
-        return traced_iter
-
-    patch(provider, stream_cls, "__iter__", make)
+    return traced_aiter

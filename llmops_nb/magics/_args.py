@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
+
+from .._errors import did_you_mean
 
 
 class MagicParser(argparse.ArgumentParser):
@@ -39,12 +40,11 @@ class MagicParser(argparse.ArgumentParser):
         lines = []
         for word in unknown:
             if word.startswith("-"):
-                guess = difflib.get_close_matches(word.split("=")[0], flags, n=1, cutoff=0.5)
-                hint = f" — did you mean {guess[0]}?" if guess else f" — known options: {', '.join(flags)}"
-                lines.append(f"unknown option {word!r}{hint}")
+                hint = did_you_mean(word.split("=")[0], flags) or f" Known options: {', '.join(flags)}."
+                lines.append(f"unknown option {word!r}.{hint}")
             else:
-                lines.append(f"unexpected argument {word!r} (quote values with spaces, e.g. --name \"my run\")")
-        return f"{self.prog}: " + "; ".join(lines) + f".\nUsage: {self.format_usage().strip()[7:]}"
+                lines.append(f"unexpected argument {word!r} (quote values with spaces, e.g. --name \"my run\").")
+        return f"{self.prog}: " + " ".join(lines) + f"\nUsage: {self.format_usage().strip()[7:]}"
 
 
 def parse_tags(values: list[str] | None, magic: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .._errors import LlmopsError
 from ..tracing import get_current_span
 from ._limiter import Limiter
 from ._providers import ChatResult, Provider, messages_of
@@ -26,7 +27,7 @@ from ._retry import Failure, RetryPolicy, classify, fix_hint
 from ._uri import ModelSpec, parse_model_uri
 
 
-class ModelCallError(RuntimeError):
+class ModelCallError(LlmopsError, RuntimeError):
     """A model call failed for good: a non-retryable error, or retries used up. ``__cause__`` is the SDK error."""
 
     def __init__(self, message: str, *, uri: str, status: int | None, attempts: int) -> None:

@@ -23,7 +23,6 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._loopback import http_client, is_loopback
 from ._uri import ModelSpec
 
 _ANTHROPIC_MAX_TOKENS = 1024  # Anthropic requires max_tokens; OpenAI's default is "until done"
@@ -112,8 +111,6 @@ class Provider:
         except ImportError as exc:
             raise ImportError(f"{spec.uri} is called through the official {spec.sdk} SDK, which is not installed: "
                               f"pip install {spec.sdk}") from exc
-        if not is_async and is_loopback(base_url):
-            options["http_client"] = http_client(sdk)  # a server on this machine: the lean transport
         # every call a CHAT_MODEL span, whether or not the user called autolog()
         if spec.sdk == "anthropic":
             enable_anthropic()

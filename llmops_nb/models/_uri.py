@@ -15,10 +15,11 @@ names another environment variable.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import parse_qsl, quote
+
+from .._errors import did_you_mean
 
 PROVIDERS = ("anthropic", "local", "ollama", "openai")
 OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1"
@@ -76,9 +77,8 @@ def parse_model_uri(uri: str, **options: Any) -> ModelSpec:
     provider, rest = uri.split(":", 1)
     provider = provider.strip().lower()
     if provider not in PROVIDERS:
-        close = difflib.get_close_matches(provider, PROVIDERS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Unknown model provider {provider!r} in {uri!r}.{hint} Use one of: {', '.join(PROVIDERS)} "
+        raise ValueError(f"Unknown model provider {provider!r} in {uri!r}.{did_you_mean(provider, PROVIDERS)} "
+                         f"Use one of: {', '.join(PROVIDERS)} "
                          "(any OpenAI-compatible server: 'openai:/NAME?base_url=http://HOST:PORT/v1').")
     path, _, query = rest.partition("?")
     name = path.lstrip("/").strip()
@@ -101,9 +101,7 @@ def _coerce(options: dict[str, Any], uri: str) -> dict[str, Any]:
                              "Set it in the environment and name the variable with ?api_key_env=NAME.")
         kind = _OPTION_TYPES.get(key)
         if kind is None:
-            close = difflib.get_close_matches(key, sorted(_OPTION_TYPES), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"Unknown model option {key!r} for {uri!r}.{hint} "
+            raise ValueError(f"Unknown model option {key!r} for {uri!r}.{did_you_mean(key, _OPTION_TYPES)} "
                              f"Known options: {', '.join(sorted(_OPTION_TYPES))}.")
         if value is None or (kind is str and value == ""):
             out[key] = None

@@ -86,9 +86,9 @@ def from_readable(span: ReadableSpan) -> OtelSpan:
 def sdk_captured(sdk: str) -> bool:
     """True when our own capture records calls of ``sdk`` ('openai' or 'anthropic')."""
     try:
-        from ..integrations import _streams
+        from ..integrations._originals import is_patched
 
-        return _streams.is_patched(sdk)
+        return is_patched(sdk)
     except Exception as exc:  # noqa: BLE001 - integrations being reorganized must not break the bridge
         log_once("otel.sdk_captured", exc)
         return False

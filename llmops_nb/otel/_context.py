@@ -99,7 +99,7 @@ class ForeignParent:
         self.set_status("ERROR", str(exc))
 
     def note_sdk_call(self) -> None:
-        """Our SDK capture records a call right under this OTel span (``integrations/_streams.py``)."""
+        """Our SDK capture records a call right under this OTel span (``integrations/_call.py``)."""
         sdk_calls_under[self.span_id_int] = None
         if len(sdk_calls_under) > SDK_CALLS_KEPT:  # spans that never end (a bug elsewhere) cannot grow this
             try:

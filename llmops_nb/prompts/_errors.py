@@ -1,6 +1,7 @@
 """The prompt registry's errors.
 
-Bad input raises the built-in type a Python user expects, each message naming the fix::
+Bad input raises the built-in type a Python user expects, each message naming the fix; the
+registry's own two also derive from :class:`~llmops_nb.LlmopsError` (the tree in ``_errors.py``)::
 
     LookupError
      └── PromptNotFoundError        unknown prompt name (with "did you mean"), version or alias
@@ -12,10 +13,12 @@ Bad input raises the built-in type a Python user expects, each message naming th
 
 from __future__ import annotations
 
+from .._errors import LlmopsError
 
-class PromptNotFoundError(LookupError):
+
+class PromptNotFoundError(LlmopsError, LookupError):
     """No prompt, version or alias of that name in the store."""
 
 
-class PromptFormatError(ValueError):
+class PromptFormatError(LlmopsError, ValueError):
     """``format()`` was called with missing or unexpected variables."""

@@ -6,7 +6,6 @@ and alias set; neither means the latest version.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -86,22 +85,3 @@ def _malformed(ref: str) -> str:
 
 def uri(name: str, version: int) -> str:
     return f"{SCHEME}{name}/{version}"
-
-
-def current_author(author: str | None = None) -> str:
-    """``author`` if given, else ``llmops_nb.configure(author=...)``, ``$LLMOPS_NB_AUTHOR``, the login name."""
-    if author is not None:
-        if not isinstance(author, str) or not author.strip():
-            raise ValueError(f"author must be a non-empty string, got {author!r}.")
-        return author
-    from .._config import settings
-
-    configured = getattr(settings, "author", None) or os.environ.get("LLMOPS_NB_AUTHOR")
-    if configured:
-        return str(configured)
-    try:
-        import getpass
-
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        return "unknown"

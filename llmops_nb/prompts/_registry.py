@@ -9,7 +9,6 @@ cannot interleave with another writer: versions are gap-free and nothing is lost
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import time
 import warnings
@@ -17,11 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .._config import current_author
+from .._errors import did_you_mean
 from .._redact import REDACTED, redact_mapping
 from . import _template
 from ._errors import PromptNotFoundError
 from ._link import link_current_span
-from ._refs import LATEST, check_alias, check_name, check_version, current_author, parse_ref
+from ._refs import LATEST, check_alias, check_name, check_version, parse_ref
 from ._version import PromptVersion
 
 _COLUMNS = "name, version, template, commit_message, tags, model_config, author, created_ns"
@@ -200,10 +201,9 @@ def _version_number(con: Any, name: str, version: int | None, alias: str | None)
             _check_exists(con, name)
             known = [r[0] for r in con.execute("SELECT alias FROM prompt_aliases WHERE name = ? ORDER BY alias",
                                                [name]).fetchall()]
-            close = difflib.get_close_matches(alias, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
             raise PromptNotFoundError(
-                f"Prompt {name!r} has no alias {alias!r}.{hint} Its aliases: {', '.join(known) or 'none yet'}. "
+                f"Prompt {name!r} has no alias {alias!r}.{did_you_mean(alias, known)} "
+                f"Its aliases: {', '.join(known) or 'none yet'}. "
                 f"Set one with prompts.set_alias({name!r}, {alias!r}, VERSION).")
         return row[0]
     latest = con.execute("SELECT max(version) FROM prompt_versions WHERE name = ?", [name]).fetchone()[0]
@@ -221,8 +221,7 @@ def _check_exists(con: Any, name: str) -> None:
     if con.execute("SELECT 1 FROM prompt_versions WHERE name = ? LIMIT 1", [name]).fetchone():
         return
     names = [r[0] for r in con.execute("SELECT DISTINCT name FROM prompt_versions ORDER BY name").fetchall()]
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(name, names)
     known = f" Known prompts: {', '.join(names[:20])}{' …' if len(names) > 20 else ''}." if names else ""
     raise PromptNotFoundError(f"No prompt named {name!r} in the store.{hint}{known} "
                               f"Register it with prompts.register({name!r}, template).")

@@ -15,23 +15,18 @@ handler's own words. Checks of meaning (a range, a known column) stay in the han
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import types
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._errors import did_you_mean
+
 Bound = Callable[[dict[str, Any]], Any]
 
 _PLAIN = {bool: "true or false", int: "an integer", float: "a number", str: "text", dict: "an object",
           list: "a list", type(None): "null"}
-
-
-def did_you_mean(value: Any, choices: Sequence[str]) -> str:
-    """``"did you mean 'x'? "`` for the closest of ``choices``, or ``""``: every spelling hint of the views."""
-    close = difflib.get_close_matches(str(value), list(choices), n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
 
 
 def check_range(value: Any, label: str, low: int, high: int | None = None) -> int:
@@ -50,7 +45,8 @@ def check_filter_keys(filters: Any, known: Sequence[str]) -> dict[str, Any]:
         raise ValueError(f"filters must be an object of {', '.join(known)}; got {type(filters).__name__}.")
     unknown = [str(key) for key in filters if key not in known]
     if unknown:
-        raise ValueError(f"unknown filter {unknown[0]!r}: {did_you_mean(unknown[0], known)}check the spelling. "
+        hint = did_you_mean(unknown[0], known) or " Check the spelling."
+        raise ValueError(f"unknown filter {unknown[0]!r}.{hint} "
                          f"Filters: {', '.join(known)}.")
     return filters
 
@@ -70,8 +66,8 @@ def bind(method: str, fn: Callable[..., Any]) -> Bound:
     def bound(params: dict[str, Any]) -> Any:
         unknown = sorted(set(params) - set(specs))
         if unknown:
-            hint = did_you_mean(unknown[0], list(specs))
-            raise ValueError(f"unknown {method} parameter(s) {', '.join(map(repr, unknown))}; {hint}"
+            hint = did_you_mean(unknown[0], specs)
+            raise ValueError(f"unknown {method} parameter(s) {', '.join(map(repr, unknown))}.{hint} "
                              f"{method} takes {takes}.")
         for spec in specs.values():
             if spec.name in params:

@@ -31,7 +31,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from ._params import bind, did_you_mean
+from .._errors import LlmopsError, did_you_mean
+from ._params import bind
 
 logger = logging.getLogger("llmops_nb.widgets")
 
@@ -86,7 +87,7 @@ class Methods:
         return self._bound.get(name)
 
 
-class RpcError(Exception):
+class RpcError(LlmopsError):
     """A request the handler refuses (bad params, missing data): its message goes to the view as is."""
 
 
@@ -186,9 +187,8 @@ def _message(exc: BaseException) -> str:
 
 
 def _unknown_method(method: Any, known: list[str]) -> str:
-    hint = did_you_mean(method, known)
-    hint = hint[:1].upper() + hint[1:]
-    return f"unknown method {method!r}. {hint}This view answers: {', '.join(known) or 'nothing'}."
+    answers = ", ".join(known) or "nothing"
+    return f"unknown method {method!r}.{did_you_mean(method, known)} This view answers: {answers}."
 
 
 def _brief(params: dict[str, Any]) -> str:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..._errors import did_you_mean
 from ...store._queries import _escape_like
-from .._params import check_filter_keys, did_you_mean
+from .._params import check_filter_keys
 from ._sql import View
 
 MAX_FILTER_CHARS = 1000
@@ -100,7 +101,7 @@ def order_by(sort: Any, view: View) -> tuple[str, str, bool]:
         raise ValueError(f"sort.descending must be true or false, got {descending!r}.")
     keys = sort_keys(view)
     if column not in keys:
-        raise ValueError(f"cannot sort by {column!r}: {did_you_mean(column, keys)}columns: {', '.join(keys)}.")
+        raise ValueError(f"cannot sort by {column!r}.{did_you_mean(column, keys)} Columns: {', '.join(keys)}.")
     kind, _, name = column.partition(":")
     if kind == "score":
         i = view.scorer(name)["index"]

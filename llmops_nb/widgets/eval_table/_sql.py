@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..._errors import did_you_mean
 from ...store._connection import get_store
-from .._params import did_you_mean
 from ._sides import Side
 
 FEEDBACK_NAME = "human_feedback"
@@ -140,8 +140,8 @@ class View:
             if s["name"] == name:
                 return s
         names = [s["name"] for s in self.scorers]
-        raise ValueError(f"no scorer {name!r} in this table: {did_you_mean(name, names)}"
-                         f"scorers: {', '.join(names) or 'none'}.")
+        raise ValueError(f"no scorer {name!r} in this table.{did_you_mean(name, names)} "
+                         f"Scorers: {', '.join(names) or 'none'}.")
 
 
 def record_ids(side: Side) -> set[str | None]:

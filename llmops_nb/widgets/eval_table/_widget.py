@@ -27,8 +27,8 @@ from typing import Annotated, Any
 
 import traitlets
 
+from ..._config import current_author
 from ..._html import tag
-from ...evals._util import author as current_user
 from .._base import View as Widget
 from .._base import bundle_available, check_height, check_options, esm_path, in_kernel
 from .._params import check_range
@@ -144,7 +144,7 @@ class EvalTable(Widget, bundle=BUNDLE):
         filters = normalize_filters(kwargs.pop("filters", None), view)
         sort = order_by({"column": kwargs.get("sort_by", "row"), "descending": kwargs.get("sort_desc", False)}, view)
         kwargs["sort_by"], kwargs["sort_desc"] = sort[0], sort[2]
-        super().__init__(compare_to=baseline_key, filters=filters, author=author or current_user() or "",
+        super().__init__(compare_to=baseline_key, filters=filters, author=current_author(author),
                          height=height, **kwargs)
         self.set_trait("run_key", candidate.key)
 

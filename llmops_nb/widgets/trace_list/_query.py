@@ -15,9 +15,10 @@ import threading
 import time
 from typing import Annotated, Any
 
+from ..._errors import did_you_mean
 from ...store._connection import get_store
 from ...store._queries import _epoch_ns, _escape_like, _json_path
-from .._params import check_range, did_you_mean
+from .._params import check_range
 from ._filters import iso, normalize_filters
 
 PAGE_SIZE = 100
@@ -166,8 +167,8 @@ def check_sort(sort: Any) -> tuple[str, bool]:
         raise ValueError(f"sort must be {{'column': ..., 'descending': true|false}}; got {sort!r}.")
     column = sort.get("column", "start_time")
     if column not in SORT_COLUMNS:
-        raise ValueError(f"cannot sort by {column!r}: {did_you_mean(column, SORT_COLUMNS)}"
-                         f"columns: {', '.join(SORT_COLUMNS)}.")
+        raise ValueError(f"cannot sort by {column!r}.{did_you_mean(column, SORT_COLUMNS)} "
+                         f"Columns: {', '.join(SORT_COLUMNS)}.")
     descending = sort.get("descending", True)
     if not isinstance(descending, bool):
         raise ValueError(f"sort.descending must be true or false, got {descending!r}.")
