@@ -26,6 +26,7 @@ step() {
 }
 
 step lint ruff check
+step typecheck mypy
 step js-lint npm --prefix js run lint
 step js-types npm --prefix js run typecheck
 step js-tests npm --prefix js test

@@ -180,8 +180,8 @@ class _MessageAggregator:
         for key in ("stop_reason", "stop_sequence", "stop_details", "container"):
             value = getattr(event.delta, key, None)
             if value is not None or key in ("stop_reason", "stop_sequence"):
-                self.message[key] = value.model_dump(mode="json", warnings=False) if hasattr(
-                    value, "model_dump") else value
+                dump = getattr(value, "model_dump", None)
+                self.message[key] = dump(mode="json", warnings=False) if dump is not None else value
         usage = self.message.setdefault("usage", {})
         # message_delta usage counts are cumulative: they replace, and absent ones keep message_start's.
         for key, value in event.usage.model_dump(mode="json", warnings=False).items():

@@ -16,8 +16,11 @@ from ._attributes import helper_method, scrub_inputs, server_attributes
 
 
 class Aggregator(Protocol):
-    complete: bool  # the provider's final event was seen
     error: str | None  # an error the provider reported inside the stream
+
+    @property
+    def complete(self) -> bool:
+        """The provider's final event was seen."""
 
     def add(self, item: Any) -> bool:
         """Take one chunk/event; True when it carried generated content (for time to first token)."""

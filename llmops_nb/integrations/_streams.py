@@ -24,7 +24,7 @@ from typing import Any
 from .._safety import log_once
 from ._call import Aggregator, Call, CallSpec
 
-__all__ = ["StreamRecorder", "aiter_hook", "attach", "finish_streams_of", "is_patched", "iter_hook"]
+__all__ = ["StreamRecorder", "aiter_hook", "attach", "finish_streams_of", "iter_hook"]
 
 # Stream object -> its recorder, for the class-level __iter__/__aiter__ hooks (weak: never keeps a stream alive).
 _recorders: weakref.WeakKeyDictionary[Any, StreamRecorder] = weakref.WeakKeyDictionary()

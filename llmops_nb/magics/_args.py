@@ -18,7 +18,7 @@ class MagicParser(argparse.ArgumentParser):
         super().__init__(prog=magic, add_help=False, allow_abbrev=False, **kwargs)
         self.example = example
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise UsageError(f"{self.prog}: {message}.\nUsage: {self.format_usage().strip()[7:]}\n"
                          f"Example: {self.example}")
 

@@ -100,7 +100,8 @@ def _describe(exc: BaseException, status: int | None, timeout: bool) -> str:
 def _server_message(exc: BaseException) -> str | None:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        error = body.get("error")
+        inner = error if isinstance(error, dict) else body
         message = inner.get("message")
         if isinstance(message, str) and message:
             return message[:300]
