@@ -13,13 +13,12 @@ the cost — is described in ``_openai.py`` and ``_anthropic.py``.
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.util
 import sys
 import threading
-from typing import Any
+from collections.abc import Callable
 
-from .._safety import log_once
+from .._on_import import after_import
 from ..tracing import _context
 from ._anthropic import disable_anthropic, enable_anthropic
 from ._openai import disable_openai, enable_openai
@@ -55,49 +54,19 @@ def autolog(disable: bool = False) -> list[str]:
                 if enable():
                     names.append(name)
             elif importlib.util.find_spec(name) is not None:
-                _waiting.add(name)
+                if name not in _waiting:
+                    _waiting.add(name)
+                    after_import(name, _enable_after_import(name))
                 names.append(name)
-        if _waiting and _ImportWatcher not in [type(f) for f in sys.meta_path]:
-            sys.meta_path.insert(0, _ImportWatcher())
     return names
 
 
-class _ImportWatcher(importlib.abc.MetaPathFinder):
-    """Patches an SDK right after its top-level package finishes importing."""
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname not in _waiting:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                spec.loader = _PatchAfterLoad(spec.loader, fullname)
-                return spec
-            if spec is not None:
-                return spec
-        return None
-
-
-class _PatchAfterLoad(importlib.abc.Loader):
-    def __init__(self, loader: Any, name: str) -> None:
-        self._loader = loader
-        self._name = name
-
-    def create_module(self, spec: Any) -> Any:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: Any) -> None:
-        self._loader.exec_module(module)
+def _enable_after_import(name: str) -> Callable[[], None]:
+    def enable() -> None:
         with _lock:
-            if self._name not in _waiting:
+            if name not in _waiting:  # autolog(disable=True) came first
                 return
-            _waiting.discard(self._name)
-        try:
-            _PROVIDERS[self._name][0]()
-        except Exception as exc:  # noqa: BLE001 - the user's import must succeed regardless
-            log_once(f"{self._name}.autolog_on_import", exc)
+            _waiting.discard(name)
+        _PROVIDERS[name][0]()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._loader, name)
+    return enable

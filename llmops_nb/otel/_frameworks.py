@@ -14,8 +14,8 @@ LangGraph's hook goes in when LangGraph is imported, like a framework's instrume
 
 from __future__ import annotations
 
+import functools
 import importlib
-import importlib.abc
 import importlib.metadata
 import importlib.util
 import sys
@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from .._on_import import after_import
 from .._safety import log_once
 
 
@@ -85,10 +86,8 @@ def enable_frameworks() -> list[str]:
                     if _instrument(framework):
                         names.append(framework.name)
                 else:
-                    _waiting.add(framework.module)
+                    _wait_for(framework.module)
                     names.append(framework.name)
-        if _waiting and not any(isinstance(f, _ImportWatcher) for f in sys.meta_path):
-            sys.meta_path.insert(0, _ImportWatcher())
     return names
 
 
@@ -137,51 +136,27 @@ def _watch(module: str) -> None:
 
         _langchain.hook_langgraph()
         return
-    _waiting.add(module)
-    if not any(isinstance(f, _ImportWatcher) for f in sys.meta_path):
-        sys.meta_path.insert(0, _ImportWatcher())
+    _wait_for(module)  # no lock: enable_frameworks() holds it while instrumenting
 
 
-class _ImportWatcher(importlib.abc.MetaPathFinder):
-    """Instruments a framework right after its package finishes importing."""
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname not in _waiting:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _InstrumentAfterLoad(spec.loader, fullname)
-                return spec
-        return None
+def _wait_for(module: str) -> None:
+    """Instrument (or hook) ``module`` right after the program imports it, unless turned off first."""
+    if module not in _waiting:
+        _waiting.add(module)
+        after_import(module, functools.partial(_imported, module))
 
 
-class _InstrumentAfterLoad(importlib.abc.Loader):
-    def __init__(self, loader: Any, name: str) -> None:
-        self._loader = loader
-        self._name = name
+def _imported(module: str) -> None:
+    with _lock:
+        if module not in _waiting:  # disable_frameworks() came first
+            return
+        _waiting.discard(module)
+    if module in _BY_MODULE:
+        _instrument(_BY_MODULE[module])
+    else:  # LangGraph: our context hook, on top of LangChain's instrumentor
+        from . import _langchain
 
-    def create_module(self, spec: Any) -> Any:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: Any) -> None:
-        self._loader.exec_module(module)
-        with _lock:
-            if self._name not in _waiting:
-                return
-            _waiting.discard(self._name)
-        if self._name in _BY_MODULE:
-            _instrument(_BY_MODULE[self._name])
-        else:  # LangGraph: our context hook, on top of LangChain's instrumentor
-            from . import _langchain
-
-            _langchain.hook_langgraph()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._loader, name)
+        _langchain.hook_langgraph()
 
 
 __all__ = ["FRAMEWORKS", "Framework", "disable_frameworks", "enable_frameworks", "enabled", "status"]

@@ -61,3 +61,26 @@ def test_a_stream_left_open_ends_with_its_cell():
             stream.close()
     finally:
         llmops_nb.autolog(disable=True)
+
+
+def test_capture_waiting_for_an_import_is_cancelled_by_disable_and_frameworks_wait_too():
+    # One import watcher serves the SDKs and the frameworks (llmops_nb/_on_import.py): autolog()
+    # before the import instruments on import; autolog(disable=True) before the import cancels it.
+    code = (
+        "import sys, json, llmops_nb\n"
+        "from llmops_nb.otel import _frameworks\n"
+        "llmops_nb.autolog()\n"
+        "waiting = _frameworks.status()['waiting_for_import']\n"
+        "import langchain_core\n"
+        "after = _frameworks.status()\n"
+        "llmops_nb.autolog(disable=True)\n"
+        "import openai\n"
+        "from openai.resources.chat.completions import Completions\n"
+        "print(json.dumps([waiting, after['enabled'], hasattr(Completions.create, '__llmops_nb_original__'),\n"
+        "                  'langchain_core' in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    waiting, enabled, openai_patched, imported = json.loads(out.stdout)
+    assert "langchain" in waiting
+    assert "langchain" in enabled and imported
+    assert openai_patched is False
