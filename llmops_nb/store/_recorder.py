@@ -22,6 +22,11 @@ What can go wrong, and what happens (each reported by ``status()``, nothing sile
   write, outside the span transaction).
 - **Exit**: the final flush gets ``EXIT_FLUSH_S``; spans it cannot write are counted on stderr
   and in a note beside the store that the next process records as dropped (``_lost.py``).
+
+Why this module is past ~400 lines: its parts (queue bound, chunking, retry, bisection, flush
+markers, exit) are one state machine around one queue and one lock; split up, each piece would
+reach into the others' state. What could leave did: classification (``_errors``), placeholders
+(``_writer``), the lost-span note (``_lost``), pending traces (``_memory``).
 """
 
 from __future__ import annotations
