@@ -15,8 +15,10 @@ instrumented thread never waits for the store. :func:`install` puts it where spa
 LiteLLM call) wraps an SDK call that our own openai/anthropic capture records, both would count the
 call. The framework's span is then kept as a ``CHAIN`` around our ``CHAT_MODEL`` span, its token
 columns left empty (its attributes still hold them) — when our SDK span was recorded right under it
-(``_context.sdk_calls_under``); a framework that reaches the API past the SDK methods we capture
-(LiteLLM) keeps its LLM span and its count. Spans of the OpenInference/OTel openai and anthropic
+(``_context.llm_calls_under``); a framework that reaches the API past the SDK methods we capture
+(LiteLLM) keeps its LLM span and its count. The same holds between frameworks: DSPy's ``LM.__call__``
+with LiteLLM's ``completion`` right under it becomes the CHAIN, and ``completion`` (with the tokens) counts.
+Spans of the OpenInference/OTel openai and anthropic
 instrumentors themselves are skipped (counted) while our capture of that SDK is on.
 """
 
@@ -110,8 +112,10 @@ class RecordProcessor(SpanProcessor):
             plain = from_readable(span)
             record = to_record(plain, settings.max_payload_chars)
             if record[_record.KIND] in ("LLM", "CHAT_MODEL"):
-                record = _unless_recorded_by_us(record)
-            _context.sdk_calls_under.pop(plain.span_id, None)
+                record = _unless_counted_below(record)
+                if record[_record.KIND] != "CHAIN" and plain.parent_id:
+                    _context.note_llm_call_under(plain.parent_id)
+            _context.llm_calls_under.pop(plain.span_id, None)
             for name in ("attributes", "events", "links"):
                 if plain.dropped.get(name):
                     stats[f"dropped_{name}"] += plain.dropped[name]
@@ -129,10 +133,10 @@ class RecordProcessor(SpanProcessor):
         return _sink.flush(timeout_millis / 1000)
 
 
-def _unless_recorded_by_us(record: tuple[Any, ...]) -> tuple[Any, ...]:
-    # Only when our SDK span is its child, not "its provider is openai": LiteLLM posts to the
-    # OpenAI API past the SDK method we capture, and its LLM span is then the only count.
-    if record[_record.SPAN_ID] not in _context.sdk_calls_under:
+def _unless_counted_below(record: tuple[Any, ...]) -> tuple[Any, ...]:
+    # Only when an LLM span (ours or a framework's) is its child, not "its provider is openai":
+    # LiteLLM posts to the OpenAI API past the SDK method we capture, and its LLM span is then the only count.
+    if record[_record.SPAN_ID] not in _context.llm_calls_under:
         return record
     fields = list(record)
     fields[_record.KIND] = "CHAIN"

@@ -100,21 +100,28 @@ class ForeignParent:
 
     def note_sdk_call(self) -> None:
         """Our SDK capture records a call right under this OTel span (``integrations/_call.py``)."""
-        sdk_calls_under[self.span_id_int] = None
-        if len(sdk_calls_under) > SDK_CALLS_KEPT:  # spans that never end (a bug elsewhere) cannot grow this
-            try:
-                del sdk_calls_under[next(iter(sdk_calls_under))]
-            except (KeyError, RuntimeError, StopIteration):  # another thread changed it meanwhile
-                pass
+        note_llm_call_under(self.span_id_int)
 
     def __repr__(self) -> str:
         return f"<ForeignParent OTel span {self.name!r} span_id={self.span_id}>"
 
 
-#: OTel span ids under which our SDK capture recorded a call; the bridge reads (and forgets) each
-#: when that span ends — the SDK call ended before it — and keeps the span as a CHAIN: one call, one count
-sdk_calls_under: dict[int, None] = {}
-SDK_CALLS_KEPT = 10_000
+#: OTel span ids right under which an LLM call was counted — by our SDK capture or by another
+#: framework's LLM span (DSPy's ``LM.__call__`` around LiteLLM's ``completion``); the bridge reads
+#: (and forgets) each when that span ends — its child ended before it — and keeps the span as a
+#: CHAIN: one call, one count, on the span nearest the wire.
+llm_calls_under: dict[int, None] = {}
+LLM_CALLS_KEPT = 10_000
+
+
+def note_llm_call_under(span_id: int) -> None:
+    llm_calls_under[span_id] = None
+    # Ids of parents that are not OTel spans (ours) are never read: the oldest go past this bound.
+    if len(llm_calls_under) > LLM_CALLS_KEPT:
+        try:
+            del llm_calls_under[next(iter(llm_calls_under))]
+        except (KeyError, RuntimeError, StopIteration):  # another thread changed it meanwhile
+            pass
 
 
 def otel_value(value: Any) -> Any:
