@@ -18,8 +18,8 @@ columns left empty (its attributes still hold them) — when our SDK span was re
 (``_context.llm_calls_under``); a framework that reaches the API past the SDK methods we capture
 (LiteLLM) keeps its LLM span and its count. The same holds between frameworks: DSPy's ``LM.__call__``
 with LiteLLM's ``completion`` right under it becomes the CHAIN, and ``completion`` (with the tokens) counts.
-Spans of the OpenInference/OTel openai and anthropic
-instrumentors themselves are skipped (counted) while our capture of that SDK is on.
+Spans of the OpenInference/OTel openai and anthropic instrumentors themselves are skipped (counted)
+while our capture of that SDK is on.
 """
 
 from __future__ import annotations
