@@ -208,7 +208,13 @@ def test_openai_agents_run_is_one_tree_with_tools_and_each_call_counted_once():
 
         @llmops_nb.trace(kind="AGENT")
         def ask(question):
-            return asyncio.run(run(question))
+            # Not asyncio.run(): it would unset the loop LiteLLM/LlamaIndex left current, which the
+            # module fixture closes at the end; this loop is never made current.
+            loop = asyncio.new_event_loop()
+            try:
+                return loop.run_until_complete(run(question))
+            finally:
+                loop.close()
 
         assert ask("Weather in Paris?") == "It is sunny in Paris."
     trace, spans = tree()
