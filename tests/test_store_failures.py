@@ -172,6 +172,25 @@ def test_drops_are_logged_once_per_write_and_counted_per_trace(store_path):
     assert llmops_nb.sql("SELECT sum(dropped_spans) AS n FROM traces").n[0] == dropped
 
 
+def test_a_flood_of_dropped_traces_is_written_in_parts_each_counted_once(store_path):
+    # 890k single-span traces dropped in one overload held the file 4 s when their counts went
+    # in one use of it; now each DROP_CHUNK traces is its own transaction and its own use.
+    from llmops_nb.store import _writer
+
+    spans(1)
+    assert llmops_nb.flush()
+    traces = 2 * _writer.DROP_CHUNK + 123
+    drops = {key: 1 + key % 3 for key in range(1, traces + 1)}
+    total = sum(drops.values())
+    _writer.write_drops(drops, {"memory bound": total})
+    assert drops == {}  # every part committed and was taken out: a retry would write nothing twice
+    row = llmops_nb.sql("SELECT count(*) AS n, sum(dropped_spans) AS dropped FROM traces "
+                        "WHERE dropped_spans > 0").iloc[0]
+    assert row.n == traces and row.dropped == total
+    log = llmops_nb.sql("SELECT count, traces, reason FROM dropped_spans").iloc[0]
+    assert (log["count"], log["traces"], log["reason"]) == (total, traces, "memory bound")
+
+
 def test_memory_bound_is_in_bytes(store_path):
     spans(1)
     assert llmops_nb.flush()

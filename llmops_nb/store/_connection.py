@@ -106,7 +106,6 @@ class Store:
         """Close the file now (it reopens on the next use)."""
         with self._lock:
             if self._con is not None and self._depth == 0:
-                self.longest_hold_s = max(self.longest_hold_s, time.monotonic() - self._opened_at)
                 con, self._con = self._con, None
                 try:
                     con.execute("USE memory")
@@ -114,6 +113,8 @@ class Store:
                 except Exception:  # noqa: BLE001 - a broken instance: drop it, a new one is made on reopen
                     self._instance = None
                     con.close()
+                # measured once the lock is released: the checkpoint on DETACH is part of the hold
+                self.longest_hold_s = max(self.longest_hold_s, time.monotonic() - self._opened_at)
                 self._reopen_after = time.monotonic() + COOLDOWN_S
 
     def release_instance(self) -> None:

@@ -103,8 +103,10 @@ class Recorder:
         self._pid = os.getpid()
         self._stopping = False
         self._warm = False
-        self._chunk_records = 20_000
-        self._seconds_per_record = 5e-6  # measured from each chunk written
+        # Measured from each chunk written; the first guesses are cautious (a first chunk also pays
+        # for opening the file; single-span traces cost ~15 µs a span in their traces upsert).
+        self._chunk_records = 5_000
+        self._seconds_per_record = 15e-6
         self.apply_limits()
 
     # -- hot path: the sink ---------------------------------------------------------------------
@@ -244,7 +246,9 @@ class Recorder:
         """Size the next chunks to take about CHUNK_TARGET_S, from this one's speed (smoothed)."""
         if records >= 100:
             per_record = seconds / records
-            self._seconds_per_record = 0.7 * self._seconds_per_record + 0.3 * per_record
+            # Slower at once, faster gradually: an underestimate is what would hold the file too long.
+            current = self._seconds_per_record
+            self._seconds_per_record = per_record if per_record > current else 0.7 * current + 0.3 * per_record
             wanted = int(CHUNK_TARGET_S / max(self._seconds_per_record, 1e-7))
             self._chunk_records = max(CHUNK_MIN_RECORDS, min(CHUNK_MAX_RECORDS, wanted))
 
