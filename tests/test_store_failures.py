@@ -210,14 +210,21 @@ def test_memory_bound_is_in_bytes(store_path):
 @pytest.mark.slow
 def test_a_huge_backlog_is_written_in_chunks_that_never_hold_the_file_long():
     from llmops_nb._config import settings
+    from llmops_nb.store._recorder import CHUNK_MAX_RECORDS
 
     settings.flush_interval = 1.0
     store = get_store()
     for _ in range(200):
         spans(1000)
+    opens = store.opens
     assert llmops_nb.flush(timeout=120)
     assert len(llmops_nb.sql("SELECT span_id FROM spans")) == 200_000
-    assert store.longest_hold_s < 1.0, store.longest_hold_s
+    # The adversarial run's backlog went in one transaction that held the file for minutes. Now it
+    # goes in chunks, and the file is released between them: several separate holds. (How long a
+    # hold lasts is measured by benchmarks/overload.py, not asserted on a shared machine; this bound
+    # only catches a return to one giant hold.)
+    assert store.opens - opens >= 200_000 // CHUNK_MAX_RECORDS // 2
+    assert store.longest_hold_s < 10.0, store.longest_hold_s
 
 
 # -- user code only on the caller's thread; the writer watched -----------------------------------------

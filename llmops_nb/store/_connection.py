@@ -70,6 +70,7 @@ class Store:
         self._migrated = False
         self._instance: Any = None
         self.lock_waits = 0
+        self.opens = 0  # times this process attached the file: each one a separate hold
         #: the longest this process kept the file open at once (seconds): another process waited that long
         self.longest_hold_s = 0.0
 
@@ -155,6 +156,7 @@ class Store:
             try:
                 con.execute(f"ATTACH '{_sql_string(os.fspath(self.path))}' AS {_ALIAS}")
                 con.execute(f"USE {_ALIAS}")
+                self.opens += 1
                 break
             except duckdb.Error as exc:
                 named = classify(exc, self.path)
