@@ -257,3 +257,27 @@ def test_export_needs_an_endpoint(monkeypatch):
         llmops_nb.export_otlp("0" * 32)
     with pytest.raises(ValueError, match="http"):
         llmops_nb.configure(otlp_endpoint="ftp://x")
+
+
+def test_imported_llm_spans_around_llm_spans_count_once_in_any_order(tmp_path):
+    # Three LLM spans of one request (framework, its wrapper, the client with the usage), listed
+    # outermost first, as files often are: the one nearest the wire counts.
+    def llm(span, parent, name, tokens=None):
+        attributes = [{"key": "openinference.span.kind", "value": {"stringValue": "LLM"}},
+                      {"key": "llm.model_name", "value": {"stringValue": "gpt-4o-mini"}}]
+        if tokens:
+            attributes.append({"key": "llm.token_count.prompt", "value": {"intValue": str(tokens)}})
+        return {"traceId": "7b8efff798038103d269b633813fc60c", "spanId": span, "parentSpanId": parent,
+                "name": name, "startTimeUnixNano": "1700000000000000000",
+                "endTimeUnixNano": "1700000001000000000", "attributes": attributes}
+
+    spans = [llm("a000000000000001", "", "agent_llm"), llm("a000000000000002", "a000000000000001", "ChatOpenAI"),
+             llm("a000000000000003", "a000000000000002", "ChatCompletion", tokens=12)]
+    document = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {"name": "x"}, "spans": spans}]}]}
+    path = tmp_path / "nested.json"
+    path.write_text(json.dumps(document))
+    assert llmops_nb.import_traces(path)["spans"] == 3
+    trace = llmops_nb.traces().iloc[0]
+    assert trace["llm_calls"] == 1 and trace["input_tokens"] == 12
+    kinds = llmops_nb.spans(trace["trace_id"]).set_index("name")["kind"].to_dict()
+    assert kinds == {"agent_llm": "CHAIN", "ChatOpenAI": "CHAIN", "ChatCompletion": "LLM"}

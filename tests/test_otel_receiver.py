@@ -85,6 +85,37 @@ def test_a_subprocess_sends_through_the_environment(receiver, store_path):
     assert status["spans_received"] == 100 and status["rejected_requests"] == {}
 
 
+NESTED_LLMS = """
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+provider = TracerProvider()
+provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+tracer = provider.get_tracer("served-app")
+# A served LangChain app with the OpenInference openai instrumentor too: the framework's LLM span
+# and, right under it, the client's span of the same request (with its usage); above both, a
+# wrapper that also calls itself an LLM.
+with tracer.start_as_current_span("agent_llm", attributes={"openinference.span.kind": "LLM"}):
+    with tracer.start_as_current_span("ChatOpenAI", attributes={"openinference.span.kind": "LLM",
+                                                                "llm.model_name": "gpt-4o-mini"}):
+        with tracer.start_as_current_span("ChatCompletion", attributes={
+                "openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini", "llm.provider": "openai",
+                "llm.token_count.prompt": 10, "llm.token_count.completion": 5}):
+            pass
+provider.shutdown()
+"""
+
+
+def test_an_llm_span_around_another_from_another_process_counts_once(receiver, store_path):
+    subprocess.run([sys.executable, "-c", NESTED_LLMS], env=subprocess_env(store_path), check=True, timeout=120)
+    llmops_nb.flush()
+    trace = llmops_nb.traces().iloc[0]
+    assert trace["llm_calls"] == 1 and trace["input_tokens"] == 10
+    spans = llmops_nb.spans(trace["trace_id"]).set_index("name")
+    assert spans["kind"].to_dict() == {"agent_llm": "CHAIN", "ChatOpenAI": "CHAIN", "ChatCompletion": "LLM"}
+    assert spans.loc["ChatOpenAI", "attributes"]["gen_ai.response.model"] == "gpt-4o-mini"  # what it said is kept
+
+
 def test_every_route_wants_the_token(receiver):
     assert post(receiver, b"", token="wrong")[0] == 401
     assert post(receiver, b"", path="/v1/metrics")[0] == 404

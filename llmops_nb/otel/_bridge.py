@@ -15,7 +15,7 @@ instrumented thread never waits for the store. :func:`install` puts it where spa
 LiteLLM call) wraps an SDK call that our own openai/anthropic capture records, both would count the
 call. The framework's span is then kept as a ``CHAIN`` around our ``CHAT_MODEL`` span, its token
 columns left empty (its attributes still hold them) — when our SDK span was recorded right under it
-(``_context.llm_calls_under``); a framework that reaches the API past the SDK methods we capture
+(``_llm_count.py``); a framework that reaches the API past the SDK methods we capture
 (LiteLLM) keeps its LLM span and its count. The same holds between frameworks: DSPy's ``LM.__call__``
 with LiteLLM's ``completion`` right under it becomes the CHAIN, and ``completion`` (with the tokens) counts.
 Spans of the OpenInference/OTel openai and anthropic instrumentors themselves are skipped (counted)
@@ -33,9 +33,10 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, Tra
 from .._config import settings
 from .._safety import log_once
 from ..tracing import _context as our_context
-from ..tracing import _record, _sink
+from ..tracing import _sink
 from . import _context
 from ._convert import BadSpanError, OtelSpan, plain_value, to_record
+from ._llm_count import count_once
 
 #: generous, not unlimited: a runaway loop adding attributes still ends somewhere
 LIMITS = dict(max_span_attributes=100_000, max_events=10_000, max_links=10_000, max_event_attributes=10_000,
@@ -111,11 +112,7 @@ class RecordProcessor(SpanProcessor):
                 return
             plain = from_readable(span)
             record = to_record(plain, settings.max_payload_chars)
-            if record[_record.KIND] in ("LLM", "CHAT_MODEL"):
-                record = _unless_counted_below(record)
-                if record[_record.KIND] != "CHAIN" and plain.parent_id:
-                    _context.note_llm_call_under(plain.parent_id)
-            _context.llm_calls_under.pop(plain.span_id, None)
+            record = count_once(record, plain.span_id, plain.parent_id)
             for name in ("attributes", "events", "links"):
                 if plain.dropped.get(name):
                     stats[f"dropped_{name}"] += plain.dropped[name]
@@ -131,17 +128,6 @@ class RecordProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return _sink.flush(timeout_millis / 1000)
-
-
-def _unless_counted_below(record: tuple[Any, ...]) -> tuple[Any, ...]:
-    # Only when an LLM span (ours or a framework's) is its child, not "its provider is openai":
-    # LiteLLM posts to the OpenAI API past the SDK method we capture, and its LLM span is then the only count.
-    if record[_record.SPAN_ID] not in _context.llm_calls_under:
-        return record
-    fields = list(record)
-    fields[_record.KIND] = "CHAIN"
-    fields[_record.MODEL] = fields[_record.INPUT_TOKENS] = fields[_record.OUTPUT_TOKENS] = fields[_record.COST] = None
-    return tuple(fields)
 
 
 def count_rejection(reason: str, count: int = 1) -> None:

@@ -30,6 +30,7 @@ from opentelemetry.context.context import Context, _RuntimeContext
 from opentelemetry.trace.propagation import _SPAN_KEY
 
 from ..tracing import _context
+from ._llm_count import note_llm_call_under
 
 _lock = threading.Lock()
 
@@ -104,24 +105,6 @@ class ForeignParent:
 
     def __repr__(self) -> str:
         return f"<ForeignParent OTel span {self.name!r} span_id={self.span_id}>"
-
-
-#: OTel span ids right under which an LLM call was counted — by our SDK capture or by another
-#: framework's LLM span (DSPy's ``LM.__call__`` around LiteLLM's ``completion``); the bridge reads
-#: (and forgets) each when that span ends — its child ended before it — and keeps the span as a
-#: CHAIN: one call, one count, on the span nearest the wire.
-llm_calls_under: dict[int, None] = {}
-LLM_CALLS_KEPT = 10_000
-
-
-def note_llm_call_under(span_id: int) -> None:
-    llm_calls_under[span_id] = None
-    # Ids of parents that are not OTel spans (ours) are never read: the oldest go past this bound.
-    if len(llm_calls_under) > LLM_CALLS_KEPT:
-        try:
-            del llm_calls_under[next(iter(llm_calls_under))]
-        except (KeyError, RuntimeError, StopIteration):  # another thread changed it meanwhile
-            pass
 
 
 def otel_value(value: Any) -> Any:

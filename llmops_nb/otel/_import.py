@@ -25,6 +25,7 @@ from typing import Any
 from .._config import settings
 from ..tracing import _sink
 from ._convert import BadSpanError, OtelSpan, plain_value, to_record
+from ._llm_count import count_once_in
 from ._otlp_decode import MalformedError, decode_json
 
 _MLFLOW_STATUS = {"OK": 1, "ERROR": 2}
@@ -40,6 +41,7 @@ def import_traces(source: Any, *, experiment_ids: list[str] | None = None, max_r
     traces: set[int] = set()
     rejected: dict[str, int] = {}
     seen: set[tuple[int, int]] = set()
+    converted: list[tuple[tuple[Any, ...], int, int]] = []
     for span in spans:
         key = (span.trace_id, span.span_id)
         if key in existing or key in seen:
@@ -47,13 +49,14 @@ def import_traces(source: Any, *, experiment_ids: list[str] | None = None, max_r
             continue
         seen.add(key)
         try:
-            record = to_record(span, cap)
+            converted.append((to_record(span, cap), span.span_id, span.parent_id))
         except BadSpanError as exc:
             rejected[str(exc)] = rejected.get(str(exc), 0) + 1
             continue
+        traces.add(span.trace_id)
+    for record in count_once_in(converted):  # an LLM span around another LLM span counts once
         _sink.emit(record)
         taken += 1
-        traces.add(span.trace_id)
     _sink.flush(60.0)
     return {"traces": len(traces), "spans": taken, "skipped_existing": skipped, "rejected": rejected}
 

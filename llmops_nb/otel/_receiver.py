@@ -46,6 +46,7 @@ from .._safety import log_once
 from ..store._recorder import recorder
 from ..tracing import _sink
 from ._convert import BadSpanError, to_record
+from ._llm_count import count_once
 from ._otlp_decode import MalformedError, decode_json, decode_protobuf
 
 MAX_CONNECTIONS = 16
@@ -134,7 +135,7 @@ class Receiver:
                 seen.add(key)
                 order.append(key)
                 try:
-                    record = to_record(span, cap)
+                    record = count_once(to_record(span, cap), span.span_id, span.parent_id)
                 except BadSpanError as exc:
                     reasons.append(str(exc))
                     continue
