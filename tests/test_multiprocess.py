@@ -10,9 +10,12 @@ import pytest
 from support import subprocess_env
 
 WRITER = """
-import sys, time, llmops_nb
+import os, sys, time, llmops_nb
 llmops_nb.configure(flush_interval=0.05)
-tag = sys.argv[1]
+tag, started = sys.argv[1], sys.argv[2]
+deadline = time.monotonic() + 60
+while not os.path.exists(started) and time.monotonic() < deadline:  # the reader is reading: go
+    time.sleep(0.01)
 for i in range(300):
     with llmops_nb.span(f"{tag}-{i}", kind="AGENT") as root:
         root.set_inputs({"writer": tag, "i": i})
@@ -27,7 +30,8 @@ print("written", llmops_nb.status()["spans_written"], flush=True)
 """
 
 READER = """
-import time, llmops_nb
+import pathlib, sys, time, llmops_nb
+started = pathlib.Path(sys.argv[1])
 reads = errors = during = 0
 deadline = time.monotonic() + 60
 seen = 0
@@ -40,6 +44,7 @@ while time.monotonic() < deadline:
     except Exception as exc:
         errors += 1
         print("read error", exc, flush=True)
+    started.touch()  # after the first read: the writers start now, so reads overlap their writes
     if seen >= 600:
         break
     time.sleep(0.02)
@@ -50,10 +55,11 @@ print("reads", reads, "errors", errors, "during", during, "seen", seen, flush=Tr
 @pytest.mark.slow
 def test_two_writers_and_a_reader_share_one_file(store_path):
     env = subprocess_env(store_path)
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, tag], stdout=subprocess.PIPE,
+    started = str(store_path.with_name("reader-started"))
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, tag, started], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=env) for tag in ("A", "B")]
-    reader = subprocess.Popen([sys.executable, "-c", READER], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=env)
+    reader = subprocess.Popen([sys.executable, "-c", READER, started], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env)
     outs = [proc.communicate(timeout=240) for proc in [*writers, reader]]
     for proc, (out, err) in zip([*writers, reader], outs):
         assert proc.returncode == 0, err
