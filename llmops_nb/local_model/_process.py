@@ -42,6 +42,12 @@ from ._serve import KEY_ENV, LOG_DIR_ENV
 logger = logging.getLogger("llmops_nb.local_model")
 _TAIL_LINES = 15
 _MAX_TAIL_LINES = 60
+# faulthandler's names for the fatal signals it reports. The first report names the signal that
+# started the crash: dumping every thread's stack can itself crash (another thread's frames change
+# under it), and the process then dies of that second signal, seen in CI as SIGILL → SIGSEGV.
+_FAULTHANDLER_SIGNALS = {"Illegal instruction": signal.SIGILL, "Segmentation fault": signal.SIGSEGV,
+                         "Bus error": signal.SIGBUS, "Floating-point exception": signal.SIGFPE,
+                         "Aborted": signal.SIGABRT}
 _RECOVER = "Once the cause is fixed, start a new server with llmops_nb.local_model.local_server(restart=True)."
 
 
@@ -239,20 +245,29 @@ class LocalServer:
 
     def _cause(self, code: int) -> str:
         oom = self._oom_before is not None and (_oom_kills() or 0) > self._oom_before
+        if code < 0:
+            first = _first_fatal_signal(self._log_lines())
+            code = -first if first is not None else code
         return describe_exit(code, oom_killed=oom)
 
-    def _log_note(self) -> str:
+    def _log_lines(self) -> list[str] | None:
+        """What the current process wrote to the log (None when the log cannot be read)."""
         try:
             with open(self.log_path, "rb") as log:
                 log.seek(self._log_start)
-                lines = log.read().decode(errors="replace").strip().splitlines()[-_MAX_TAIL_LINES:]
+                return log.read().decode(errors="replace").strip().splitlines()
         except OSError:
+            return None
+
+    def _log_note(self) -> str:
+        lines = self._log_lines()
+        if lines is None:
             return ""
         if not lines:
             return f"\nIts log: {self.log_path}"
-        # From faulthandler's header when there is one: it names the signal and every thread's stack.
+        # From faulthandler's first header when there is one: it names the signal and every thread's stack.
         fatal = [i for i, line in enumerate(lines) if line.startswith("Fatal Python error")]
-        lines = lines[fatal[-1]:] if fatal else lines[-_TAIL_LINES:]
+        lines = lines[fatal[0]:][:_MAX_TAIL_LINES] if fatal else lines[-_TAIL_LINES:]
         return f"\nIts log ({self.log_path}) ends with:\n" + "\n".join(lines)
 
     def _remove_log(self) -> None:
@@ -295,6 +310,16 @@ def describe_exit(code: int, *, oom_killed: bool = False) -> str:
     if number == signal.SIGABRT:
         return "llama.cpp aborted (SIGABRT) on an internal check; the log names it"
     return f"killed by {name} ({signal.strsignal(number) if name != f'signal {number}' else 'unknown signal'})"
+
+
+def _first_fatal_signal(lines: list[str] | None) -> int | None:
+    """The signal named by faulthandler's first "Fatal Python error: <signal>" line, if any."""
+    for line in lines or ():
+        if line.startswith("Fatal Python error: "):
+            # A second report can start on the same line, mid-traceback: only its start is a name.
+            text = line.removeprefix("Fatal Python error: ")
+            return next((int(number) for name, number in _FAULTHANDLER_SIGNALS.items() if text.startswith(name)), None)
+    return None
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
