@@ -27,6 +27,7 @@ from .tracing import span as span
 from .tracing import trace as trace
 
 _runtime.install()  # the store's recorder receives every span this process ends
+_runtime.start_replay_from_environment()
 
 __version__ = "0.1.0"
 
@@ -63,6 +64,7 @@ _LAZY = {
     "receive": ("llmops_nb.otel._receiver", "receive"),
     "export_otlp": ("llmops_nb.otel._export", "export_otlp"),
     "import_traces": ("llmops_nb.otel._import", "import_traces"),
+    "replay": ("llmops_nb.replay", ""),
 }
 
 __all__ = [
@@ -97,6 +99,7 @@ __all__ = [
     "make_judge",
     "prompts",
     "receive",
+    "replay",
     "scorer",
     "scorers",
     "show",

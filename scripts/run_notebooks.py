@@ -4,6 +4,12 @@
     python scripts/run_notebooks.py path.ipynb ...  # just these
     python scripts/run_notebooks.py --strip         # remove outputs in place, run nothing
     python scripts/run_notebooks.py --save-to DIR   # also keep the executed copies, to look at
+    python scripts/run_notebooks.py --record        # run live and write each notebook's recording
+
+Each notebook ships with its recording (``notebooks/NAME.llmops``, made with ``--record``). After
+the live run, the notebook runs again with every LLM call answered from that recording (no
+network, no key, no model) and its outputs must equal the recorded ones: ``python -m llmops_nb
+run NOTEBOOK --replay FILE``, the check a user runs in their own CI.
 
 Notebooks run as a newcomer without an API key would: the provider variables are removed from
 the kernel's environment (so the offline model answers) unless --keep-provider-env is given, and
@@ -21,7 +27,6 @@ import argparse
 import asyncio
 import os
 import re
-import signal
 import sys
 import tempfile
 import time
@@ -32,6 +37,9 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+from llmops_nb.replay._notebook import NotebookRunError, exit_cause
+from llmops_nb.replay._notebook import run as run_with_recording
 
 ROOT = Path(__file__).resolve().parent.parent
 # Runs after the notebook's own cells, in the same kernel.
@@ -95,12 +103,30 @@ async def _execute(nb: nbformat.NotebookNode, path: Path, timeout: int, tmp: Pat
     except CellExecutionError as exc:
         return re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # tracebacks come colored
     except DeadKernelError:
-        return f"the kernel died {_exit_cause(kernel)} while running {_cell_name(running)}"
+        return f"the kernel died {exit_cause(kernel)} while running {_cell_name(running)}"
     except CellTimeoutError:
         return f"{_cell_name(running)} ran longer than --timeout={timeout} s"
     finally:
         if kernel.has_kernel:  # nbclient leaves a kernel it did not create running
             await kernel.shutdown_kernel(now=True)
+    return None
+
+
+def record_or_replay(path: Path, timeout: int, *, record: bool) -> str | None:
+    """Write the notebook's recording, or replay it from the recording and compare; an error message or None."""
+    recording = path.with_suffix(".llmops")
+    if not record and not recording.exists():
+        if path.resolve().parent != ROOT / "notebooks":
+            return None  # a notebook from elsewhere: replayed only when it has a recording
+        return f"no recording {recording}: make it with `python scripts/run_notebooks.py --record {path}`"
+    try:
+        difference = run_with_recording(path, record=recording if record else None,
+                                        replay=None if record else recording, timeout=timeout)
+    except (NotebookRunError, ValueError) as exc:
+        return f"{'recording' if record else 'replaying'} {recording}: {exc}"
+    if difference is not None:
+        return (f"replayed from {recording}, {difference}\nIf the change is intended, record again: "
+                f"`python scripts/run_notebooks.py --record {path}`")
     return None
 
 
@@ -112,20 +138,6 @@ def _cell_name(running: dict[str, Any]) -> str:
     return f"{what} index {running['index']} (counting from 0; first line `{lines[0] if lines else ''}`)"
 
 
-def _exit_cause(kernel: AsyncKernelManager) -> str:
-    process = getattr(kernel.provisioner, "process", None)
-    code = process.poll() if process is not None else None
-    if code is None:
-        return ""
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"(killed by {name}: {signal.strsignal(-code) or 'a signal'})"
-    return f"(exit code {code})"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
@@ -133,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strip", action="store_true", help="remove outputs in place and exit")
     parser.add_argument("--save-to", type=Path, help="write the executed notebooks to this folder")
     parser.add_argument("--keep-provider-env", action="store_true", help="let notebooks use your API keys")
+    parser.add_argument("--record", action="store_true",
+                        help="run each notebook live and write its recording (NAME.llmops beside it); no replay check")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
     if not paths:
@@ -154,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAIL {path}: saved with outputs; run `python scripts/run_notebooks.py --strip {path}`")
             continue
         start = time.perf_counter()
-        error = run(path, args.timeout, args.save_to)
+        error = (record_or_replay(path, args.timeout, record=True) if args.record
+                 else run(path, args.timeout, args.save_to) or record_or_replay(path, args.timeout, record=False))
         seconds = time.perf_counter() - start
         if error:
             failures.append(path)

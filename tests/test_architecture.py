@@ -23,7 +23,7 @@ LAYERS = {
     "_on_import": 0,
     "tracing": 1,  # spans, context, records, the sink protocol
     "store": 2, "integrations": 2,  # the sink and the DuckDB file; SDK capture
-    "models": 3, "_trace": 3, "local_model": 3, "otel": 3, "_autolog": 3,
+    "models": 3, "_trace": 3, "local_model": 3, "otel": 3, "_autolog": 3, "replay": 3,
     "evals": 4, "prompts": 4, "_diff": 4,
     "widgets": 5, "magics": 5, "_export": 5, "_runtime": 5, "__main__": 5,  # views, magics, wiring
     "__init__": 6,

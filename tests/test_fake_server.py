@@ -314,7 +314,7 @@ def test_default_reply_echoes_deterministically(server, oai, claude):
 def test_unknown_route_is_a_404_and_queue_is_kept(server, oai):
     server.enqueue("kept for later")
     with pytest.raises(openai.NotFoundError):
-        oai.embeddings.create(model="text-embedding-3-small", input="x")
+        oai.moderations.create(input="x")
     assert server.pending == 1
     assert oai.chat.completions.create(model="gpt-4o", messages=user("hi")).choices[0].message.content == (
         "kept for later")

@@ -29,6 +29,7 @@ server rather than ``llama_cpp.server``, with the measurements: ``_serve``'s doc
 
 from __future__ import annotations
 
+import sys
 import threading
 
 from ._install import MODEL, LocalModelError
@@ -51,6 +52,8 @@ def local_server(*, restart: bool = False) -> LocalServer:
     >>> openai.OpenAI(base_url=server.base_url, api_key=server.api_key)  # doctest: +SKIP
     """
     global _shared
+    if _replaying_offline():
+        return _STAND_IN  # type: ignore[return-value]
     with _shared_lock:
         if _shared is not None and (restart or _shared.closed):
             _shared.close()
@@ -60,3 +63,35 @@ def local_server(*, restart: bool = False) -> LocalServer:
         server = _shared
     server.check()
     return server
+
+
+class ReplayStandIn:
+    """What ``local_server()`` gives while a strict replay answers every call: no process, no model.
+
+    Requests to its ``base_url`` never leave the kernel (the replay answers them), so a notebook
+    recorded with the offline model re-runs where llama-cpp-python is not even installed.
+    """
+
+    model = MODEL
+    base_url = "http://127.0.0.1:9/v1"  # nothing listens there
+    api_key = "replay"
+    pid = None
+    restarts = 0
+    closed = False
+
+    def check(self, *, connection_failed: bool = False) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "LocalServer(replaying: answers come from the recording)"
+
+
+_STAND_IN = ReplayStandIn()  # one, so that clients made for it are kept (llmops_nb.models compares servers)
+
+
+def _replaying_offline() -> bool:
+    replay = sys.modules.get("llmops_nb.replay")  # not loaded: never turned on
+    return replay is not None and bool(replay.serves_offline())

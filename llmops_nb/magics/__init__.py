@@ -1,4 +1,4 @@
-"""IPython magics: ``%%llm_trace``, ``%llm_autotrace``, ``%llm_sql``, ``%llm_receive``.
+"""IPython magics: ``%%llm_trace``, ``%llm_autotrace``, ``%llm_sql``, ``%llm_receive``, ``%llm_replay``.
 
 Loaded by ``%load_ext llmops_nb``.
 """
@@ -9,6 +9,7 @@ from typing import Any
 
 from ._prompt_magic import PromptMagics
 from ._receive_magic import ReceiveMagics
+from ._replay_magic import ReplayMagics
 from ._sql_magic import SqlMagics
 from ._trace_magic import TraceMagics
 from ._traces_magic import TracesMagics
@@ -25,6 +26,7 @@ def load(ipython: Any) -> None:
     ipython.register_magics(PromptMagics(ipython))
     ipython.register_magics(TracesMagics(ipython))
     ipython.register_magics(ReceiveMagics(ipython))
+    ipython.register_magics(ReplayMagics(ipython))
     ipython.input_transformers_cleanup.append(trace_magics.rewrite_cell)
     ipython.events.register("pre_run_cell", trace_magics.pre_run_cell)
     ipython.events.register("post_run_cell", trace_magics.post_run_cell)

@@ -102,6 +102,7 @@ def m004_drop_log(con: Any) -> None:
 # unique across them and each migration touches only its feature's tables.
 from ._schema_evals import MIGRATIONS as _EVAL_MIGRATIONS  # noqa: E402
 from ._schema_prompts import MIGRATIONS as _PROMPT_MIGRATIONS  # noqa: E402
+from ._schema_replay import MIGRATIONS as _REPLAY_MIGRATIONS  # noqa: E402
 
 # The order files apply them in, whatever their feature: it only ever grows at the end, so every
 # file's applied list is a prefix of it.
@@ -111,7 +112,7 @@ ORDER = (
     "e001_eval_datasets", "e002_eval_runs", "e003_assessments",
     "p001_prompt_versions", "p002_prompt_aliases",
     # wave 2 (2026-12)
-    "m005_drop_log_per_write", "e004_assessments_passed",
+    "m005_drop_log_per_write", "e004_assessments_passed", "r001_recorded_calls",
 )
 
 
@@ -124,7 +125,7 @@ def m005_drop_log_per_write(con: Any) -> None:
 
 
 def _ordered() -> list[tuple[str, Callable[[Any], None]]]:
-    defined = dict(MIGRATIONS + _EVAL_MIGRATIONS + _PROMPT_MIGRATIONS)
+    defined = dict(MIGRATIONS + _EVAL_MIGRATIONS + _PROMPT_MIGRATIONS + _REPLAY_MIGRATIONS)
     missing = sorted(set(defined) - set(ORDER))
     if missing or len(defined) != len(ORDER):
         raise RuntimeError(f"migrations {missing or 'listed twice'} must be appended to ORDER in _migrations.py")

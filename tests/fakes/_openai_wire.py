@@ -180,3 +180,21 @@ def responses(reply: Reply, usage: Usage, body: dict[str, Any], seq: int) -> Ren
     failure = {"type": "error", "code": "server_error", "param": None, "sequence_number": reply.fail_after or 0,
                "message": reply.error_message or "The server had an error while streaming."}
     return Rendered(headers=headers, events=events, error_event=("error", failure))
+
+
+# -- Embeddings -------------------------------------------------------------------
+
+def embeddings(reply: Reply, usage: Usage, body: dict[str, Any], seq: int) -> Rendered:
+    """A vector per input, derived from the input's text (equal inputs, equal vectors)."""
+    import hashlib
+
+    inputs = body.get("input")
+    texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
+    data = []
+    for index, text in enumerate(texts):
+        digest = hashlib.sha256(str(text).encode()).digest()
+        data.append({"object": "embedding", "index": index, "embedding": [round(b / 255, 4) for b in digest[:8]]})
+    tokens = usage.input_tokens
+    return Rendered(headers={"x-request-id": f"req_fake{seq}"},
+                    body={"object": "list", "data": data, "model": str(body.get("model", "text-embedding-fake")),
+                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})

@@ -8,7 +8,7 @@ Point the real SDK clients at it and script what the "model" answers::
         client.chat.completions.create(model="gpt-4o", messages=[...])
         server.requests[-1].body["messages"]      # what the SDK sent
 
-Routes: ``POST /v1/chat/completions`` and ``POST /v1/responses`` (OpenAI),
+Routes: ``POST /v1/chat/completions``, ``POST /v1/responses`` and ``POST /v1/embeddings`` (OpenAI),
 ``POST /v1/messages`` (Anthropic), each as JSON or, with ``"stream": true``, as
 server-sent events over chunked transfer encoding, so a dropped connection is a
 real protocol error on the client side. Replies are taken first in, first out
@@ -39,6 +39,7 @@ _Renderer = Callable[[Reply, Usage, dict[str, Any], int], Rendered]
 _ROUTES: dict[str, tuple[_Renderer, Callable[[Reply, int], Rendered], str]] = {
     "/v1/chat/completions": (_openai_wire.chat, _openai_wire.error, "messages"),
     "/v1/responses": (_openai_wire.responses, _openai_wire.error, "input"),
+    "/v1/embeddings": (_openai_wire.embeddings, _openai_wire.error, "input"),
     "/v1/messages": (_anthropic_wire.messages, _anthropic_wire.error, "messages"),
 }
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
