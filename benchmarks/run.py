@@ -24,7 +24,8 @@ from benchmarks._harness import ROOT
 from benchmarks._report import Context, Section, Target, render
 from benchmarks._standalone import keep as keep_standalone
 
-BENCHMARKS = ("overhead", "burst", "persist", "query", "imports", "overload", "otel", "replay_bench")
+BENCHMARKS = ("overhead", "burst", "persist", "query", "imports", "overload", "otel", "replay_bench",
+              "notebook_replay")
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 
 

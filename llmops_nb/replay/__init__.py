@@ -16,6 +16,7 @@ equal requests are answered in recorded order. A replayed span carries the attri
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable
@@ -153,8 +154,7 @@ def import_(path: str | os.PathLike[str], recording: str | None = None) -> int:
     """Copy a recording file's calls into the store (under ``recording``, default its own name)."""
     calls, _ = read_file(path)
     if recording is not None:
-        calls = [RecordedCall(recording, *[getattr(c, f) for f in RecordedCall.__dataclass_fields__][1:])
-                 for c in calls]
+        calls = [dataclasses.replace(c, recording=recording) for c in calls]
     if calls:
         _insert(calls)
     return len(calls)

@@ -35,6 +35,8 @@ class RecordedCall:
     client: str | None = None
     trace_id: str | None = None
     span_id: str | None = None
+    provider: str | None = None
+    model: str | None = None
 
     @property
     def size(self) -> int:

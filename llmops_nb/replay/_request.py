@@ -93,5 +93,25 @@ def path_of(url: str) -> str:
     return parts.path + f"?{redact_text(parts.query)}" if parts.query else parts.path
 
 
+def provider_of(url: str, path: str) -> str:
+    """Who answered, by host: the providers' own APIs by name, anything else as compatible with one."""
+    host = (urlsplit(url).hostname or "").lower()
+    for suffix, name in ((".openai.azure.com", "azure"), ("openai.com", "openai"), ("anthropic.com", "anthropic")):
+        if host.endswith(suffix):
+            return name
+    messages = urlsplit(url).path.rstrip("/").endswith("/messages")
+    return "anthropic-compatible" if messages else "openai-compatible"
+
+
+def model_of(text: str) -> str | None:
+    if not text.startswith("{"):
+        return None
+    try:
+        model = json.loads(text).get("model")
+    except ValueError:
+        return None
+    return model if isinstance(model, str) else None
+
+
 def call_key(method: str, path: str, text: str) -> str:
     return hashlib.sha256(f"{method} {path}\n{text}".encode()).hexdigest()

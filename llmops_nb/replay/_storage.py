@@ -30,7 +30,7 @@ from ._recording import RecordedCall
 
 FORMAT = "llmops_nb.recording/1"
 _COLUMNS = ("recording", "started_ns", "call_key", "method", "path", "request", "status", "headers", "chunks",
-            "complete", "client", "trace_id", "span_id")
+            "complete", "client", "trace_id", "span_id", "provider", "model")
 _RETRIES = 3
 _BATCH = 256
 
@@ -46,7 +46,7 @@ def _schema() -> Any:
                       ("method", pa.string()), ("path", pa.string()), ("request", pa.large_string()),
                       ("status", pa.int32()), ("headers", pa.string()), ("chunks", pa.list_(pa.large_binary())),
                       ("complete", pa.bool_()), ("client", pa.string()), ("trace_id", pa.string()),
-                      ("span_id", pa.string())])
+                      ("span_id", pa.string()), ("provider", pa.string()), ("model", pa.string())])
 
 
 def _table(calls: Iterable[RecordedCall], metadata_: dict[str, str] | None = None) -> Any:

@@ -28,7 +28,7 @@ from .._redact import is_secret_name, redact_text
 from .._safety import log_once
 from ..tracing import get_current_span
 from ._recording import Index, RecordedCall
-from ._request import Normalizer, call_key, is_llm_call, path_of
+from ._request import Normalizer, call_key, is_llm_call, model_of, path_of, provider_of
 
 MODES = ("off", "record", "strict", "fallthrough")
 _LLM_KINDS = {"CHAT_MODEL", "LLM", "EMBEDDING"}
@@ -109,7 +109,8 @@ def _plan(session: Session, request: Any, body: bytes, recording_stream: type) -
         def done(chunks: list[bytes], complete: bool) -> None:
             body, headers = stored_body(chunks, _kept_headers(response.headers))
             call = RecordedCall(session.recording, started_ns, key, request.method, path, text, response.status_code,
-                                headers, body, complete, client, *ids)
+                                headers, body, complete, client, trace_id=ids[0], span_id=ids[1],
+                                provider=provider_of(str(request.url), path), model=model_of(text))
             session.put(call)
             session.count("recorded")
 

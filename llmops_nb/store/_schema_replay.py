@@ -36,6 +36,8 @@ def r001_recorded_calls(con: Any) -> None:
             client       VARCHAR,           -- the SDK and version, from the User-Agent (OpenAI/Python 1.99.0)
             trace_id     VARCHAR,           -- the span that made the call, when traced
             span_id      VARCHAR,
+            provider     VARCHAR,           -- openai, anthropic, azure, or openai-/anthropic-compatible (by host)
+            model        VARCHAR,           -- the request's model
             recorded_at  TIMESTAMP NOT NULL
         )
         """
