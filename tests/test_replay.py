@@ -506,3 +506,23 @@ def test_the_offline_model_replays_without_its_server(tmp_path: Path) -> None:
     assert get_model("local:/smollm2").chat("Name a colour", max_tokens=8).text == live
     assert replay.status()["replayed"] == 1
     forget_models()
+
+
+def test_a_span_of_another_tracer_being_current_changes_nothing(server: FakeLLMServer) -> None:
+    # Seen in the full suite: an OpenTelemetry span current in our context (a ForeignParent, which
+    # has no kind) made the call go out unrecorded.
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from llmops_nb.otel._context import ForeignParent
+    from llmops_nb.tracing._context import current_span
+
+    replay.start("record", recording="foreign")
+    with TracerProvider().get_tracer("app").start_as_current_span("outer") as outer:
+        token = current_span.set(ForeignParent(outer))
+        try:
+            with openai.OpenAI(api_key=KEY, base_url=server.openai_base_url) as client:
+                client.chat.completions.create(model="gpt-4o", messages=HI)
+        finally:
+            current_span.reset(token)
+    assert replay.flush() and replay.status()["recorded"] == 1
+    assert "replay.request" not in llmops_nb.status()["internal_failures"]

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._errors import LlmopsError
+
 SETUP_CELL = "import llmops_nb  # added by `python -m llmops_nb run`: record or replay from the first cell on"
 FINISH_CELL = """\
 import llmops_nb
@@ -44,7 +46,7 @@ VOLATILE = [
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-class NotebookRunError(RuntimeError):
+class NotebookRunError(LlmopsError, RuntimeError):
     """The notebook could not be run to its end; the message names the cell and the cause."""
 
 

@@ -24,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .._errors import LlmopsError
 from .._safety import log_once
 from ..store import get_store
 from ._recording import RecordedCall
@@ -35,7 +36,7 @@ _RETRIES = 3
 _BATCH = 256
 
 
-class RecordingError(ValueError):
+class RecordingError(LlmopsError, ValueError):
     """A recording file that cannot be used; the message says why and what to do."""
 
 

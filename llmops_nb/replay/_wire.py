@@ -85,7 +85,8 @@ def _plan(session: Session, request: Any, body: bytes, recording_stream: type) -
     text = session.normalizer.body_text(body, request.headers.get("content-type", ""))
     key = call_key(request.method, path, text)
     span = get_current_span()
-    llm_span = span if span is not None and span.kind in _LLM_KINDS else None
+    # (a span of another tracer may be current, e.g. an OpenTelemetry parent: it has no kind)
+    llm_span = span if getattr(span, "kind", None) in _LLM_KINDS else None
     if session.mode in ("strict", "fallthrough"):
         call = session.index.take(key)
         if call is not None:
