@@ -9,15 +9,12 @@ one at the end. ``docs/schema.md`` is generated from this list
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
-MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = []
+from ._migration_list import Migration, Migrations
 
-
-def migration(fn: Callable[[Any], None]) -> Callable[[Any], None]:
-    MIGRATIONS.append((fn.__name__, fn))
-    return fn
+_CORE = Migrations()  # this file's own; MIGRATIONS below is every feature's, in ORDER
+migration = _CORE.add
 
 
 @migration
@@ -124,8 +121,8 @@ def m005_drop_log_per_write(con: Any) -> None:
     con.execute("ALTER TABLE dropped_spans ADD COLUMN reason VARCHAR")  # memory bound, unwritable span, ...
 
 
-def _ordered() -> list[tuple[str, Callable[[Any], None]]]:
-    defined = dict(MIGRATIONS + _EVAL_MIGRATIONS + _PROMPT_MIGRATIONS + _REPLAY_MIGRATIONS)
+def _ordered() -> list[tuple[str, Migration]]:
+    defined = dict(_CORE + _EVAL_MIGRATIONS + _PROMPT_MIGRATIONS + _REPLAY_MIGRATIONS)
     missing = sorted(set(defined) - set(ORDER))
     if missing or len(defined) != len(ORDER):
         raise RuntimeError(f"migrations {missing or 'listed twice'} must be appended to ORDER in _migrations.py")

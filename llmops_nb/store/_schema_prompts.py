@@ -6,15 +6,12 @@ once per file, recorded by name. Never edit or reorder one that has been release
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = []
+from ._migration_list import Migrations
 
-
-def _migration(fn: Callable[[Any], None]) -> Callable[[Any], None]:
-    MIGRATIONS.append((fn.__name__, fn))
-    return fn
+MIGRATIONS = Migrations()
+_migration = MIGRATIONS.add
 
 
 @_migration
