@@ -206,10 +206,12 @@ def test_fallthrough_answers_what_was_recorded_and_records_the_rest(server: Fake
         sent = len(server.requests)
         assert client.chat.completions.create(model="gpt-4o", messages=HI) == first
         assert len(server.requests) == sent  # answered from the recording
-        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "new"}])
+        new = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "new"}])
         assert len(server.requests) == sent + 1  # sent, and recorded
+        assert client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "new"}]) == new
+        assert len(server.requests) == sent + 1  # the repeat is answered from what was just recorded
     assert replay.flush()
-    assert replay.status().items() >= {"replayed": 1, "passed_through": 1, "recorded": 1}.items()
+    assert replay.status().items() >= {"replayed": 2, "passed_through": 1, "recorded": 1, "repeated": 1}.items()
     assert len(llmops_nb.sql("SELECT * FROM recorded_calls WHERE recording = 'mixed'")) == 2
 
 

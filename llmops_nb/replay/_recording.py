@@ -57,6 +57,13 @@ class Index:
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_key.values())
 
+    def add(self, call: RecordedCall) -> None:
+        """A call just recorded (fallthrough): equal requests after it are answered from it."""
+        with self._lock:
+            calls = self._by_key.setdefault(call.call_key, [])
+            calls.append(call)
+            self._used[call.call_key] = len(calls)  # this one was the live answer: it is used
+
     def take(self, key: str) -> RecordedCall | None:
         """The next recorded answer to this request, or None if it was never recorded."""
         calls = self._by_key.get(key)

@@ -114,6 +114,8 @@ def _plan(session: Session, request: Any, body: bytes, recording_stream: type) -
                                 provider=provider_of(str(request.url), path), model=model_of(text))
             session.put(call)
             session.count("recorded")
+            if session.mode == "fallthrough":
+                session.index.add(call)
 
         response.stream = recording_stream(response.stream, done)
         return response
