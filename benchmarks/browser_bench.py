@@ -369,7 +369,7 @@ def screenshot(path: Path) -> None:
                 explorer = page.locator(".lnb-explorer")
                 rows = explorer.locator(".lnb-row:not([hidden])")
                 expect(rows).to_have_count(9, timeout=TIMEOUT_MS)
-                rows.filter(has_text="openai.chat.completions.create").last.click()
+                rows.filter(has_text="· chat").last.click()  # LLM rows read "model · operation"
                 expect(explorer.locator(".lnb-msg.lnb-role-tool").first).to_be_visible()
                 page.mouse.move(0, 0)  # no hover highlight
                 # another cell active: no cell toolbar over the picture

@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ._format import cost
 from ._html import escape
 
 TRACE = "trace"
@@ -143,7 +144,7 @@ def _parts(f: dict[str, Any]) -> list[str]:
         f"{f['spans']} span{'s' if f['spans'] != 1 else ''}",
         f"{f['llm_calls']} LLM call{'s' if f['llm_calls'] != 1 else ''}",
         f"{tokens:,} tokens ({f['input_tokens']:,} in / {f['output_tokens']:,} out)",
-        "cost n/a" if f["cost"] is None else f"${f['cost']:.4f}",
+        "cost n/a" if f["cost"] is None else cost(f["cost"]),
         "running" if f["duration"] is None else _duration(f["duration"]),
         f"{f['errors']} error{'s' if f['errors'] != 1 else ''}",
     ]

@@ -20,7 +20,7 @@ PACKAGE = ROOT / "llmops_nb"
 LAYERS = {
     # leaves: settings, errors, secrets, safety, HTML escaping, the display registry, prices
     "_config": 0, "_errors": 0, "_redact": 0, "_safety": 0, "_html": 0, "_display": 0, "_pricing": 0,
-    "_on_import": 0,
+    "_on_import": 0, "_format": 0,
     "tracing": 1,  # spans, context, records, the sink protocol
     "store": 2, "integrations": 2,  # the sink and the DuckDB file; SDK capture
     "models": 3, "_trace": 3, "local_model": 3, "otel": 3, "_autolog": 3, "replay": 3,

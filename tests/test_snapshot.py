@@ -6,12 +6,16 @@ import contextlib
 import json
 from html.parser import HTMLParser
 
+import openai
 import pytest
 
 import llmops_nb
+from llmops_nb import _format
 from llmops_nb._config import settings
 from llmops_nb.widgets.explorer import _snapshot
 from llmops_nb.widgets.explorer._snapshot import trace_snapshot, trace_snapshot_html, trace_snapshot_text
+from llmops_nb.widgets.trace_list import _snapshot as trace_list_snapshot
+from tests.fakes import FakeLLMServer, Reply, Usage
 
 XSS = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "javascript:alert(1)")
 VOID = {"br", "hr", "img", "input", "meta", "link", "wbr"}
@@ -145,19 +149,19 @@ def test_span_tree_nests_details_with_the_root_open():
     root = find_details(doc, "weather agent")
     assert "open" in root.attrs and root.depth("details") == 0
     plan = find_details(doc, "plan")
-    llm = find_details(doc, "openai.chat.completions.create")
+    llm = find_details(doc, "gpt-4o · chat")
     assert plan.depth("details") == 1 and llm.depth("details") == 2 and "open" not in llm.attrs
     names_in_order = [summary_of(d).split(" · ")[0] for d in doc.iter("details") if d.kids("summary")
                       and "traceback" not in summary_of(d)]
-    assert names_in_order == ["AGENT weather agent", "CHAIN plan", "CHAT_MODEL openai.chat.completions.create",
+    assert names_in_order == ["AGENT weather agent", "CHAIN plan", "CHAT_MODEL gpt-4o",
                               "TOOL get_weather", "❌ TOOL get_weather", "RETRIEVER search docs"]
 
 
 def test_summaries_carry_kind_duration_status_tokens_cost_and_rollups():
     doc = parse(trace_snapshot_html(agent_trace()))
-    llm = summary_of(find_details(doc, "openai.chat.completions.create"))
-    assert llm.startswith("CHAT_MODEL openai.chat.completions.create · ")
-    assert " ms · OK · 1,200 in / 34 out tokens · $0.0035 · gpt-4o" in llm
+    llm = summary_of(find_details(doc, "gpt-4o · chat"))
+    assert llm.startswith("CHAT_MODEL gpt-4o · chat (openai.chat.completions.create) · ")
+    assert llm.endswith(" ms · OK · 1,200 in / 34 out tokens · $0.0035")  # the model is in the label
     root = summary_of(find_details(doc, "weather agent"))
     assert "Σ 1,234 tokens · $0.0035" in root and "⚠ 1 error inside" in root
 
@@ -172,7 +176,7 @@ def test_header_states_the_totals():
 
 def test_openai_chat_messages_by_role_with_tool_call_arguments():
     doc = parse(trace_snapshot_html(agent_trace()))
-    llm = find_details(doc, "openai.chat.completions.create")
+    llm = find_details(doc, "gpt-4o · chat")
     dl = llm.kids("dl")[0]
     roles = [dt.text() for dt in dl.kids("dt")]
     assert roles == ["system", "user", "assistant", "tool", "assistant (response)"]
@@ -286,8 +290,8 @@ def test_plain_text_tree():
     assert lines[0].endswith(f"id {trace_id}")
     assert lines[1].startswith("  AGENT weather agent · ") and "⚠ 1 error inside" in lines[1]
     assert lines[2].startswith("    CHAIN plan · ")
-    assert lines[3].startswith("      CHAT_MODEL openai.chat.completions.create · ")
-    assert "· OK · 1,200 in / 34 out tokens · $0.0035 · gpt-4o" in lines[3]
+    assert lines[3].startswith("      CHAT_MODEL gpt-4o · chat (openai.chat.completions.create) · ")
+    assert lines[3].endswith("· OK · 1,200 in / 34 out tokens · $0.0035")
     assert lines[5].startswith("    ✗ TOOL get_weather · ") and "ERROR: no such city: Atlantis" in lines[5]
     both = trace_snapshot(trace_id)
     assert both["text/plain"] == "\n".join(lines) and both["text/html"] == trace_snapshot_html(trace_id)
@@ -309,6 +313,85 @@ def test_unknown_and_malformed_trace_ids():
     assert "not in the store (yet)" in trace_snapshot_text(missing)
     with pytest.raises(ValueError, match="32 lowercase hex"):
         trace_snapshot_html("nope")
+
+
+# -- LLM calls and costs -------------------------------------------------------------------------
+
+def streamed_agent_trace() -> str:
+    """Two real openai SDK calls against the fake, a plain one and a streamed one, under an agent."""
+    with FakeLLMServer() as server:
+        server.enqueue(Reply(text="Paris.", usage=Usage(input_tokens=14, output_tokens=12)),
+                       Reply(text="Bienvenue!", delay=0.12, usage=Usage(input_tokens=10, output_tokens=10)))
+        llmops_nb.autolog()
+        try:
+            with openai.OpenAI(api_key="sk-test", base_url=server.openai_base_url, max_retries=0) as client, \
+                    llmops_nb.span("agent", kind="AGENT") as root:
+                ask = [{"role": "user", "content": "Capital of France?"}]
+                client.chat.completions.create(model="gpt-4o-mini", messages=ask)
+                for _ in client.chat.completions.create(model="gpt-4o-mini", messages=ask, stream=True,
+                                                        stream_options={"include_usage": True}):
+                    pass
+        finally:
+            llmops_nb.autolog(disable=True)
+    llmops_nb.flush()
+    return root.trace_id
+
+
+def test_llm_calls_read_model_operation_with_stream_and_time_to_first_token():
+    trace_id = streamed_agent_trace()
+    doc = assert_safe(trace_snapshot_html(trace_id))
+    plain, streamed = [d for d in doc.iter("details") if "gpt-4o-mini · chat" in summary_of(d)]
+    # `model · operation`, the span's own name kept beside it
+    assert summary_of(plain).startswith("CHAT_MODEL gpt-4o-mini · chat (openai.chat.completions.create) · ")
+    assert "[stream]" not in summary_of(plain)
+    head = summary_of(streamed)
+    assert head.startswith("CHAT_MODEL gpt-4o-mini · chat (openai.chat.completions.create) [stream] · ")
+    assert " · OK · TTFT " in head
+    ttft = float(head.split("TTFT ")[1].split(" ms")[0])
+    assert ttft >= 120
+    # the events at their time after the span's start, never an epoch in ns
+    events = next(dl for dl in streamed.kids("dl") if dl.kids("dt")[0].text() == "events")
+    assert events.kids("dd")[0].text() == f"+{ttft:.1f} ms gen_ai.first_token"
+    # a real small cost, with its significant digits: 10 in / 10 out tokens of gpt-4o-mini
+    assert head.endswith(" · 10 in / 10 out tokens · $0.0000075")
+    line = next(t for t in trace_snapshot_text(trace_id).splitlines() if "[stream]" in t)
+    assert line.startswith("    CHAT_MODEL gpt-4o-mini · chat (openai.chat.completions.create) [stream] · ")
+    assert f"TTFT {ttft:.1f} ms" in line
+
+
+def test_embedding_and_async_spans_are_labelled_and_marked():
+    with llmops_nb.span("openai.embeddings.create", kind="EMBEDDING",
+                        attributes={"gen_ai.request.model": "text-embedding-3-small", "llmops_nb.async": True}) as s:
+        pass
+    llmops_nb.flush()
+    doc = assert_safe(trace_snapshot_html(s.trace_id))
+    summary = "EMBEDDING text-embedding-3-small · embeddings (openai.embeddings.create) [async] · "
+    assert next(doc.iter("li")).text().startswith("• " + summary)  # a span with nothing inside: a bullet
+    assert trace_snapshot_text(s.trace_id).splitlines()[1].startswith("  " + summary)
+
+
+@pytest.mark.parametrize(("usd", "text"), [
+    (0.000017, "$0.000017"), (0.0000071, "$0.0000071"), (0.0012, "$0.0012"), (0.42, "$0.42"), (0.0999, "$0.10"),
+    (12.34, "$12.34"), (1234.5, "$1,234.50"), (0, "$0"), (0.0, "$0"), (None, "–"), (float("nan"), "–"),
+    (1e-9, "<$0.00000001"),
+])
+def test_costs_keep_two_significant_digits(usd, text):
+    assert _format.cost(usd) == text  # js/lib/format.js writes the same (js/tests/format.test.js)
+
+
+def test_every_snapshot_writes_small_costs_with_their_digits():
+    with llmops_nb.span("cheap agent", kind="AGENT") as root:
+        with llmops_nb.span("llm", kind="LLM", attributes={"llmops_nb.cost_usd": 0.000017}):
+            pass
+    with llmops_nb.span("unpriced", kind="AGENT"):
+        pass
+    llmops_nb.flush()
+    header = parse(trace_snapshot_html(root.trace_id)).iter("p").__next__().text()
+    assert "$0.000017" in header and "$0.0000" not in header.replace("$0.000017", "")
+    assert "· $0.000017" in trace_snapshot_text(root.trace_id).splitlines()[2]
+    listed = trace_list_snapshot.snapshot({})["text/html"]
+    assert "<td>cheap agent</td>" in listed and "<td>$0.000017</td>" in listed
+    assert "<td>–</td>" in listed  # the unpriced trace: unknown, not $0
 
 
 # -- safety ----------------------------------------------------------------------------------

@@ -3,8 +3,11 @@ script-free text/html + text/plain), the display hooks and every fallback that k
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
+import anthropic
+import openai
 import pytest
 from support import outputs_text, run_cells
 
@@ -13,7 +16,9 @@ from llmops_nb import _display
 from llmops_nb._trace import Trace
 from llmops_nb.widgets import _base, explorer_bundle, install_display, show, uninstall_display
 from llmops_nb.widgets._base import WIDGET_MIME
+from llmops_nb.widgets.explorer import _calls, _data
 from llmops_nb.widgets.explorer._widget import TraceExplorer
+from tests.fakes import FakeLLMServer, Reply, Usage
 
 XSS_NAME = '<img src=x onerror="alert(1)">'
 
@@ -149,6 +154,102 @@ def test_show_outside_a_notebook_prints_the_summary(trace_id, capsys):
     assert "explore me" in capsys.readouterr().out
     with pytest.raises(TypeError, match="Trace or a trace id"):
         show(42)
+
+
+# -- LLM calls: labels, markers, time to first token ---------------------------------------------
+
+def sdk_agent_trace() -> str:
+    """An agent making real SDK calls against the fake: plain, streamed, async, Anthropic streamed."""
+    with FakeLLMServer() as server:
+        server.enqueue(Reply(text="Paris.", usage=Usage(input_tokens=14, output_tokens=12)),
+                       Reply(text="Bienvenue à Paris!", delay=0.12, chunk_delay=0.02,
+                             usage=Usage(input_tokens=11, output_tokens=9)),
+                       Reply(text="Tokyo."), Reply(text="Oslo.", delay=0.05))
+        ask = [{"role": "user", "content": "Capital of France?"}]
+
+        async def ask_async() -> None:
+            async with openai.AsyncOpenAI(api_key="sk-test", base_url=server.openai_base_url, max_retries=0) as aclient:
+                await aclient.chat.completions.create(model="gpt-4o", messages=ask)
+
+        llmops_nb.autolog()
+        try:
+            with openai.OpenAI(api_key="sk-test", base_url=server.openai_base_url, max_retries=0) as client, \
+                    anthropic.Anthropic(api_key="sk-test", base_url=server.anthropic_base_url) as claude, \
+                    llmops_nb.span("agent", kind="AGENT") as root:
+                client.chat.completions.create(model="gpt-4o-mini", messages=ask)
+                for _ in client.chat.completions.create(model="gpt-4o-mini", messages=ask, stream=True,
+                                                        stream_options={"include_usage": True}):
+                    pass
+                asyncio.run(ask_async())
+                with claude.messages.stream(model="claude-sonnet-4-5", max_tokens=20, messages=ask) as stream:
+                    stream.until_done()
+                with llmops_nb.span("openai.embeddings.create", kind="EMBEDDING",
+                                    attributes={"gen_ai.request.model": "text-embedding-3-small",
+                                                "llmops_nb.async": True}):
+                    pass
+                with llmops_nb.span("lookup", kind="TOOL", attributes={"gen_ai.request.model": "not an LLM"}):
+                    pass
+        finally:
+            llmops_nb.autolog(disable=True)
+    llmops_nb.flush()
+    return root.trace_id
+
+
+def test_skeleton_names_llm_calls_and_marks_streams():
+    trace_id = sdk_agent_trace()
+    spans = _data.skeleton(trace_id)["spans"]
+
+    def column(name):
+        col = spans[name]
+        if isinstance(col, dict) and "codes" in col:
+            return [col["values"][c] for c in col["codes"]]
+        if isinstance(col, dict):
+            values = dict(zip(col["at"], col["values"], strict=True))
+            return [values.get(i) for i in range(spans["count"])]
+        return col
+
+    assert spans["name"] == ["agent", "openai.chat.completions.create", "openai.chat.completions.create",
+                             "openai.chat.completions.create", "anthropic.messages.stream",
+                             "openai.embeddings.create", "lookup"]
+    assert column("label") == [None, "gpt-4o-mini · chat", "gpt-4o-mini · chat", "gpt-4o · chat",
+                               "claude-sonnet-4-5 · messages", "text-embedding-3-small · embeddings", None]
+    assert column("stream") == [None, None, True, None, True, None, None]
+    # the integration marks calls made through the async client (llmops_nb.async)
+    assert column("is_async") == [None, None, None, True, None, True, None]
+    ttft = column("ttft_ms")
+    assert ttft[0] is None and ttft[1] is None and ttft[3] is None
+    assert 120 <= ttft[2] < column("duration_ms")[2] and 50 <= ttft[4] < column("duration_ms")[4]
+
+    # the span's events at their time after its start, the first token's equal to the skeleton's TTFT
+    detail = _data.span(trace_id, spans["span_id"][2])
+    (first,) = detail["events"]
+    assert first["name"] == "gen_ai.first_token" and first["offset_ms"] == pytest.approx(ttft[2], abs=0.01)
+
+
+def test_time_to_first_token_falls_back_to_the_event():
+    with llmops_nb.span("chat gpt-4o", kind="CHAT_MODEL",
+                        attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}) as s:
+        s.add_event("gen_ai.first_token", None, s.start_ns + 250_000_000)
+    llmops_nb.flush()
+    spans = _data.skeleton(s.trace_id)["spans"]
+    assert spans["label"]["values"] == ["gpt-4o · chat"]
+    assert spans["ttft_ms"] == [250.0] and spans["stream"] == [True]
+
+
+@pytest.mark.parametrize(("name", "attribute", "model", "label"), [
+    ("openai.chat.completions.create", "chat", "gpt-4o", "gpt-4o · chat"),
+    ("openai.chat.completions.parse", "chat", "gpt-4o", "gpt-4o · chat"),
+    ("openai.responses.create", "chat", "gpt-4.1", "gpt-4.1 · responses"),
+    ("anthropic.messages.create", "chat", "claude-sonnet-4-5", "claude-sonnet-4-5 · messages"),
+    ("openai.embeddings.create", None, "text-embedding-3-small", "text-embedding-3-small · embeddings"),
+    ("embeddings text-embedding-3-small", "embeddings", "text-embedding-3-small",
+     "text-embedding-3-small · embeddings"),  # an OpenTelemetry GenAI span
+    ("ChatOpenAI", None, "gpt-4o", "gpt-4o · ChatOpenAI"),  # no operation known: the span's name
+    ("gpt-4o", None, "gpt-4o", "gpt-4o"),
+    ("openai.chat.completions.create", "chat", None, None),  # no model: the row keeps the span's name
+])
+def test_an_llm_span_reads_model_and_operation(name, attribute, model, label):
+    assert _calls.call_label(model, _calls.operation(name, attribute), name) == label
 
 
 @pytest.mark.slow

@@ -1,11 +1,12 @@
 // The detail pane of one span: facts, error with traceback, chat messages by role (read by the kernel:
 // the span's `messages`, see llmops_nb/widgets/explorer/_messages.py), tool call arguments and result,
-// retrieved documents, then the raw inputs/outputs/attributes/events as JSON trees. Everything from
-// the trace is set as text.
+// retrieved documents, then the raw inputs/outputs/attributes as JSON trees and the events at their
+// times after the span's start. Everything from the trace is set as text.
 
 import { copyText } from "../lib/copy.js";
 import { h } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
+import { markerTitle, offsetText } from "./calls.js";
 import { normalizeDocuments } from "./documents.js";
 import { jsonTree } from "./json_tree.js";
 import { kindBadge, LLM_KINDS } from "./kinds.js";
@@ -35,9 +36,11 @@ function section(title, children, { open = true, copy = null } = {}) {
 const pre = (value, cls = "") => h("pre", { class: `lnb-pre ${cls}`, text: value });
 
 function facts(span, skelFacts) {
+  const ttft = skelFacts.call?.ttft;
   const rows = [
     ["status", span.status + (span.status_message ? ` — ${span.status_message}` : "")],
     ["duration", fmt.duration(span.duration_ms)],
+    ["TTFT", ttft == null ? null : fmt.duration(ttft)],
     ["starts", `${skelFacts.offset != null ? `+${fmt.duration(skelFacts.offset)} · ` : ""}${span.start_time ?? ""}`],
     ["model", span.model],
     [
@@ -46,7 +49,7 @@ function facts(span, skelFacts) {
         ? null
         : `${fmt.integer(span.input_tokens)} in / ${fmt.integer(span.output_tokens)} out`,
     ],
-    ["cost", span.cost_usd == null ? null : `$${Number(span.cost_usd).toPrecision(4)}`],
+    ["cost", span.cost_usd == null ? null : fmt.cost(span.cost_usd)],
     ["span id", span.span_id],
     ["parent id", span.parent_span_id],
   ];
@@ -155,6 +158,22 @@ function documentsSection(docs) {
   return section(`Documents (${docs.length})`, items);
 }
 
+/** The events, each at its time after the span's start ("+182 ms"), never as an epoch in ns. */
+function eventsSection(events) {
+  if (!Array.isArray(events)) return jsonSection("Events", events, { open: false });
+  if (!events.length) return null;
+  const items = events.map((e) => {
+    const event = e != null && typeof e === "object" ? e : { name: String(e) };
+    const attrs = event.attributes;
+    return h("div", { class: "lnb-event" }, [
+      h("span", { class: "lnb-event-time", text: offsetText(event.offset_ms) }),
+      h("span", { class: "lnb-event-name", text: event.name ?? "(unnamed)" }),
+      attrs != null && typeof attrs === "object" ? jsonTree(attrs, { open: 0, label: "attributes" }) : null,
+    ]);
+  });
+  return section(`Events (${events.length})`, items, { open: false, copy: () => fmt.prettyJson(events) });
+}
+
 function jsonSection(title, value, { open = true, depth = 1 } = {}) {
   if (value == null) return null;
   return section(title, [typeof value === "string" ? pre(value) : jsonTree(value, { open: depth })], {
@@ -181,7 +200,12 @@ function truncationNotes(span) {
   return notes.map((n) => h("div", { class: "lnb-note", text: n }));
 }
 
-/** The detail of one span (the kernel's `span` answer); `extra.offset` = its start within the trace in ms. */
+/**
+ * The detail of one span (the kernel's `span` answer); `extra.offset` = its start within the trace in
+ * ms, `extra.call` = its label, markers and time to first token (explorer/calls.js).
+ * @param {any} span
+ * @param {{offset?: number, call?: import("./calls.js").CallFacts}} [extra]
+ */
 export function renderDetail(span, extra = {}) {
   const badge = kindBadge(span.kind);
   const parsed = (field) => (span.truncated?.[field] ? null : span[field]);
@@ -189,6 +213,7 @@ export function renderDetail(span, extra = {}) {
   const isTool = span.kind === "TOOL";
   const docs = ["RETRIEVER", "RERANKER"].includes(span.kind) ? normalizeDocuments(parsed("outputs")) : null;
   const shownAbove = Boolean(convo && LLM_KINDS.has(span.kind)) || isTool || Boolean(docs);
+  const call = extra.call ?? { label: null, markers: [], ttft: null };
   return h("div", { class: "lnb-detail-body" }, [
     h("div", { class: "lnb-detail-head" }, [
       h("span", {
@@ -197,10 +222,17 @@ export function renderDetail(span, extra = {}) {
         text: badge.letters,
         attrs: { style: `background:${badge.color}` },
       }),
-      h("span", { class: "lnb-detail-name", text: span.name ?? "(unnamed)" }),
+      h("span", { class: "lnb-detail-name", text: call.label ?? span.name ?? "(unnamed)" }),
+      ...call.markers.map((m) =>
+        h("span", { class: `lnb-flag lnb-flag-${m}`, text: m, title: markerTitle(m, call.ttft) }),
+      ),
       h("span", { class: `lnb-status lnb-status-${String(span.status).toLowerCase()}`, text: span.status }),
       copyButton(span.span_id, "copy id"),
     ]),
+    // an LLM span's header reads `model · operation`: its own name (what the code called) goes below
+    call.label
+      ? h("div", { class: "lnb-detail-span", text: span.name ?? "(unnamed)", title: "the span's name" })
+      : null,
     facts(span, extra),
     ...truncationNotes(span),
     errorSection(span),
@@ -215,6 +247,6 @@ export function renderDetail(span, extra = {}) {
     jsonSection("Inputs", span.inputs, { open: !shownAbove }),
     jsonSection("Outputs", span.outputs, { open: !shownAbove }),
     jsonSection("Attributes", span.attributes, { open: false }),
-    jsonSection("Events", span.events, { open: false, depth: 2 }),
+    eventsSection(span.events),
   ]);
 }

@@ -1,4 +1,4 @@
-// Decode the kernel's `skeleton` answer (columnar arrays, kind/status/model dictionary-encoded)
+// Decode the kernel's `skeleton` answer (columnar arrays, kind/status/model/label dictionary-encoded)
 // into typed arrays the tree and the rows read by span index.
 
 function decodeDict(column, n) {
@@ -20,6 +20,14 @@ function numbers(column, n) {
     const { at, values } = column;
     for (let k = 0; k < at.length; k++) if (at[k] < n && values[k] != null) out[at[k]] = values[k];
   }
+  return out;
+}
+
+// A flag column (plain or sparse, like `numbers`): 1 where the kernel sent true.
+function flags(column, n) {
+  const out = new Uint8Array(n);
+  const values = numbers(column, n);
+  for (let i = 0; i < n; i++) out[i] = values[i] ? 1 : 0;
   return out;
 }
 
@@ -45,5 +53,10 @@ export function decodeSkeleton(data) {
     inTok: numbers(s.input_tokens, n),
     outTok: numbers(s.output_tokens, n),
     cost: numbers(s.cost_usd, n),
+    // an LLM span's `model · operation`, markers and time to first token (explorer/calls.js)
+    label: decodeDict(s.label, n),
+    stream: flags(s.stream, n),
+    isAsync: flags(s.is_async, n),
+    ttft: numbers(s.ttft_ms, n),
   };
 }

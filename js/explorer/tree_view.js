@@ -4,6 +4,7 @@
 import { h, highlighted, text } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
 import { ROW_HEIGHT, scrollToReveal, visibleWindow } from "../lib/virtual.js";
+import { callOf, markerTitle, rowName, ttftPercent, ttftText } from "./calls.js";
 import { kindBadge } from "./kinds.js";
 import { hasChildren, visibleRows } from "./tree.js";
 
@@ -130,17 +131,20 @@ export class TreeView {
     const twist = h("span", { class: "lnb-twist" });
     const kind = h("span", { class: "lnb-kind" });
     const name = h("span", { class: "lnb-name" });
+    const stream = h("span", { class: "lnb-flag lnb-flag-stream", text: "stream" });
+    const async = h("span", { class: "lnb-flag lnb-flag-async", text: "async" });
     const err = h("span", { class: "lnb-err", text: "!", title: "this span failed" });
     const tok = h("span", { class: "lnb-badge lnb-tok" });
     const cost = h("span", { class: "lnb-badge lnb-cost" });
     const bar = h("span", { class: "lnb-bar" });
+    const ttft = h("span", { class: "lnb-ttft" });
     const dur = h("span", { class: "lnb-dur" });
-    const nameCell = h("div", { class: "lnb-cell-name" }, [twist, kind, name, err, tok, cost]);
+    const nameCell = h("div", { class: "lnb-cell-name" }, [twist, kind, name, stream, async, err, tok, cost]);
     const el = h("div", { class: "lnb-row", attrs: { role: "treeitem" } }, [
       nameCell,
-      h("div", { class: "lnb-cell-time" }, [bar, dur]),
+      h("div", { class: "lnb-cell-time" }, [bar, ttft, dur]),
     ]);
-    return { el, nameCell, twist, kind, name, err, tok, cost, bar, dur, node: -1, key: "" };
+    return { el, nameCell, twist, kind, name, stream, async, err, tok, cost, bar, ttft, dur, node: -1, key: "" };
   }
 
   fill(row, node, index) {
@@ -171,9 +175,22 @@ export class TreeView {
     row.kind.textContent = badge.letters;
     row.kind.style.background = badge.color;
     row.kind.title = badge.label;
-    const name = s.name[node] ?? "(unnamed)";
-    row.name.replaceChildren(...(match && this.query ? highlighted(name, this.query) : [text(name)]));
-    row.name.title = `${name}\n${badge.label} · depth ${depth}${s.model[node] ? ` · ${s.model[node]}` : ""}`;
+    const shown = rowName(s, node);
+    const call = callOf(s, node);
+    row.name.replaceChildren(...(match && this.query ? highlighted(shown, this.query) : [text(shown)]));
+    // the tooltip keeps the span's own name: an LLM row shows `model · operation` instead
+    const facts = [
+      badge.label,
+      `depth ${depth}`,
+      call.label ? null : s.model[node],
+      ...call.markers,
+      ttftText(call.ttft),
+    ];
+    row.name.title = `${s.name[node] ?? "(unnamed)"}\n${facts.filter(Boolean).join(" · ")}`;
+    row.stream.hidden = !call.markers.includes("stream");
+    row.stream.title = markerTitle("stream", call.ttft);
+    row.async.hidden = !call.markers.includes("async");
+    row.async.title = markerTitle("async", call.ttft);
     const status = s.status[node];
     row.err.hidden = status !== "ERROR";
     el.classList.toggle("lnb-error", status === "ERROR");
@@ -194,11 +211,11 @@ export class TreeView {
       ? `${rolled ? "with its children: " : ""}${fmt.integer(inTok)} in / ${fmt.integer(outTok)} out tokens`
       : "";
     const costValue = parentish ? r.cost[node] : s.cost[node];
-    const cost = fmt.cost(costValue);
+    const cost = Number.isNaN(costValue) ? "" : fmt.cost(costValue);
     const costRolled = parentish && r.cost[node] !== s.cost[node];
     row.cost.textContent = cost && costRolled ? `Σ ${cost}` : cost;
     row.cost.hidden = !cost;
-    row.cost.title = cost ? `${costRolled ? "with its children: " : ""}$${costValue.toPrecision(3)}` : "";
+    row.cost.title = cost ? `${costRolled ? "with its children: " : ""}${cost}` : "";
   }
 
   fillBar(row, node, status) {
@@ -210,6 +227,13 @@ export class TreeView {
     row.bar.style.left = `${left}%`;
     row.bar.style.width = `${width}%`;
     row.bar.className = `lnb-bar lnb-bar-${status === "ERROR" ? "error" : status === "OK" ? "ok" : "unset"}`;
+    // coloured by kind, as its badge (a failed span's bar stays red: style.css)
+    row.bar.style.setProperty("--lnb-bar-color", kindBadge(s.kind[node]).color);
+    const ttft = s.ttft[node];
+    const at = ttftPercent(start, s.duration[node], ttft, this.totalMs);
+    row.ttft.hidden = at == null;
+    row.ttft.style.left = at == null ? "" : `${at}%`;
+    row.ttft.title = at == null ? "" : `first token at +${fmt.duration(ttft)}`;
     row.dur.textContent = fmt.duration(s.duration[node]);
     // the label sits after the bar, else before it, else (a bar across the whole track) inside it
     const place = left + width < 72 ? "after" : left > 18 ? "before" : "inside";

@@ -6,6 +6,7 @@ import { h } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
 import { listen, mountView, viewRoot } from "../lib/mount.js";
 import { createRpc } from "../lib/rpc.js";
+import { callOf } from "./calls.js";
 import { renderDetail } from "./detail.js";
 import { mergeMatches, nameMatches, step } from "./search.js";
 import { decodeSkeleton } from "./skeleton.js";
@@ -226,7 +227,7 @@ export class ExplorerView {
       if (this.details.size > DETAIL_CACHE) this.details.delete(this.details.keys().next().value);
     }
     if (token !== this.detailToken) return; // another span was selected meanwhile
-    this.detail.replaceChildren(renderDetail(span, { offset }));
+    this.detail.replaceChildren(renderDetail(span, { offset, call: callOf(this.skel, node) }));
     this.detail.scrollTop = 0;
   }
 
@@ -303,8 +304,9 @@ export class ExplorerView {
       this.model.save_changes();
     }
     if (!this.skel) return;
-    const local = nameMatches(this.skel.name, query);
-    this.setMatches(mergeMatches(this.tree, local), query);
+    // a row shows an LLM span's label (`gpt-4o · chat`) and keeps its name in the tooltip: match both
+    const local = mergeMatches(this.tree, nameMatches(this.skel.name, query), nameMatches(this.skel.label, query));
+    this.setMatches(local, query);
     if (!query) return;
     try {
       const found = await this.rpc.request("search", { trace_id: this.skel.trace.trace_id, text: query });

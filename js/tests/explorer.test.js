@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { kindBadge } from "../explorer/kinds.js";
 import widget, { ExplorerView } from "../explorer/widget.js";
 import { agentTrace, FakeModel, flush, skeletonOf } from "./helpers.js";
 
@@ -204,6 +205,131 @@ describe("ExplorerView", () => {
     cleanup();
     expect(el.querySelector(".lnb-explorer")).toBeNull();
     expect(model.listeners.get("msg:custom").size).toBe(0);
+  });
+
+  it("names LLM rows `model · operation` with their markers, keeping the span's name in the tooltip", async () => {
+    const spans = [
+      { id: "r", name: "agent", kind: "AGENT", start: 0, duration: 1000, cost: 0.000017 },
+      ...[1, 2, 3].map((k) => ({
+        id: `c${k}`,
+        parent: "r",
+        name: "openai.chat.completions.create",
+        kind: "CHAT_MODEL",
+        model: "gpt-4o",
+        label: "gpt-4o · chat",
+        stream: k === 2,
+        ttft: k === 2 ? 182.4 : null,
+        isAsync: k === 3,
+        start: k * 200,
+        duration: 400,
+      })),
+      { id: "t", parent: "r", name: "lookup", kind: "TOOL", start: 900, duration: 50 },
+    ];
+    const { el } = await open(spans);
+    expect(rowNames(el)).toEqual(["agent", "gpt-4o · chat", "gpt-4o · chat", "gpt-4o · chat", "lookup"]);
+    const rows = [...el.querySelectorAll(".lnb-row:not([hidden])")];
+    const shownFlags = (row) => [...row.querySelectorAll(".lnb-flag:not([hidden])")].map((f) => f.textContent);
+    expect(rows.map(shownFlags)).toEqual([[], [], ["stream"], ["async"], []]);
+    expect(rows[2].querySelector(".lnb-name").title).toBe(
+      "openai.chat.completions.create\nCHAT_MODEL · depth 1 · stream · TTFT 182 ms",
+    );
+    expect(rows[2].querySelector(".lnb-flag-stream").title).toBe("streamed: first token after 182 ms");
+    // the first token on the streamed call's bar: 400 + 182.4 ms of a 1,000 ms trace
+    const tick = rows[2].querySelector(".lnb-ttft");
+    expect(tick.hidden).toBe(false);
+    expect(Number.parseFloat(tick.style.left)).toBeCloseTo(58.24, 2);
+    expect(tick.title).toBe("first token at +182 ms");
+    expect(rows[1].querySelector(".lnb-ttft").hidden).toBe(true);
+    // a small cost keeps its significant digits
+    expect(rows[0].querySelector(".lnb-cost").textContent).toBe("$0.000017");
+  });
+
+  it("colours each waterfall bar by its span kind, a failed span's by its status", async () => {
+    const spans = [
+      { id: "r", name: "agent", kind: "AGENT" },
+      { id: "l", parent: "r", name: "llm", kind: "CHAT_MODEL" },
+      { id: "t", parent: "r", name: "tool", kind: "TOOL", status: "ERROR" },
+      { id: "x", parent: "r", name: "mystery", kind: "SOMETHING_NEW", status: "UNSET" },
+    ];
+    const { el } = await open(spans);
+    const bars = [...el.querySelectorAll(".lnb-row:not([hidden]) .lnb-bar")];
+    const colours = bars.map((b) => b.style.getPropertyValue("--lnb-bar-color"));
+    expect(colours).toEqual([
+      kindBadge("AGENT").color,
+      kindBadge("CHAT_MODEL").color,
+      kindBadge("TOOL").color,
+      kindBadge("UNKNOWN").color,
+    ]);
+    expect(new Set(colours.slice(0, 3)).size).toBe(3);
+    expect(bars.map((b) => b.className)).toEqual([
+      "lnb-bar lnb-bar-ok",
+      "lnb-bar lnb-bar-ok",
+      "lnb-bar lnb-bar-error",
+      "lnb-bar lnb-bar-unset",
+    ]);
+  });
+
+  it("shows an LLM span's label, markers, TTFT and events after its start in the detail", async () => {
+    const spans = [
+      { id: "r", name: "agent", kind: "AGENT" },
+      {
+        id: "s",
+        parent: "r",
+        name: "openai.chat.completions.create",
+        kind: "CHAT_MODEL",
+        label: "gpt-4o-mini · chat",
+        stream: true,
+        ttft: 182.4,
+        cost: 0.0000093,
+      },
+    ];
+    const details = {
+      s: {
+        model: "gpt-4o-mini",
+        cost_usd: 0.0000093,
+        events: [
+          { name: "gen_ai.first_token", time_ns: 1796546231519210200, offset_ms: 182.4, attributes: null },
+          { name: "retry", time_ns: 1796546231619210200, offset_ms: 1282.4, attributes: { attempt: 2 } },
+        ],
+      },
+    };
+    const { view, el } = await open(spans, {}, { searchHits: () => [], details });
+    view.select(1);
+    for (let i = 0; i < 3; i++) await flush();
+    const detail = el.querySelector(".lnb-detail");
+    expect(detail.querySelector(".lnb-detail-name").textContent).toBe("gpt-4o-mini · chat");
+    expect(detail.querySelector(".lnb-detail-span").textContent).toBe("openai.chat.completions.create");
+    expect([...detail.querySelectorAll(".lnb-detail-head .lnb-flag")].map((f) => f.textContent)).toEqual(["stream"]);
+    const facts = Object.fromEntries(
+      [...detail.querySelectorAll(".lnb-facts dt")].map((dt) => [dt.textContent, dt.nextElementSibling.textContent]),
+    );
+    expect(facts.TTFT).toBe("182 ms");
+    expect(facts.cost).toBe("$0.0000093");
+    const events = [...detail.querySelectorAll(".lnb-event")];
+    expect(events.map((e) => e.querySelector(".lnb-event-time").textContent)).toEqual(["+182 ms", "+1.28 s"]);
+    expect(events.map((e) => e.querySelector(".lnb-event-name").textContent)).toEqual(["gen_ai.first_token", "retry"]);
+    expect(detail.textContent).not.toContain("1796546231519210200"); // never the epoch in ns
+    expect(events[1].querySelector(".lnb-json").textContent).toContain("attributes");
+  });
+
+  it("finds an LLM row by its label as well as by its span name", async () => {
+    const spans = [
+      { id: "r", name: "agent", kind: "AGENT" },
+      { id: "a", parent: "r", name: "openai.chat.completions.create", kind: "CHAT_MODEL", label: "gpt-4o · chat" },
+      {
+        id: "b",
+        parent: "r",
+        name: "anthropic.messages.create",
+        kind: "CHAT_MODEL",
+        label: "claude-sonnet-4-5 · messages",
+      },
+    ];
+    const { view, el } = await open(spans);
+    await view.runSearch("gpt-4o");
+    expect(view.matches).toEqual([1]);
+    expect(el.querySelector(".lnb-row.lnb-match mark").textContent).toBe("gpt-4o");
+    await view.runSearch("anthropic");
+    expect(view.matches).toEqual([2]);
   });
 
   it("follows selected_span_id set from Python", async () => {

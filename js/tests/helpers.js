@@ -55,7 +55,10 @@ export class FakeModel {
   }
 }
 
-/** A skeleton answer as the kernel sends it, from a list of {id, parent, name, kind, ...}. */
+/**
+ * A skeleton answer as the kernel sends it, from a list of {id, parent, name, kind, ...}; an LLM span's
+ * {label, stream, isAsync, ttft} as llmops_nb/widgets/explorer/_calls.py reads them (is_async sparse).
+ */
 export function skeletonOf(spans, trace = {}) {
   const index = new Map(spans.map((s, i) => [s.id, i]));
   const dict = (values) => {
@@ -78,6 +81,13 @@ export function skeletonOf(spans, trace = {}) {
       input_tokens: spans.map((s) => s.inTok ?? null),
       output_tokens: spans.map((s) => s.outTok ?? null),
       cost_usd: spans.map((s) => s.cost ?? null),
+      label: dict(spans.map((s) => s.label ?? null)),
+      stream: spans.map((s) => (s.stream ? true : null)),
+      is_async: {
+        at: spans.flatMap((s, i) => (s.isAsync ? [i] : [])),
+        values: spans.filter((s) => s.isAsync).map(() => true),
+      },
+      ttft_ms: spans.map((s) => s.ttft ?? null),
     },
   };
 }

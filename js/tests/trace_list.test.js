@@ -280,7 +280,10 @@ describe("rows as text", () => {
     expect(t.name).toMatchObject({ text: "trace 7", tags: "env=dev · team=x" });
     expect(t.duration.text).toBe("running");
     expect(t.tokens.text).toBe("12k");
-    expect(t.cost.text).toBe("");
+    expect(t.cost.text).toBe("–"); // unknown, as in the snapshot
+    // a small cost keeps two significant digits (lib/format.js)
+    expect(cellTexts(traceRow(1, { cost_usd: 0.000017 })).cost.text).toBe("$0.000017");
+    expect(cellTexts(traceRow(1)).cost.text).toBe("$0.0012");
     expect(t.spans.text).toBe("3");
     expect(t.status.text).toBe("IN_PROGRESS");
     expect(t.start.text).toMatch(/^2026-11-2\d \d\d:\d\d:00$/);

@@ -158,7 +158,9 @@ describe("trace strings render as text, never as HTML", () => {
     it(`in the detail pane: ${shape}`, () => {
       const root = document.createElement("div");
       document.body.append(root);
-      root.append(renderDetail(span, { offset: 0 }));
+      // an LLM span's label (`model · operation`, the model from the trace) heads the pane
+      const call = { label: `${IMG} · ${SCRIPT}`, markers: ["stream", "async"], ttft: 1 };
+      root.append(renderDetail(span, { offset: 0, call }));
       expandAll(root);
       assertInert(root);
       for (const s of [IMG, SCRIPT]) expect(root.textContent).toContain(s);
@@ -171,7 +173,16 @@ describe("trace strings render as text, never as HTML", () => {
     const spans = [
       { id: "r", name: SCRIPT, model: IMG },
       { id: "a", parent: "r", name: IMG, kind: "TOOL" },
-      { id: "b", parent: "r", name: LINK, kind: "LLM", status: "ERROR" },
+      {
+        id: "b",
+        parent: "r",
+        name: LINK,
+        kind: "LLM",
+        status: "ERROR",
+        label: `${IMG} · ${LINK}`,
+        stream: true,
+        ttft: 1,
+      },
     ];
     const model = new FakeModel({}, (method, _params) => {
       if (method === "skeleton") return skeletonOf(spans, { name: IMG, error_message: SCRIPT });
@@ -188,7 +199,7 @@ describe("trace strings render as text, never as HTML", () => {
     expandAll(el);
     assertInert(el);
     const rows = [...el.querySelectorAll(".lnb-row .lnb-name")].map((n) => n.textContent);
-    expect(rows).toEqual([SCRIPT, IMG, LINK]);
+    expect(rows).toEqual([SCRIPT, IMG, `${IMG} · ${LINK}`]);
     expect(el.querySelector(".lnb-trace-name").textContent).toBe(IMG);
     expect(el.querySelectorAll("mark").length).toBeGreaterThan(0);
     view.destroy();

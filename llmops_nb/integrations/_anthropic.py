@@ -83,7 +83,7 @@ def _traced_request(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs
 
 async def _traced_request_async(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
                                 request: Any) -> Any:
-    return await run_traced_async(begin(spec, resource, args, kwargs, stream=True), lambda: request)
+    return await run_traced_async(begin(spec, resource, args, kwargs, stream=True, is_async=True), lambda: request)
 
 
 class _LazyAwait:

@@ -89,13 +89,15 @@ class Call:
 
 
 def begin(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-          *, stream: bool | None = None) -> Call | None:
+          *, stream: bool | None = None, is_async: bool = False) -> Call | None:
     """Start the span of a call; None (logged once) if that fails, and the call runs untraced."""
     try:
         attributes: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": spec.provider}
         attributes.update(spec.request_attributes(kwargs))
         attributes.update(server_attributes(resource))
         attributes["llmops_nb.stream"] = bool(kwargs.get("stream") is True if stream is None else stream)
+        if is_async:  # the views mark async calls (the name is the same as the sync method's)
+            attributes["llmops_nb.async"] = True
         helper = helper_method(kwargs.get("extra_headers"))
         parent = get_current_span()
         span = start_span(spec.helper_names.get(helper or "", spec.name), kind="CHAT_MODEL", attributes=attributes,

@@ -34,7 +34,8 @@ def wrap_call(original: Any, spec: CallSpec, is_async: bool) -> Any:
     if is_async:
         @functools.wraps(original)
         async def traced_async(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return await run_traced_async(begin(spec, self, args, kwargs), lambda: original(self, *args, **kwargs))
+            return await run_traced_async(begin(spec, self, args, kwargs, is_async=True),
+                                          lambda: original(self, *args, **kwargs))
 
         return traced_async
 

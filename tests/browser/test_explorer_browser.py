@@ -1,11 +1,14 @@
 """The TraceExplorer in a real JupyterLab and Notebook 7, in Debian's headless chromium.
 
 A ``%%llm_trace`` cell calls the real openai SDK (a chat completion, a streamed one) and a traced
-tool against FakeLLMServer, started here; the tests read the rendered tree, open spans, search,
+tool against FakeLLMServer, started here; the tests read the rendered tree (LLM rows as
+``model · operation`` with their markers, bars by kind, costs with their digits), open spans, search,
 and check that strings from a trace never become markup, in the widget and in its snapshot.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -55,7 +58,8 @@ for chunk in stream:
 def llm_server():
     with FakeLLMServer() as server:
         server.enqueue(Reply(text=ANSWER, usage=Usage(input_tokens=14, output_tokens=12)))
-        server.enqueue(Reply(text=STREAMED, usage=Usage(input_tokens=11, output_tokens=9)))
+        # the first token after at least 150 ms: a time to first token worth reading
+        server.enqueue(Reply(text=STREAMED, delay=0.15, usage=Usage(input_tokens=11, output_tokens=9)))
         yield server
 
 
@@ -71,9 +75,22 @@ def test_openai_trace_tree_messages_and_search(jupyter_lab, page, page_problems,
     expect(explorer.locator(".lnb-trace-name")).to_have_text("capital-agent")
     expect(explorer.locator(".lnb-facts-line")).to_contain_text("4 spans")
     expect(explorer.locator(".lnb-facts-line")).to_contain_text("46 tok (25 in / 21 out)")
+    # the LLM rows say what they are; the streamed one is marked, its first token on its bar
     expect(rows.locator(".lnb-name")).to_have_text(
-        ["capital-agent", "lookup_capital", "openai.chat.completions.create", "openai.chat.completions.create"])
+        ["capital-agent", "lookup_capital", "gpt-4o-mini · chat", "gpt-4o-mini · chat"])
+    title = re.compile(r"^openai\.chat\.completions\.create\n")  # the span's own name, in the tooltip
+    expect(rows.nth(2).locator(".lnb-name")).to_have_attribute("title", title)
+    expect(rows.locator(".lnb-flag:visible")).to_have_text(["stream"])
+    expect(rows.nth(3).locator(".lnb-flag-stream")).to_be_visible()
+    expect(rows.locator(".lnb-ttft:visible")).to_have_count(1)
+    expect(rows.nth(3).locator(".lnb-ttft")).to_have_attribute("title", re.compile(r"^first token at \+\d+ ms$"))
     expect(rows.locator(".lnb-kind")).to_have_text(["CH", "TL", "CM", "CM"])
+    # waterfall bars in their kind's colour (js/explorer/kinds.js): chain blue, tool orange, chat model purple
+    bar_colours = [rows.nth(i).locator(".lnb-bar").evaluate("b => getComputedStyle(b).backgroundColor")
+                   for i in range(4)]
+    assert bar_colours == ["rgb(9, 105, 218)", "rgb(188, 76, 0)", "rgb(130, 80, 223)", "rgb(130, 80, 223)"]
+    # a real small cost keeps its significant digits: 14 in / 12 out tokens of gpt-4o-mini
+    expect(rows.nth(2).locator(".lnb-cost")).to_have_text("$0.0000093")
     expect(rows.nth(0)).to_have_attribute("aria-expanded", "true")
     expect(rows.nth(0).locator(".lnb-tok")).to_have_text("Σ 46 tok")  # rolled up from the two LLM calls
     expect(rows.nth(1)).to_have_attribute("aria-level", "2")
@@ -82,18 +99,28 @@ def test_openai_trace_tree_messages_and_search(jupyter_lab, page, page_problems,
     detail = explorer.locator(".lnb-detail")
     rows.nth(2).click()
     expect(rows.nth(2)).to_contain_class("lnb-selected")
-    expect(detail.locator(".lnb-detail-name")).to_have_text("openai.chat.completions.create")
+    expect(detail.locator(".lnb-detail-name")).to_have_text("gpt-4o-mini · chat")
+    expect(detail.locator(".lnb-detail-span")).to_have_text("openai.chat.completions.create")
     expect(detail.locator(".lnb-msg.lnb-role-user .lnb-msg-text")).to_have_text(QUESTION)
     assistant = detail.locator(".lnb-msg.lnb-role-assistant .lnb-msg-text")
     expect(assistant).to_have_text(ANSWER)
     assert assistant.inner_text() == ANSWER  # innerText keeps the line break: it is rendered, not collapsed
     expect(detail.locator(".lnb-facts")).to_contain_text("gpt-4o-mini")
     expect(detail.locator(".lnb-facts")).to_contain_text("14 in / 12 out")
+    expect(detail.locator(".lnb-facts dt", has_text="cost").locator("+ dd")).to_have_text("$0.0000093")
+    expect(detail.locator(".lnb-facts dt", has_text="TTFT")).to_have_count(0)
 
-    # the streamed call: the deltas joined into one reply
+    # the streamed call: the deltas joined into one reply, its time to first token, its event after its start
     rows.nth(3).click()
     expect(detail.locator(".lnb-msg.lnb-role-user .lnb-msg-text")).to_have_text("Welcome me to Paris")
     expect(detail.locator(".lnb-msg.lnb-role-assistant .lnb-msg-text")).to_have_text(STREAMED)
+    expect(detail.locator(".lnb-detail-head .lnb-flag")).to_have_text(["stream"])
+    ttft = detail.locator(".lnb-facts dt", has_text="TTFT").locator("+ dd")
+    expect(ttft).to_have_text(re.compile(r"^\d+ ms$"))
+    assert int(ttft.inner_text().split()[0]) >= 150
+    detail.locator(".lnb-sec-title", has_text="Events").click()
+    expect(detail.locator(".lnb-event-name")).to_have_text(["gen_ai.first_token"])
+    expect(detail.locator(".lnb-event-time")).to_have_text([f"+{ttft.inner_text()}"])
 
     # the tool: its arguments and result
     rows.nth(1).click()
@@ -149,7 +176,7 @@ SCRIPT, IMG, LINK, MD_LINK = {SCRIPT!r}, {IMG!r}, {LINK!r}, {MD_LINK!r}
 with llmops_nb.span("search " + IMG, kind="TOOL") as tool:
     tool.set_inputs({"query": SCRIPT + IMG})
     tool.set_outputs(LINK + " " + MD_LINK)
-with llmops_nb.span(SCRIPT + " model", kind="CHAT_MODEL") as llm:
+with llmops_nb.span(SCRIPT + " model", kind="CHAT_MODEL", attributes={"gen_ai.request.model": IMG}) as llm:
     llm.set_inputs({"messages": [{"role": "system", "content": LINK},
                                  {"role": "user", "content": "say " + SCRIPT + IMG + MD_LINK}]})
     llm.set_outputs({"choices": [{"message": {"role": "assistant", "content": LINK + " " + IMG}}]})
@@ -178,11 +205,13 @@ def test_strings_from_a_trace_never_run(jupyter_lab, page, page_problems, store_
     page.wait_for_function("() => window.__control === 1", timeout=FIRST_RENDER_MS)
     assert page.evaluate("() => window.__xss") is None
 
-    # the widget: names in the tree, messages and tool payloads in the detail, all literal text
-    expect(rows.locator(".lnb-name")).to_have_text(["xss-probe", f"search {IMG}", f"{SCRIPT} model"])
+    # the widget: names (and an LLM row's `model · name`) in the tree, messages and tool payloads in the
+    # detail, all literal text
+    expect(rows.locator(".lnb-name")).to_have_text(["xss-probe", f"search {IMG}", f"{IMG} · {SCRIPT} model"])
     detail = explorer.locator(".lnb-detail")
     rows.nth(2).click()
-    expect(detail.locator(".lnb-detail-name")).to_have_text(f"{SCRIPT} model")
+    expect(detail.locator(".lnb-detail-name")).to_have_text(f"{IMG} · {SCRIPT} model")
+    expect(detail.locator(".lnb-detail-span")).to_have_text(f"{SCRIPT} model")
     expect(detail.locator(".lnb-msg.lnb-role-system .lnb-msg-text")).to_have_text(LINK)
     expect(detail.locator(".lnb-msg.lnb-role-user .lnb-msg-text")).to_have_text(f"say {SCRIPT}{IMG}{MD_LINK}")
     expect(detail.locator(".lnb-msg.lnb-role-assistant .lnb-msg-text")).to_have_text(f"{LINK} {IMG}")
@@ -190,14 +219,14 @@ def test_strings_from_a_trace_never_run(jupyter_lab, page, page_problems, store_
     expect(detail.locator(".lnb-sec", has_text="Arguments").locator("pre")).to_contain_text("<script>window.__xss=1")
     expect(detail.locator(".lnb-sec", has_text="Result").locator("pre")).to_contain_text(LINK)
     explorer.locator(".lnb-search").fill("<img")  # highlighting splits the name into text and <mark>
-    expect(explorer.locator(".lnb-row.lnb-match mark")).to_have_text(["<img"] * 1)
+    expect(explorer.locator(".lnb-row.lnb-match mark")).to_have_text(["<img"] * 2)  # the tool, the LLM's model
     for target in explorer.get_by_text("click me", exact=False).all():
         if target.is_visible():
             target.click()  # a link, if one were made, would be followed here
 
     # the snapshot: every string escaped, visible once its <details> are open
     snapshot.evaluate("el => el.querySelectorAll('details').forEach(d => { d.open = true; })")
-    for text in (f"search {IMG}", f"{SCRIPT} model", f"say {SCRIPT}{IMG}{MD_LINK}", f"{LINK} {IMG}"):
+    for text in (f"search {IMG}", f"{IMG} · {SCRIPT} model", f"say {SCRIPT}{IMG}{MD_LINK}", f"{LINK} {IMG}"):
         expect(snapshot.get_by_text(text, exact=False).first).to_be_visible()
 
     for scope in (explorer, snapshot):

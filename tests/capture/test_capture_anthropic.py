@@ -85,6 +85,7 @@ def test_async_stream_helper(server):
     assert final.content[0].text == "helper text"
     assert [s["name"] for s in spans] == ["anthropic.messages.stream"]
     assert spans[0]["outputs"]["content"][0]["text"] == "helper text"
+    assert spans[0]["attributes"]["llmops_nb.async"] is True
 
 
 def test_async_helper_never_entered_adds_no_warning(server):

@@ -59,7 +59,7 @@ def test_call_span(server, sdk, client):
     cost = (1000 * price_in + 100 * price_out) / 1e6
     assert attrs["llmops_nb.cost_usd"] == pytest.approx(cost) and span["cost_usd"] == pytest.approx(cost)
     assert attrs["server.address"] == "127.0.0.1" and attrs["server.port"] == server.port
-    assert attrs["llmops_nb.stream"] is False
+    assert attrs["llmops_nb.stream"] is False and "llmops_nb.async" not in attrs
     assert (span["input_tokens"], span["output_tokens"], span["model"]) == (1000, 100, sdk.model)
     assert span["inputs"] == kwargs
     assert span["outputs"] == result.model_dump(mode="json")
@@ -257,6 +257,7 @@ def test_async_create_and_stream(server, sdk):
     first, text, spans = asyncio.run(main())
     assert sdk.reply_text(first) == "first" and text == "second part"
     assert len(spans) == 5 and all(s["name"] == sdk.create_name for s in spans)
+    assert all(s["attributes"]["llmops_nb.async"] is True for s in spans)  # the views mark them
     assert sdk.span_text(spans[1]["outputs"]) == "second part"
     assert spans[1]["attributes"]["gen_ai.usage.output_tokens"] == 2
     assert spans[1]["attributes"]["llmops_nb.stream.complete"] is True

@@ -18,6 +18,7 @@ from typing import Any
 
 from ...store._connection import get_store
 from ...store._queries import trace_spans_filter
+from ._calls import CALL_COLUMNS, call_of, event_offsets
 from ._messages import normalize_messages
 
 #: Each payload field (inputs, outputs, attributes, events, error) sent to the browser is cut at this
@@ -25,10 +26,10 @@ from ._messages import normalize_messages
 FIELD_CAP_CHARS = 1_000_000
 MAX_SEARCH_CHARS = 1_000
 
-_SKELETON_SQL = """
+_SKELETON_SQL = f"""
 SELECT span_id, parent_span_id, name, kind, start_ns, end_ns, status, model,
-       input_tokens, output_tokens, cost_usd
-FROM spans WHERE {where} ORDER BY start_ns, span_id
+       input_tokens, output_tokens, cost_usd, {CALL_COLUMNS}
+FROM spans WHERE {{where}} ORDER BY start_ns, span_id
 """
 _TRACE_SQL = """
 SELECT name, status, start_ns, end_ns, span_count, llm_calls, error_count, input_tokens, output_tokens,
@@ -66,8 +67,10 @@ def skeleton(trace_id: str) -> dict[str, Any]:
 
     ``parent`` holds the parent's *index* in these arrays (-1 for a root or a span
     whose parent is not in the store), so the browser builds the tree without a map.
-    ``kind``/``status``/``model`` are ``{"codes", "values"}``; a mostly-empty numeric column
-    (tokens, cost) is ``{"at": [indices], "values"}`` and every other index means "none".
+    ``kind``/``status``/``model``/``label`` are ``{"codes", "values"}``; a mostly-empty column
+    (tokens, cost, the LLM calls' ``stream``/``is_async`` flags and ``ttft_ms``) is
+    ``{"at": [indices], "values"}`` and every other index means "none". ``label`` is an LLM span's
+    ``model · operation`` (``_calls``), None for the others.
     """
     trace_id = check_trace_id(trace_id)
     with get_store().connect() as con:
@@ -85,6 +88,7 @@ def skeleton(trace_id: str) -> dict[str, Any]:
         p = index.get(r[1], -1) if r[1] is not None else -1
         parents.append(-1 if p == i else p)
     ends = [r[5] for r in rows]
+    calls = [call_of(r[3], r[2], r[7], r[11], r[12]) for r in rows]
     end_ns = info.get("end_ns") or max(ends, default=t0)
     return {
         "trace": {
@@ -117,6 +121,10 @@ def skeleton(trace_id: str) -> dict[str, Any]:
             "input_tokens": _sparse([r[8] for r in rows]),
             "output_tokens": _sparse([r[9] for r in rows]),
             "cost_usd": _sparse([_finite(r[10]) for r in rows]),
+            "label": _dictionary([c.label if c else None for c in calls]),
+            "stream": _sparse([True if c and c.stream else None for c in calls]),
+            "is_async": _sparse([True if c and c.is_async else None for c in calls]),
+            "ttft_ms": _sparse([c.ttft_ms if c else None for c in calls]),
         },
     }
 
@@ -143,6 +151,8 @@ def span(trace_id: str, span_id: str, cap_chars: int = FIELD_CAP_CHARS) -> dict[
             truncated[field] = {"original_chars": len(text), "cap_chars": cap_chars}
         else:
             data[field] = _loads(text)
+    if "events" not in truncated:
+        data["events"] = event_offsets(data["events"], start_ns)  # "+182 ms", not an epoch in ns
     data["truncated"] = truncated
     data["cap_chars"] = cap_chars
     # a cut payload is JSON text, not a payload: no conversation is read from it

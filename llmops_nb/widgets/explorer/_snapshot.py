@@ -7,7 +7,9 @@ carries this snapshot. It is built for those places: no ``<script>``, no
 ``<style>`` (GitHub strips both), meaning carried by semantic HTML —
 nested ``<details>/<summary>`` lists for the span tree, ``<dl>`` for messages by
 role, ``<pre>`` for JSON. The few inline styles are decoration only. Messages are the ones
-the explorer shows (``_messages``); the spans and payloads come from ``_snapshot_tree``.
+the explorer shows (``_messages``); the spans and payloads come from ``_snapshot_tree``; an LLM
+span reads ``model · operation`` with its markers and time to first token, as in the explorer
+(``_calls``), its own name beside it; events are at their time after their span's start.
 
 Safety: every string from a trace goes through ``llmops_nb._html.escape``;
 no attribute holds trace data except an escaped ``title``; nothing is a link or
@@ -24,7 +26,9 @@ import json
 import math
 from typing import Any
 
+from ..._format import cost as cost_text
 from ..._html import clean, escape
+from ._calls import Call, event_offsets
 from ._messages import normalize_messages
 from ._snapshot_tree import FIELD_CHARS, MAX_SPANS, Payload, Payloads, Raw, Span, TraceTree, load
 
@@ -134,8 +138,17 @@ def _summary_html(s: Span, depth: int) -> str:
     status: str = escape(s.status)
     if s.status == "ERROR":
         status = "<strong>ERROR</strong>" + (f": {escape(_one_line(s.message, 120))}" if s.message else "")
-    text = f"{lead}{deep}<code>{escape(s.kind)}</code> <b title=\"span {escape(s.span_id)}\">{escape(s.name)}</b>"
+    # an LLM span reads `gpt-4o · chat (openai.chat.completions.create)`: its own name stays in sight,
+    # as text (no attribute holds a string from the trace)
+    label = s.call.label if s.call else None
+    name = f"{escape(label)}</b> <small>({escape(s.name)})</small>" if label else f"{escape(s.name)}</b>"
+    marks = "".join(f" <small>[{m}]</small>" for m in _markers(s.call))
+    text = f"{lead}{deep}<code>{escape(s.kind)}</code> <b title=\"span {escape(s.span_id)}\">{name}{marks}"
     return " · ".join([text, parts[0], status, *parts[1:]])
+
+
+def _markers(call: Call | None) -> list[str]:
+    return [] if call is None else [m for m, on in (("stream", call.stream), ("async", call.is_async)) if on]
 
 
 def _body_html(s: Span, payload: Payload, field_cap: int, brief_cap: int) -> str:
@@ -158,7 +171,26 @@ def _body_html(s: Span, payload: Payload, field_cap: int, brief_cap: int) -> str
     if rows:
         out.append("<dl>" + "".join(f"<dt>{label}</dt><dd><pre>{escape(_cap(_json(v), brief_cap))}</pre></dd>"
                                     for label, v in rows) + "</dl>\n")
+    out.append(_events_html(payload.events, s.start_ns, brief_cap))
     return "".join(out)
+
+
+def _events_html(events: Any, start_ns: int, cap: int) -> str:
+    """Each event at its time after the span's start (``+48.8 ms gen_ai.first_token``), its attributes
+    briefly. An exception's event is left out: the error above says it, with its traceback."""
+    if not isinstance(events, list):
+        return ""
+    shown = [e for e in event_offsets(events, start_ns) if isinstance(e, dict) and e.get("name") != "exception"]
+    items = []
+    for event in shown[:_MAX_PARTS]:
+        offset = event.get("offset_ms")
+        at = f"+{_duration(max(0.0, offset))} " if isinstance(offset, float) else ""
+        attrs = event.get("attributes")
+        more = f" <small>{escape(_cap(_json(attrs), cap))}</small>" if attrs else ""
+        items.append(f"<li>{at}<code>{escape(str(event.get('name')))}</code>{more}</li>")
+    if len(shown) > _MAX_PARTS:
+        items.append(f"<li><em>… {len(shown) - _MAX_PARTS:,} more events not shown</em></li>")
+    return f"<dl><dt>events</dt><dd><ul>{''.join(items)}</ul></dd></dl>\n" if items else ""
 
 
 def _conversation(payload: Payload) -> dict[str, list[dict[str, Any]]] | None:
@@ -221,7 +253,11 @@ def _text(trace: TraceTree) -> str:
         indent = "  " * (min(depth, MAX_NEST) + 1) + (f"[depth {depth}] " if depth > MAX_NEST else "")
         status = s.status + (f": {_one_line(s.message, 120)}" if s.status == "ERROR" and s.message else "")
         facts = _span_facts(s)
-        line = " · ".join([f"{'✗ ' if s.status == 'ERROR' else ''}{s.kind} {_one_line(s.name, 120)}", facts[0],
+        name = _one_line(s.name, 120)
+        if s.call and s.call.label:
+            name = f"{_one_line(s.call.label, 120)} ({name})"
+        marks = "".join(f" [{m}]" for m in _markers(s.call))
+        line = " · ".join([f"{'✗ ' if s.status == 'ERROR' else ''}{s.kind} {name}{marks}", facts[0],
                            status, *facts[1:]])
         lines.append(indent + line)
     hidden = len(trace.order) - min(len(trace.order), MAX_SPANS)
@@ -242,24 +278,27 @@ def _totals(info: dict[str, Any]) -> list[str]:
     parts = [_plural(n("span_count"), "span"), _plural(n("llm_calls"), "LLM call"),
              f"{n('input_tokens') + n('output_tokens'):,} tokens ({n('input_tokens'):,} in / "
              f"{n('output_tokens'):,} out)",
-             "cost n/a" if cost is None or math.isnan(cost) else f"${cost:.4f}",
+             "cost n/a" if cost is None or math.isnan(cost) else cost_text(cost),
              "running" if duration is None or math.isnan(duration) else _duration(duration),
              _plural(n("error_count"), "error"), _plural(n("dropped_spans"), "dropped span")]
     return parts
 
 
 def _span_facts(s: Span) -> list[str]:
-    """[duration, then the optional facts]: tokens, cost, model, rolled-up totals, errors below."""
+    """[duration, then the optional facts]: time to first token, tokens, cost, model (unless the
+    label says it), rolled-up totals, errors below."""
     facts = [_duration((s.end_ns - s.start_ns) / 1e6)]
+    if s.call and s.call.ttft_ms is not None:
+        facts.append(f"TTFT {_duration(s.call.ttft_ms)}")
     if s.tokens_in or s.tokens_out:
         facts.append(f"{s.tokens_in:,} in / {s.tokens_out:,} out tokens")
     if s.cost is not None and not math.isnan(s.cost):
-        facts.append(f"${s.cost:.4f}")
-    if s.model:
+        facts.append(cost_text(s.cost))
+    if s.model and not (s.call and s.call.label):
         facts.append(s.model)
     below = s.sub_tokens - s.tokens_in - s.tokens_out
     if s.children and (below or (s.sub_cost is not None and s.sub_cost != (s.cost or 0))):
-        cost = "" if s.sub_cost is None else f" · ${s.sub_cost:.4f}"
+        cost = "" if s.sub_cost is None else f" · {cost_text(s.sub_cost)}"
         facts.append(f"Σ {s.sub_tokens:,} tokens{cost}")
     if s.sub_errors:
         facts.append(f"⚠ {_plural(s.sub_errors, 'error')} inside")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...store._connection import get_store
+from ._calls import CALL_COLUMNS, Call, call_of
 from ._data import check_trace_id
 
 MAX_SPANS = 200  # spans shown in full, in tree order
@@ -34,6 +35,7 @@ class Span:
     tokens_in: int
     tokens_out: int
     cost: float | None
+    call: Call | None = field(default=None, kw_only=True)  # an LLM span's label, markers and time to first token
     children: list[Span] = field(default_factory=list)
     sub_tokens: int = 0  # this span's and its descendants' tokens
     sub_cost: float | None = None
@@ -59,9 +61,9 @@ def load(trace_id: Any) -> TraceTree:
         rows = con.execute(
             "SELECT span_id, parent_span_id, left(name, 300), kind, start_ns, end_ns, status, "
             "left(status_message, ?), left(model, 100), COALESCE(input_tokens, 0), COALESCE(output_tokens, 0), "
-            "cost_usd FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id", [FIELD_CHARS + 1, trace_id]
-        ).fetchall()
-    spans = [Span(*r) for r in rows]
+            f"cost_usd, {CALL_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id",
+            [FIELD_CHARS + 1, trace_id]).fetchall()
+    spans = [Span(*r[:12], call=call_of(r[3], r[2], r[8], r[12], r[13])) for r in rows]
     return TraceTree(trace_id, None if row is None else dict(zip(columns, row, strict=True)), _tree_order(spans))
 
 
@@ -95,7 +97,7 @@ def _tree_order(spans: list[Span]) -> list[tuple[Span, int]]:
 
 
 class Payloads:
-    """Inputs, outputs, error and attributes of the shown spans, read in small batches as the renderer
+    """Inputs, outputs, error, attributes and events of the shown spans, read in small batches as the renderer
     reaches them; each is parsed JSON, a :class:`Raw` text, or None."""
 
     BATCH = 16
@@ -112,12 +114,12 @@ class Payloads:
             self.next += self.BATCH
             with get_store().connect() as con:
                 found = con.execute(
-                    "SELECT span_id, left(inputs, ?), left(outputs, ?), left(error, ?), left(attributes, ?) "
-                    "FROM spans WHERE trace_id = ? AND list_contains(?, span_id)",
-                    [*[RAW_CHARS + 1] * 4, self.trace_id, batch]).fetchall()
+                    "SELECT span_id, left(inputs, ?), left(outputs, ?), left(error, ?), left(attributes, ?), "
+                    "left(events, ?) FROM spans WHERE trace_id = ? AND list_contains(?, span_id)",
+                    [*[RAW_CHARS + 1] * 5, self.trace_id, batch]).fetchall()
             for sid, *raw in found:
                 self.rows[sid] = Payload(*(parse_payload(text) for text in raw))
-        return self.rows.get(span_id, Payload(None, None, None, None))
+        return self.rows.get(span_id, Payload(None, None, None, None, None))
 
 
 @dataclass
@@ -126,6 +128,7 @@ class Payload:
     outputs: Any
     error: Any
     attributes: Any
+    events: Any
 
 
 def parse_payload(text: str | None) -> Any:

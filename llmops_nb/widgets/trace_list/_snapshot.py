@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..._format import cost
 from ..._html import Markup, tag
 from ._filters import describe_filters, normalize_filters
 from ._query import page, sort_text
@@ -63,7 +64,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         number(row["span_count"]),
         number(row["llm_calls"]),
         number(row["tokens"]),
-        "" if row["cost_usd"] is None else f"${row['cost_usd']:.4f}",
+        cost(row["cost_usd"]),
         row["status"],
         row["trace_id"],
     ]

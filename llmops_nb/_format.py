@@ -1,0 +1,41 @@
+"""Values as every text view writes them (snapshots, summaries), mirrored by ``js/lib/format.js`` for the live views.
+
+A leaf, so that the one-line trace summary (``_display.py``) uses it as well as the widgets' snapshots.
+
+A cost keeps two significant digits below a dollar, so a real $0.000017 call never reads as
+``$0.0000`` or ``<$0.0001``, and two decimals from a dollar up.
+
+>>> [cost(v) for v in (0.000017, 0.0012, 0.42, 12.34, 0, None)]
+['$0.000017', '$0.0012', '$0.42', '$12.34', '$0', '–']
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+UNKNOWN = "–"
+_SMALLEST = 1e-8  # below this a sum of prices is float noise, not money
+
+
+def cost(usd: Any) -> str:
+    """A cost in US dollars: ``$0.000017``, ``$0.0012``, ``$0.42``, ``$12.34``; ``$0`` for exactly
+    zero, ``–`` when unknown (None, NaN or not a number)."""
+    if usd is None or isinstance(usd, bool):
+        return UNKNOWN
+    try:
+        value = float(usd)
+    except (TypeError, ValueError):
+        return UNKNOWN
+    if not math.isfinite(value):
+        return UNKNOWN
+    sign, value = ("-" if value < 0 else ""), abs(value)
+    if value == 0:
+        return "$0"
+    if value < _SMALLEST:
+        return "<$0.00000001"
+    if value >= 1:
+        return f"{sign}${value:,.2f}"
+    # the exponent of the value rounded to two significant digits: 0.0999 rounds to 0.10, not 0.100
+    exponent = int(f"{value:.1e}".split("e")[1])
+    return f"{sign}${value:.{max(2, 1 - exponent)}f}"
