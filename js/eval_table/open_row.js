@@ -32,6 +32,18 @@ export function explorerModel(model, height) {
  * @property {(visible: boolean) => void} showList the table's list, shown when no row is open
  */
 
+/**
+ * The row a key on the open row's panel moves to: -1 (Up), 1 (Down), or 0 (a key left to others:
+ * typing in a field, arrows inside the embedded explorer or a scrollable card).
+ * @param {string} key
+ * @param {Element | null} target
+ */
+export function openRowKey(key, target) {
+  if (key !== "ArrowUp" && key !== "ArrowDown") return 0;
+  if (target?.closest?.("input, textarea, select, .lnb-explorer, .lnb-ev-card-host")) return 0;
+  return key === "ArrowUp" ? -1 : 1;
+}
+
 export class OpenRow {
   /** @param {Table} table */
   constructor(table) {
@@ -75,7 +87,28 @@ export class OpenRow {
       this.explorerHost,
     ]);
     this.el.hidden = true;
+    // the keyboard stays in the view after a row is opened with the mouse: the panel takes the focus
+    // (a click on its text keeps it there), Escape goes back to the rows, Up/Down open the row above/below
+    this.el.tabIndex = -1;
     closeOnEscape(this.el, "input, textarea, select", () => this.close());
+    this.el.addEventListener("keydown", (event) => this.onKey(event));
+  }
+
+  /**
+   * Up/Down on the panel (not in a text field, nor in the explorer's tree, which moves between spans).
+   * @param {KeyboardEvent} event
+   */
+  onKey(event) {
+    const delta = openRowKey(event.key, /** @type {Element} */ (event.target));
+    if (delta === 0) return;
+    event.preventDefault();
+    event.stopPropagation(); // not the notebook's cell navigation
+    this.step(delta);
+  }
+
+  /** Put the keyboard in the open row, unless it is already there. */
+  focus() {
+    if (!this.el.hidden && !this.el.contains(document.activeElement)) this.el.focus({ preventScroll: true });
   }
 
   cardPx() {
@@ -104,6 +137,7 @@ export class OpenRow {
     model.set("open_row", row.row);
     model.save_changes();
     this.show();
+    this.focus();
   }
 
   /** A page arrived: open the row the ▲/▼ buttons asked for, once it is loaded. */

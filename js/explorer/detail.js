@@ -250,3 +250,42 @@ export function renderDetail(span, extra = {}) {
     eventsSection(span.events),
   ]);
 }
+
+/**
+ * The detail of a group of repeated siblings (groups.js): what it stands for, in text.
+ * @param {any} group
+ */
+export function renderGroupDetail(group) {
+  const badge = kindBadge(group.kind);
+  const rows = [
+    ["spans", fmt.integer(group.count)],
+    ["total time", fmt.duration(group.totalMs)],
+    ["from", `+${fmt.duration(group.start)} to +${fmt.duration(group.end)}`],
+    ["each", `${fmt.duration(group.totalMs / group.count)} on average`],
+    group.errors ? ["failed", fmt.integer(group.errors)] : null,
+    Number.isNaN(group.inTok) && Number.isNaN(group.outTok)
+      ? null
+      : ["tokens", `${fmt.integer(group.inTok)} in / ${fmt.integer(group.outTok)} out`],
+    Number.isNaN(group.cost) ? null : ["cost", fmt.cost(group.cost)],
+  ].filter((r) => r != null);
+  return h("div", { class: "lnb-detail-body lnb-group-detail" }, [
+    h("div", { class: "lnb-detail-head" }, [
+      h("span", {
+        class: "lnb-kind",
+        title: badge.label,
+        text: badge.letters,
+        attrs: { style: `background:${badge.color}` },
+      }),
+      h("span", { class: "lnb-detail-name", text: `${group.name ?? "(unnamed)"} ×${group.count}` }),
+    ]),
+    h(
+      "dl",
+      { class: "lnb-facts" },
+      rows.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })]),
+    ),
+    h("div", {
+      class: "lnb-placeholder",
+      text: `${group.count} consecutive spans with the same name and kind. Right, Enter or a click on ▸ shows them all.`,
+    }),
+  ]);
+}

@@ -1,12 +1,14 @@
 // The span tree with its waterfall, virtualized: a pool of row elements (one screenful plus a few)
 // is re-filled as the user scrolls, so opening or scrolling a 10,000-span trace touches ~30 rows.
+// A row is a span or a group of repeated siblings (groups.js); `active` and `selected` are such items.
 
 import { h, highlighted, text } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
 import { ROW_HEIGHT, scrollToReveal, visibleWindow } from "../lib/virtual.js";
 import { callOf, markerTitle, rowName, ttftPercent, ttftText } from "./calls.js";
+import { groupedRows, groupIndex, isGroup } from "./groups.js";
 import { kindBadge } from "./kinds.js";
-import { hasChildren, visibleRows } from "./tree.js";
+import { hasChildren } from "./tree.js";
 
 const INDENT_PX = 14;
 const MAX_INDENT_LEVELS = 24; // deeper spans stop moving right (the depth is in the tooltip)
@@ -16,13 +18,24 @@ function tokenText(inTok, outTok) {
   return Number.isNaN(inTok) && Number.isNaN(outTok) ? "" : `${fmt.tokens(total)} tok`;
 }
 
+// the label sits after the bar, else before it, else (a bar across the whole track) inside it
+function placeLabel(row, left, width) {
+  const place = left + width < 72 ? "after" : left > 18 ? "before" : "inside";
+  row.dur.className = `lnb-dur${place === "inside" ? " lnb-dur-inside" : ""}`;
+  row.dur.style.left =
+    place === "after" ? `calc(${left + width}% + 4px)` : place === "inside" ? `calc(${left}% + 4px)` : "";
+  row.dur.style.right = place === "before" ? `calc(${100 - left}% + 4px)` : "";
+}
+
 export class TreeView {
-  constructor({ onSelect, onToggle, fallbackHeight = 360 }) {
+  constructor({ onSelect, onToggle, onLayout = () => {}, fallbackHeight = 360 }) {
     this.onSelect = onSelect;
     this.onToggle = onToggle;
+    this.onLayout = onLayout; // the number of rows changed
     this.fallbackHeight = fallbackHeight;
     this.rows = new Int32Array(0);
     this.rowOf = null; // span index -> row number among the visible rows, -1 when hidden
+    this.groupRowOf = null; // the same for groups
     this.pool = [];
     this.active = -1;
     this.selected = -1;
@@ -57,11 +70,16 @@ export class TreeView {
     this.viewport.addEventListener("click", (event) => this.click(event));
   }
 
-  /** @param skel decoded skeleton @param tree buildTree() result @param collapsed Uint8Array */
-  setData(skel, tree, collapsed) {
+  /**
+   * @param skel decoded skeleton @param tree buildTree() result @param collapsed Uint8Array per span
+   * @param groups findGroups() result @param expanded Uint8Array per group
+   */
+  setData(skel, tree, collapsed, groups, expanded) {
     this.skel = skel;
     this.tree = tree;
     this.collapsed = collapsed;
+    this.groups = groups;
+    this.expanded = expanded;
     let end = 0;
     for (let i = 0; i < skel.n; i++) {
       const e = skel.start[i] + (Number.isNaN(skel.duration[i]) ? 0 : skel.duration[i]);
@@ -88,11 +106,17 @@ export class TreeView {
 
   /** Recompute which spans are rows (after collapsing or expanding), then draw. */
   relayout() {
-    this.rows = visibleRows(this.tree, this.collapsed);
+    this.rows = groupedRows(this.tree, this.collapsed, this.groups, this.expanded);
     this.rowOf = new Int32Array(this.tree.n).fill(-1);
-    for (let r = 0; r < this.rows.length; r++) this.rowOf[this.rows[r]] = r;
+    this.groupRowOf = new Int32Array(this.groups.list.length).fill(-1);
+    for (let r = 0; r < this.rows.length; r++) {
+      const item = this.rows[r];
+      if (isGroup(item)) this.groupRowOf[groupIndex(item)] = r;
+      else this.rowOf[item] = r;
+    }
     this.spacer.style.height = `${this.rows.length * ROW_HEIGHT}px`;
     this.draw();
+    this.onLayout();
   }
 
   schedule() {
@@ -102,6 +126,22 @@ export class TreeView {
       this.frame = 0;
       this.draw();
     });
+  }
+
+  /** How many open groups hold `node` or one of its ancestors: each indents its members one more level. */
+  openGroupsAbove(node) {
+    let count = 0;
+    for (let up = node; up >= 0; up = this.tree.treeParent[up]) {
+      const g = this.groups.of[up];
+      if (g >= 0 && this.expanded[g]) count++;
+    }
+    return count;
+  }
+
+  /** The row number of a span or group among the visible rows, -1 when hidden. */
+  rowIndex(item) {
+    if (item === -1 || !this.rowOf) return -1;
+    return isGroup(item) ? (this.groupRowOf[groupIndex(item)] ?? -1) : (this.rowOf[item] ?? -1);
   }
 
   viewportHeight() {
@@ -148,6 +188,10 @@ export class TreeView {
   }
 
   fill(row, node, index) {
+    if (isGroup(node)) {
+      this.fillGroup(row, groupIndex(node), index);
+      return;
+    }
     const s = this.skel;
     const t = this.tree;
     const el = row.el;
@@ -157,6 +201,7 @@ export class TreeView {
     el.classList.toggle("lnb-active", node === this.active);
     el.classList.toggle("lnb-selected", node === this.selected);
     el.classList.toggle("lnb-match", match);
+    el.classList.remove("lnb-group");
     el.setAttribute("aria-selected", String(node === this.selected));
     // Same span and same search: its content is already right.
     const key = `${node}|${match ? this.query : ""}|${this.collapsed[node]}`;
@@ -164,7 +209,7 @@ export class TreeView {
     row.key = key;
     row.node = node;
     el.dataset.node = String(node);
-    const depth = t.depth[node];
+    const depth = t.depth[node] + this.openGroupsAbove(node); // an open group's members sit under its row
     const parentish = hasChildren(t, node);
     el.setAttribute("aria-level", String(depth + 1));
     if (parentish) el.setAttribute("aria-expanded", String(!this.collapsed[node]));
@@ -235,13 +280,67 @@ export class TreeView {
     row.ttft.style.left = at == null ? "" : `${at}%`;
     row.ttft.title = at == null ? "" : `first token at +${fmt.duration(ttft)}`;
     row.dur.textContent = fmt.duration(s.duration[node]);
-    // the label sits after the bar, else before it, else (a bar across the whole track) inside it
-    const place = left + width < 72 ? "after" : left > 18 ? "before" : "inside";
-    row.dur.className = `lnb-dur${place === "inside" ? " lnb-dur-inside" : ""}`;
-    row.dur.style.left =
-      place === "after" ? `calc(${left + width}% + 4px)` : place === "inside" ? `calc(${left}% + 4px)` : "";
-    row.dur.style.right = place === "before" ? `calc(${100 - left}% + 4px)` : "";
+    placeLabel(row, left, width);
     row.dur.title = `starts at +${fmt.duration(start)}, lasts ${fmt.duration(dur)}`;
+  }
+
+  /** A group's row: `name ×N`, the members' summed tokens and cost, a bar from the first start to the last end. */
+  fillGroup(row, g, index) {
+    const group = this.groups.list[g];
+    const item = -2 - g;
+    const el = row.el;
+    el.hidden = false;
+    el.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+    el.classList.toggle("lnb-active", item === this.active);
+    el.classList.toggle("lnb-selected", item === this.selected);
+    el.classList.remove("lnb-match");
+    el.classList.add("lnb-group");
+    el.setAttribute("aria-selected", String(item === this.selected));
+    const open = this.expanded[g] === 1;
+    const key = `g${g}|${open}`;
+    if (row.key === key) return;
+    row.key = key;
+    row.node = item;
+    el.dataset.node = String(item);
+    const depth = this.tree.depth[group.first] + this.openGroupsAbove(this.tree.treeParent[group.first]);
+    el.setAttribute("aria-level", String(depth + 1));
+    el.setAttribute("aria-expanded", String(open));
+    row.nameCell.style.paddingLeft = `${4 + Math.min(depth, MAX_INDENT_LEVELS) * INDENT_PX}px`;
+    row.twist.textContent = open ? "▾" : "▸";
+    const badge = kindBadge(group.kind);
+    row.kind.textContent = badge.letters;
+    row.kind.style.background = badge.color;
+    row.kind.title = badge.label;
+    row.name.replaceChildren(text(`${group.name ?? "(unnamed)"} ×${group.count}`));
+    row.name.title = `${group.count} consecutive ${badge.label} spans named ${group.name ?? "(unnamed)"}, grouped${
+      group.errors ? `; ${group.errors} failed` : ""
+    }\n${open ? "Left or a click on ▾ closes the group" : "Right or a click on ▸ shows them all"}`;
+    row.stream.hidden = true;
+    row.async.hidden = true;
+    row.err.hidden = !group.errors;
+    el.classList.toggle("lnb-error", group.errors > 0);
+    const tok = tokenText(group.inTok, group.outTok);
+    row.tok.textContent = tok ? `Σ ${tok}` : "";
+    row.tok.hidden = !tok;
+    row.tok.title = tok
+      ? `all ${group.count}: ${fmt.integer(group.inTok)} in / ${fmt.integer(group.outTok)} out tokens`
+      : "";
+    const cost = Number.isNaN(group.cost) ? "" : fmt.cost(group.cost);
+    row.cost.textContent = cost ? `Σ ${cost}` : "";
+    row.cost.hidden = !cost;
+    row.cost.title = cost ? `all ${group.count}: ${cost}` : "";
+    const left = Math.max(0, Math.min(100, (group.start / this.totalMs) * 100));
+    const width = Math.max(0, Math.min(100 - left, ((group.end - group.start) / this.totalMs) * 100));
+    row.bar.style.left = `${left}%`;
+    row.bar.style.width = `${width}%`;
+    row.bar.className = `lnb-bar lnb-bar-group${group.errors ? " lnb-bar-error" : ""}`;
+    row.bar.style.setProperty("--lnb-bar-color", badge.color);
+    row.ttft.hidden = true;
+    row.dur.textContent = `Σ ${fmt.duration(group.totalMs)}`;
+    placeLabel(row, left, width);
+    row.dur.title = `${group.count} spans from +${fmt.duration(group.start)} to +${fmt.duration(group.end)}, ${fmt.duration(
+      group.totalMs,
+    )} in all`;
   }
 
   click(event) {
@@ -249,7 +348,8 @@ export class TreeView {
     if (!rowEl) return;
     const node = Number(rowEl.dataset.node);
     if (Number.isNaN(node)) return;
-    if (event.target.closest(".lnb-twist") && hasChildren(this.tree, node)) this.onToggle(node);
+    const toggles = isGroup(node) || hasChildren(this.tree, node);
+    if (event.target.closest(".lnb-twist") && toggles) this.onToggle(node);
     else this.onSelect(node);
     this.viewport.focus({ preventScroll: true });
   }
@@ -272,19 +372,19 @@ export class TreeView {
     this.draw();
   }
 
-  /** Scroll so that `node` (a visible span) is in view. */
+  /** Scroll so that `node` (a visible span or group) is in view. */
   reveal(node) {
-    const r = this.rowOf?.[node] ?? -1;
+    const r = this.rowIndex(node);
     if (r < 0) return;
     const top = scrollToReveal(r, this.viewport.scrollTop, this.viewportHeight());
     if (top !== this.viewport.scrollTop) this.viewport.scrollTop = top;
     this.draw();
   }
 
-  /** The visible span `delta` rows away from `node`. */
+  /** The visible span or group `delta` rows away from `node`. */
   neighbour(node, delta) {
     if (!this.rows.length) return -1;
-    const r = node >= 0 ? this.rowOf[node] : -1;
+    const r = this.rowIndex(node);
     const next = r < 0 ? 0 : Math.max(0, Math.min(this.rows.length - 1, r + delta));
     return this.rows[next];
   }

@@ -7,7 +7,9 @@ import * as fmt from "../lib/format.js";
 import { listen, mountView, viewRoot } from "../lib/mount.js";
 import { createRpc } from "../lib/rpc.js";
 import { callOf } from "./calls.js";
-import { renderDetail } from "./detail.js";
+import { renderDetail, renderGroupDetail } from "./detail.js";
+import { findGroups, groupIndex, isGroup, parentItem, revealGroups, shownItem } from "./groups.js";
+import { fitHeight, keyAction } from "./keys.js";
 import { mergeMatches, nameMatches, step } from "./search.js";
 import { decodeSkeleton } from "./skeleton.js";
 import { buildTree, hasChildren, reveal } from "./tree.js";
@@ -16,15 +18,19 @@ import { TreeView } from "./tree_view.js";
 const SEARCH_DEBOUNCE_MS = 200;
 const DETAIL_CACHE = 64;
 const HEADER_PX = 34;
+const KEY_DETAIL_MS = 120; // arrows held down: the detail follows once the selection rests
 
 export class ExplorerView {
   /**
    * @param {import("../lib/mount.js").Model} model
    * @param {HTMLElement} el
-   * @param {{ rpc?: ReturnType<typeof createRpc> }} [options]
+   * @param {{ rpc?: ReturnType<typeof createRpc>, fit?: boolean }} [options]
    */
-  constructor(model, el, { rpc } = {}) {
+  constructor(model, el, { rpc, fit = false } = {}) {
     this.model = model;
+    // standalone, the view sizes to its trace up to `height` and the user can resize it (style.css)
+    this.fit = fit;
+    this.userSized = false;
     this.rpc = rpc ?? createRpc(model);
     this.details = new Map(); // span id -> detail (LRU by insertion order)
     this.detailToken = 0;
@@ -42,6 +48,18 @@ export class ExplorerView {
     this.count = h("span", { class: "lnb-count" });
     const prev = h("button", { class: "lnb-btn", text: "▲", title: "previous match (Shift+Enter)" });
     const next = h("button", { class: "lnb-btn", text: "▼", title: "next match (Enter)" });
+    const collapseAll = h("button", {
+      class: "lnb-btn lnb-collapse-all",
+      text: "⊟",
+      title: "collapse all (spans and groups of repeated spans)",
+      attrs: { "aria-label": "collapse all" },
+    });
+    const expandAll = h("button", {
+      class: "lnb-btn lnb-expand-all",
+      text: "⊞",
+      title: "expand all (spans and groups of repeated spans)",
+      attrs: { "aria-label": "expand all" },
+    });
     this.detail = h("div", { class: "lnb-detail", attrs: { "aria-live": "polite" } }, [
       h("div", {
         class: "lnb-placeholder",
@@ -51,6 +69,7 @@ export class ExplorerView {
     this.treeView = new TreeView({
       onSelect: (node) => this.select(node),
       onToggle: (node) => this.toggle(node),
+      onLayout: () => this.applyHeight({ growOnly: true }),
       fallbackHeight: this.height() - HEADER_PX - 24,
     });
     this.main = h("div", { class: "lnb-main" }, [this.treeView.el, this.detail]);
@@ -59,6 +78,8 @@ export class ExplorerView {
         this.title,
         this.facts,
         h("span", { class: "lnb-grow" }),
+        collapseAll,
+        expandAll,
         this.search,
         prev,
         next,
@@ -66,9 +87,14 @@ export class ExplorerView {
       ]),
       this.main,
     ]);
+    if (fit) this.root.classList.add("lnb-resizable");
+    // a click anywhere in the view (the detail pane too) leaves the keyboard in it
+    this.root.tabIndex = -1;
     this.applyHeight();
     el.append(this.root);
 
+    collapseAll.addEventListener("click", () => this.setAll(true));
+    expandAll.addEventListener("click", () => this.setAll(false));
     prev.addEventListener("click", () => this.goMatch(-1));
     next.addEventListener("click", () => this.goMatch(1));
     this.search.addEventListener("input", () =>
@@ -85,6 +111,16 @@ export class ExplorerView {
       }
     });
     this.treeView.viewport.addEventListener("keydown", (event) => this.onKey(event));
+    this.root.addEventListener("keydown", (event) => {
+      if (event.target === this.root) this.onKey(event);
+    });
+    if (fit && globalThis.ResizeObserver) {
+      // the user dragged the corner (CSS resize): keep their height, stop sizing to the trace
+      this.rootResize = new ResizeObserver(() => {
+        if (this.root.style.height && this.root.style.height !== this.fittedPx) this.userSized = true;
+      });
+      this.rootResize.observe(this.root);
+    }
     this.onHeight = () => this.applyHeight();
     this.onSelected = () => {
       const node = this.index?.get(model.get("selected_span_id"));
@@ -103,8 +139,15 @@ export class ExplorerView {
     return Number(this.model.get("height")) || 460;
   }
 
-  applyHeight() {
-    this.root.style.height = `${this.height()}px`;
+  /** Standalone: as tall as the rows (up to `height`), growing as rows open, never shrinking under the user. */
+  applyHeight({ growOnly = false } = {}) {
+    if (this.userSized || (growOnly && !this.fit)) return;
+    const px = this.fit ? fitHeight(this.treeView?.rows.length ?? 0, this.height(), HEADER_PX) : this.height();
+    if (growOnly && `${px}px` === this.fittedPx) return;
+    if (growOnly && px < Number.parseFloat(this.fittedPx)) return;
+    this.fittedPx = `${px}px`;
+    this.root.style.height = this.fittedPx;
+    this.root.dataset.fitPx = String(px);
   }
 
   later(key, ms, fn) {
@@ -117,6 +160,10 @@ export class ExplorerView {
     }, ms);
     this.timers.add(t);
     this[`timer_${key}`] = t;
+  }
+
+  cancel(key) {
+    clearTimeout(this[`timer_${key}`]);
   }
 
   async load() {
@@ -142,8 +189,11 @@ export class ExplorerView {
       const i = this.index.get(id);
       if (i != null) this.collapsed[i] = 1;
     }
+    this.groups = findGroups(this.tree, skel);
+    this.expanded = new Uint8Array(this.groups.list.length);
     this.showHeader(skel.trace);
-    this.treeView.setData(skel, this.tree, this.collapsed);
+    this.treeView.setData(skel, this.tree, this.collapsed, this.groups, this.expanded);
+    this.applyHeight();
     const selected = this.index.get(this.model.get("selected_span_id"));
     if (selected != null) this.select(selected, { fromModel: true });
     else this.treeView.setActive(this.tree.order[0] ?? -1);
@@ -186,20 +236,44 @@ export class ExplorerView {
     );
   }
 
-  select(node, { fromModel = false } = {}) {
-    if (node < 0 || !this.skel) return;
-    if (reveal(this.tree, this.collapsed, node)) {
-      this.treeView.relayout();
-      this.saveCollapsed();
+  /**
+   * Select a span or a group and show it in the detail pane. From the keyboard, the kernel is asked
+   * once the selection rests (arrows held down do not send a request per row).
+   */
+  select(node, { fromModel = false, keyboard = false } = {}) {
+    if (node === -1 || !this.skel) return;
+    if (!isGroup(node)) {
+      const ancestors = reveal(this.tree, this.collapsed, node);
+      if (revealGroups(this.tree, this.groups, this.expanded, node) || ancestors) this.treeView.relayout();
+      if (ancestors) this.saveCollapsed();
     }
     this.treeView.selected = node;
     this.treeView.setActive(node);
     this.treeView.reveal(node);
-    const id = this.skel.spanId[node];
-    if (!fromModel && this.model.get("selected_span_id") !== id) {
-      this.model.set("selected_span_id", id);
-      this.model.save_changes();
+    if (isGroup(node)) {
+      this.detailToken++;
+      const group = this.groups.list[groupIndex(node)];
+      this.detail.replaceChildren(renderGroupDetail(group));
+      return;
     }
+    const id = this.skel.spanId[node];
+    const save = () => {
+      if (!fromModel && this.model.get("selected_span_id") !== id) {
+        this.model.set("selected_span_id", id);
+        this.model.save_changes();
+      }
+    };
+    if (keyboard && !this.details.has(id)) {
+      ++this.detailToken; // an answer for the row left behind must not show
+      this.detail.replaceChildren(h("div", { class: "lnb-placeholder", text: "loading span…" }));
+      this.later("detail", KEY_DETAIL_MS, () => {
+        save();
+        this.loadDetail(node);
+      });
+      return;
+    }
+    this.cancel("detail");
+    save();
     this.loadDetail(node);
   }
 
@@ -232,10 +306,36 @@ export class ExplorerView {
   }
 
   toggle(node) {
+    if (isGroup(node)) {
+      this.expanded[groupIndex(node)] ^= 1;
+      this.treeView.relayout();
+      return;
+    }
     if (!hasChildren(this.tree, node)) return;
     this.collapsed[node] ^= 1;
     this.treeView.relayout();
     this.saveCollapsed();
+  }
+
+  /** Collapse (or expand) every span and every group; the selection stays on its row or the row holding it. */
+  setAll(collapse) {
+    if (!this.tree) return;
+    for (let i = 0; i < this.skel.n; i++) this.collapsed[i] = collapse && hasChildren(this.tree, i) ? 1 : 0;
+    this.expanded.fill(collapse ? 0 : 1);
+    const tv = this.treeView;
+    tv.relayout();
+    const shown = (item) => tv.rowIndex(item) >= 0;
+    const current = tv.selected !== -1 ? tv.selected : tv.active;
+    const found = current === -1 ? -1 : shownItem(this.tree, this.groups, shown, current);
+    const target = found === -1 ? (tv.rows[0] ?? -1) : found;
+    // a selection hidden by collapsing moves to the row holding it, and the detail follows
+    if (target !== current && tv.selected !== -1) this.select(target, { keyboard: true });
+    else {
+      tv.setActive(target);
+      tv.reveal(target);
+    }
+    this.saveCollapsed();
+    tv.viewport.focus({ preventScroll: true });
   }
 
   saveCollapsed() {
@@ -251,48 +351,46 @@ export class ExplorerView {
     if (!this.tree) return;
     const tv = this.treeView;
     const node = tv.active;
-    let target = -1;
-    switch (event.key) {
-      case "ArrowDown":
-        target = tv.neighbour(node, 1);
-        break;
-      case "ArrowUp":
-        target = tv.neighbour(node, -1);
-        break;
-      case "PageDown":
-        target = tv.neighbour(node, tv.pageRows());
-        break;
-      case "PageUp":
-        target = tv.neighbour(node, -tv.pageRows());
-        break;
-      case "Home":
-        target = tv.rows[0] ?? -1;
-        break;
-      case "End":
-        target = tv.rows[tv.rows.length - 1] ?? -1;
-        break;
-      case "ArrowRight":
-        if (node >= 0 && hasChildren(this.tree, node)) {
-          if (this.collapsed[node]) this.toggle(node);
-          else target = this.tree.firstChild[node];
-        }
-        break;
-      case "ArrowLeft":
-        if (node >= 0 && hasChildren(this.tree, node) && !this.collapsed[node]) this.toggle(node);
-        else if (node >= 0) target = this.tree.treeParent[node];
-        break;
-      case "Enter":
-      case " ":
-        if (node >= 0) this.select(node);
-        break;
-      default:
-        return; // other keys go on to the notebook
-    }
+    const group = isGroup(node);
+    const action = keyAction(event.key, {
+      node,
+      isGroup: group,
+      hasChildren: group || (node >= 0 && hasChildren(this.tree, node)),
+      open: group ? this.expanded[groupIndex(node)] === 1 : node >= 0 && !this.collapsed[node],
+    });
+    if (!action) return; // other keys go on to the notebook
     event.preventDefault();
     event.stopPropagation(); // arrows and Enter must move in the tree, not between notebook cells
-    if (target >= 0) {
-      tv.setActive(target);
-      tv.reveal(target);
+    let target = -1;
+    switch (action.type) {
+      case "move":
+        target = tv.neighbour(
+          node,
+          action.delta === "page" ? tv.pageRows() : action.delta === "-page" ? -tv.pageRows() : action.delta,
+        );
+        break;
+      case "first":
+        target = tv.rows[0] ?? -1;
+        break;
+      case "last":
+        target = tv.rows[tv.rows.length - 1] ?? -1;
+        break;
+      case "toggle":
+        this.toggle(node);
+        break;
+      case "child":
+        target = tv.neighbour(node, 1); // an open row's first child (or its first group) comes next
+        break;
+      case "parent":
+        target = parentItem(this.tree, this.groups, this.expanded, node);
+        break;
+      case "select":
+        target = node;
+        break;
+    }
+    // the detail follows the keyboard: the row moved to is selected and shown
+    if (target !== -1 && (target !== node || action.type === "select" || tv.selected !== node)) {
+      this.select(target, { keyboard: action.type !== "select" });
     }
   }
 
@@ -328,7 +426,12 @@ export class ExplorerView {
     this.matches = matches;
     this.current = -1;
     const marks = new Uint8Array(this.skel.n);
-    for (const i of matches) marks[i] = 1;
+    let opened = false;
+    for (const i of matches) {
+      marks[i] = 1;
+      if (query && revealGroups(this.tree, this.groups, this.expanded, i)) opened = true;
+    }
+    if (opened) this.treeView.relayout();
     this.treeView.setMatches(query ? marks : null, query);
     this.count.textContent = query ? `${matches.length} match${matches.length === 1 ? "" : "es"}` : "";
     this.count.title = "";
@@ -344,10 +447,22 @@ export class ExplorerView {
   destroy() {
     this.rpc.close();
     this.treeView.destroy();
+    this.rootResize?.disconnect();
     for (const t of this.timers) clearTimeout(t);
     this.unlisten();
     this.root.remove();
   }
 }
 
-export default mountView(ExplorerView, "explorer");
+/** The explorer on its own under a cell: sized to its trace, up to `height`, and resizable. */
+export class StandaloneExplorerView extends ExplorerView {
+  /**
+   * @param {import("../lib/mount.js").Model} model
+   * @param {HTMLElement} el
+   */
+  constructor(model, el) {
+    super(model, el, { fit: true });
+  }
+}
+
+export default mountView(StandaloneExplorerView, "explorer");

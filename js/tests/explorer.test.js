@@ -215,8 +215,8 @@ describe("ExplorerView", () => {
         parent: "r",
         name: "openai.chat.completions.create",
         kind: "CHAT_MODEL",
-        model: "gpt-4o",
-        label: "gpt-4o · chat",
+        model: k === 3 ? "gpt-4o-mini" : "gpt-4o",
+        label: k === 3 ? "gpt-4o-mini · chat" : "gpt-4o · chat", // three alike in a row would be grouped
         stream: k === 2,
         ttft: k === 2 ? 182.4 : null,
         isAsync: k === 3,
@@ -226,7 +226,7 @@ describe("ExplorerView", () => {
       { id: "t", parent: "r", name: "lookup", kind: "TOOL", start: 900, duration: 50 },
     ];
     const { el } = await open(spans);
-    expect(rowNames(el)).toEqual(["agent", "gpt-4o · chat", "gpt-4o · chat", "gpt-4o · chat", "lookup"]);
+    expect(rowNames(el)).toEqual(["agent", "gpt-4o · chat", "gpt-4o · chat", "gpt-4o-mini · chat", "lookup"]);
     const rows = [...el.querySelectorAll(".lnb-row:not([hidden])")];
     const shownFlags = (row) => [...row.querySelectorAll(".lnb-flag:not([hidden])")].map((f) => f.textContent);
     expect(rows.map(shownFlags)).toEqual([[], [], ["stream"], ["async"], []]);

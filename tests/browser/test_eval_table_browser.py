@@ -151,3 +151,36 @@ def test_comparing_with_a_run_picked_in_the_table(table, page_problems):
     expect(table.locator(".lnb-ev-row[data-row='1'] .lnb-ev-c-outputs del")).to_have_text("5")
     expect(table.locator(".lnb-ev-row[data-row='1'] .lnb-ev-c-outputs ins")).to_have_text("4")
     assert not page_problems, page_problems
+
+
+def test_keys_keep_working_after_a_row_is_opened_with_the_mouse(table, page, page_problems):
+    # a click opens row 1: the keyboard is in the open row (no click needed to give it back)
+    table.locator(".lnb-ev-row[data-row='1'] .lnb-ev-c-inputs").click()
+    detail = table.locator(".lnb-ev-row-detail")
+    expect(detail).to_have_attribute("data-row", "1")
+    panel = table.locator(".lnb-ev-detail")
+    expect(panel).to_be_focused()
+    # Down and Up open the next and the previous row
+    page.keyboard.press("ArrowDown")
+    expect(detail).to_have_attribute("data-row", "2")
+    page.keyboard.press("ArrowUp")
+    expect(detail).to_have_attribute("data-row", "1")
+    # a click on the card's text leaves the keyboard in the view
+    detail.locator(".lnb-ev-rationale").first.click()
+    expect(panel).to_be_focused()
+    # Escape goes back to the rows, the keyboard in the list on the row that was open, with a ring
+    page.keyboard.press("Escape")
+    expect(table.locator(".lnb-ev-list")).to_be_visible()
+    viewport = table.locator(".lnb-ev-viewport")
+    expect(viewport).to_be_focused()
+    active = table.locator(".lnb-ev-row.lnb-ev-active")
+    expect(active).to_have_attribute("data-row", "1")
+    assert "2px" in active.evaluate("r => getComputedStyle(r).boxShadow")
+    page.keyboard.press("ArrowDown")
+    expect(active).to_have_attribute("data-row", "2")
+    page.keyboard.press("Enter")
+    expect(detail).to_have_attribute("data-row", "2")
+    expect(panel).to_be_focused()
+    # the notebook did not take the keys: still the same notebook cell, not in edit mode
+    assert page.locator(".jp-Notebook.jp-mod-editMode").count() == 0
+    assert not page_problems, page_problems

@@ -252,3 +252,122 @@ with llmops_nb.span("plan", kind="CHAIN"):
     expect(explorer.locator(".lnb-msg.lnb-role-assistant .lnb-msg-text")).to_have_text("hello back")
     unexpected = [p for p in page_problems if KNOWN_NOTEBOOK7_ERROR not in p]
     assert not unexpected, unexpected
+
+
+LOOP_CELL = """\
+%%llm_trace --name loop-agent
+with llmops_nb.span("plan", kind="CHAIN"):
+    pass
+for i in range(100):
+    with llmops_nb.span("step", kind="TOOL") as step:
+        step.set_inputs({"i": i})
+        step.set_outputs(f"step {i} done")
+with llmops_nb.span("answer", kind="CHAIN"):
+    pass
+"""
+
+
+def test_keyboard_groups_collapse_all_and_resize(jupyter_lab, page, page_problems, store_path):
+    jupyter_lab.write_notebook("loop.ipynb", [setup_cell(store_path), LOOP_CELL])
+    jupyter_lab.open_notebook(page, "loop.ipynb")
+
+    explorer = page.locator(".lnb-explorer")
+    rows = explorer.locator(".lnb-row:not([hidden])")
+    # a loop of 100 traced steps is one row, with their total time
+    expect(rows.locator(".lnb-name")).to_have_text(["loop-agent", "plan", "step ×100", "answer"],
+                                                   timeout=FIRST_RENDER_MS)
+    group = explorer.locator(".lnb-row.lnb-group")
+    expect(group).to_have_attribute("aria-expanded", "false")
+    expect(group.locator(".lnb-dur")).to_have_text(re.compile(r"^Σ "))
+    # sized to its four rows (not a fixed 460 px), resizable by the user
+    assert explorer.evaluate("e => getComputedStyle(e).resize") == "vertical"
+    small = explorer.bounding_box()["height"]
+    assert small < 460, small
+
+    # keyboard: the detail follows the arrows, without Enter
+    detail = explorer.locator(".lnb-detail")
+    rows.nth(0).click()
+    viewport = explorer.locator(".lnb-viewport")
+    expect(viewport).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(rows.nth(1)).to_contain_class("lnb-selected")
+    expect(detail.locator(".lnb-detail-name")).to_have_text("plan")
+    # a clearly visible ring on the keyboard's row (2 px)
+    assert "2px" in rows.nth(1).evaluate("r => getComputedStyle(r).boxShadow")
+    page.keyboard.press("ArrowDown")  # the group: its summary
+    expect(detail.locator(".lnb-detail-name")).to_have_text("step ×100")
+    page.keyboard.press("ArrowRight")  # opens it
+    expect(group).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("ArrowDown")  # the first step
+    expect(detail.locator(".lnb-detail-name")).to_have_text("step")
+    expect(detail.locator(".lnb-sec", has_text="Result").locator("pre")).to_have_text("step 0 done")
+    page.keyboard.press("ArrowDown")
+    expect(detail.locator(".lnb-sec", has_text="Result").locator("pre")).to_have_text("step 1 done")
+    # a click in the detail pane leaves the keys in the view
+    detail.locator(".lnb-detail-name").click()
+    page.keyboard.press("ArrowDown")
+    expect(detail.locator(".lnb-sec", has_text="Result").locator("pre")).to_have_text("step 2 done")
+    page.keyboard.press("ArrowLeft")  # up to the group
+    page.keyboard.press("ArrowLeft")  # closes it
+    expect(group).to_have_attribute("aria-expanded", "false")
+    expect(rows).to_have_count(4)
+
+    # search reaches a step inside the closed group: the group opens
+    explorer.locator(".lnb-search").fill("step 57 done")
+    expect(explorer.locator(".lnb-count")).to_have_text("1 match")
+    expect(group).to_have_attribute("aria-expanded", "true")
+    explorer.locator(".lnb-search").press("Enter")
+    expect(detail.locator(".lnb-sec", has_text="Result").locator("pre")).to_have_text("step 57 done")
+    explorer.locator(".lnb-search").fill("")
+
+    # collapse all / expand all
+    explorer.locator(".lnb-collapse-all").click()
+    expect(rows).to_have_count(1)
+    explorer.locator(".lnb-expand-all").click()
+    expect(group).to_have_attribute("aria-expanded", "true")
+    assert explorer.locator(".lnb-spacer").evaluate("s => s.style.height") == f"{(4 + 100) * 24}px"
+
+    # resize: drag the bottom corner down; the tree measures again and shows more rows
+    shown_before = rows.count()
+    box = explorer.bounding_box()
+    page.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] - 3)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] + 300, steps=5)
+    page.mouse.up()
+    expect(explorer).to_have_attribute("style", re.compile(r"height: ?\d+"))
+    grown = explorer.bounding_box()["height"]
+    assert grown > box["height"] + 200, (box["height"], grown)
+    expect(rows).not_to_have_count(shown_before)
+    assert rows.count() > shown_before
+
+    # the focus ring stands out on the light theme and on JupyterLab Dark (WCAG: 3:1 for a focus indicator)
+    active = explorer.locator(".lnb-row.lnb-active")
+    viewport.focus()
+    assert ring_contrast(active, explorer) >= 3
+    set_theme(page, "JupyterLab Dark")
+    try:
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+        assert ring_contrast(active, explorer) >= 3
+    finally:
+        set_theme(page, "JupyterLab Light")
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "true")
+    assert not page_problems, page_problems
+
+
+def set_theme(page, name: str) -> None:
+    page.evaluate("(t) => { window.jupyterapp.commands.execute('apputils:change-theme', {theme: t}); }", name)
+
+
+def ring_contrast(row, view) -> float:
+    """The contrast ratio between the row's focus ring (its box-shadow colour) and the view's background."""
+    ring = row.evaluate("r => getComputedStyle(r).boxShadow")
+    assert "2px" in ring, ring
+    background = view.evaluate("e => getComputedStyle(e).backgroundColor")
+
+    def luminance(css: str) -> float:
+        r, g, b = (int(v) / 255 for v in re.findall(r"\d+(?:\.\d+)?", css)[:3])
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(ring), luminance(background)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)

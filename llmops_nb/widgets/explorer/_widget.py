@@ -40,6 +40,9 @@ explorer_methods = Methods({"skeleton": _skeleton, "span": _span, "search": _sea
 class TraceExplorer(View, bundle="explorer"):
     """An interactive view of one trace.
 
+    The view is as tall as its rows (at least 240 px) up to ``height`` pixels, and the user can
+    drag its corner to make it taller or shorter.
+
     >>> import llmops_nb
     >>> from llmops_nb.widgets import TraceExplorer
     >>> TraceExplorer(llmops_nb.traces().trace_id[0])  # doctest: +SKIP
