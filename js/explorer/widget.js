@@ -1,6 +1,9 @@
 // TraceExplorer's view (anywidget ESM): header with totals and search, the virtualized span tree
 // with its waterfall, and the detail pane of the selected span. Data comes from the kernel on
 // request (lib/rpc.js); the model's traitlets only hold view state, written back as it changes.
+// Over 400 lines on purpose: this is the one stateful object (selection, open groups, search,
+// size) whose handlers call each other; every rule it applies is a pure function in tree.js,
+// groups.js, keys.js, search.js and calls.js, tested on its own.
 
 import { h } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
