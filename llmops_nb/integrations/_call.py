@@ -6,6 +6,7 @@ carries on untraced: the user always gets what the SDK returned or raised.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -13,6 +14,10 @@ from typing import Any, Protocol
 from .._safety import log_once
 from ..tracing import get_current_span, start_span
 from ._attributes import helper_method, scrub_inputs, server_attributes
+
+#: The span of the SDK call being made, for code below the SDK (replay's marks on the wire): another
+#: tracer's span (an OpenInference instrumentor's) may be the current span by then.
+current_call: contextvars.ContextVar[Any] = contextvars.ContextVar("llmops_nb_sdk_call", default=None)
 
 
 class Aggregator(Protocol):

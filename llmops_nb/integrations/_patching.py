@@ -18,7 +18,7 @@ from typing import Any
 
 from .._safety import log_once
 from ..tracing import use_span
-from ._call import Call, CallSpec, begin
+from ._call import Call, CallSpec, begin, current_call
 from ._originals import is_patched, patch, unpatch
 from ._streams import aiter_hook, attach, iter_hook
 
@@ -91,24 +91,30 @@ def run_traced(call: Call | None, request: Callable[[], Any]) -> Any:
     """``request()`` under the call's span (or untraced when the span could not start), recorded, returned as is."""
     if call is None:
         return request()
+    token = current_call.set(call.span)
     try:
         with use_span(call.span):
             result = request()
     except BaseException as exc:
         call.fail(exc)
         raise
+    finally:
+        current_call.reset(token)
     return record_result(call, result)
 
 
 async def run_traced_async(call: Call | None, request: Callable[[], Awaitable[Any]]) -> Any:
     if call is None:
         return await request()
+    token = current_call.set(call.span)
     try:
         with use_span(call.span):
             result = await request()
     except BaseException as exc:
         call.fail(exc)
         raise
+    finally:
+        current_call.reset(token)
     return record_result(call, result)
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from .._redact import is_secret_name, redact_text
 from .._safety import log_once
+from ..integrations._call import current_call
 from ..tracing import get_current_span
 from ._recording import Index, RecordedCall
 from ._request import Normalizer, call_key, is_llm_call, model_of, path_of, provider_of
@@ -84,8 +85,9 @@ def _plan(session: Session, request: Any, body: bytes, recording_stream: type) -
     path = path_of(str(request.url))
     text = session.normalizer.body_text(body, request.headers.get("content-type", ""))
     key = call_key(request.method, path, text)
-    span = get_current_span()
-    # (a span of another tracer may be current, e.g. an OpenTelemetry parent: it has no kind)
+    # Our SDK call's span, even when another tracer's span (an OpenInference instrumentor's) is the
+    # current one by now; else the current span, if it is an LLM call (a framework's, through OTel).
+    span = current_call.get() or get_current_span()
     llm_span = span if getattr(span, "kind", None) in _LLM_KINDS else None
     if session.mode in ("strict", "fallthrough"):
         call = session.index.take(key)
