@@ -55,6 +55,22 @@ def session(tmp_path_factory):
         "%llm_autotrace maybe",
         # 18: a syntax error inside a traced cell fails the cell like it would without the magic
         "%%llm_trace\nx = (",
+        # 19: failing cells whose root must end when the error leaves the cell's code: `shown` notes when
+        # something other than our recording turns the error into text (IPython showing the traceback)
+        "import inspect, time\nshown = []\nclass Shown(Exception):\n    def __str__(self):\n"
+        "        if not any('llmops_nb/tracing' in f.filename for f in inspect.stack(0)):\n"
+        "            shown.append(time.time_ns())\n        return 'shown'\n"
+        "@llmops_nb.trace\ndef fails():\n    raise Shown()\n@llmops_nb.trace\ndef nested():\n    fails()",
+        "%%llm_trace --name 'in a function'\nbefore = time.time_ns()\nnested()",
+        "print(before, shown[0]); shown.clear()",
+        "%%llm_trace --name 'in the cell'\nbefore = time.time_ns()\nraise Shown()",
+        "print(before, shown[0]); shown.clear()",
+        "%llm_autotrace on",
+        "before = time.time_ns()\nnested()",  # 25: cell [27]
+        "%llm_autotrace off",
+        "print(before, shown[0]); shown.clear()",
+        "get_ipython().run_cell_magic('llm_trace', \"--name 'called'\", 'before = time.time_ns()\\nnested()')",
+        "print(before, shown[0]); shown.clear()",
     ]
     executed = run_cells(cells, db)
     return db, executed
@@ -91,8 +107,8 @@ def test_exception_reaches_the_user_unchanged_and_marks_error(session):
     assert len(errs) == 1 and errs[0].ename == "ValueError" and errs[0].evalue == "bad input 42"
     assert "broken()" in "\n".join(errs[0].traceback)
     assert "✗" in outputs_text(cells[2])
-    rows = _query(db, "SELECT status, error_message FROM traces WHERE status = 'ERROR'")
-    assert rows == [("ERROR", "bad input 42")]
+    rows = _query(db, "SELECT status, error_message, error_count FROM traces WHERE name = 'cell [4]'")
+    assert rows == [("ERROR", "bad input 42", 1)]
 
 
 def test_user_mistakes_raise_usage_errors_with_the_fix(session):
@@ -134,3 +150,22 @@ def test_syntax_error_in_a_traced_cell(session):
     _, cells = session
     errs = errors(cells[18])
     assert len(errs) == 1 and errs[0].ename == "SyntaxError"
+
+
+@pytest.mark.parametrize(("name", "cell", "printed"), [("in a function", 20, 21), ("in the cell", 22, 23),
+                                                      ("cell [27]", 25, 27), ("called", 28, 29)])
+def test_a_failing_cells_root_ends_when_the_error_leaves_the_cell(session, name, cell, printed):
+    db, cells = session
+    assert [e.ename for e in errors(cells[cell])] == ["Shown"]
+    before, shown = map(int, outputs_text(cells[printed]).split())
+    rows = _query(db, f"SELECT start_ns, end_ns, status, error_count FROM traces WHERE name = '{name}'")
+    assert len(rows) == 1
+    start, end, status, error_count = rows[0]
+    # not after IPython turned the error into a traceback (nor its post_run_cell hooks); an autotraced
+    # cell's root begins at its first span, after `before`
+    assert before <= end <= shown and start <= end
+    assert status == "ERROR" and error_count == 1  # one exception, however many spans it passed through
+    (stored,) = _query(db, "SELECT s.error FROM spans s JOIN traces t USING (trace_id) "
+                           f"WHERE t.name = '{name}' AND s.parent_span_id IS NULL")[0]
+    # the root's copy of the traceback starts at the cell, named as IPython names it
+    assert "Cell In[" in stored and "interactiveshell" not in stored and "llmops_nb" not in stored

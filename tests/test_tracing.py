@@ -279,3 +279,90 @@ def test_traced_recursion_reaches_the_depth_untraced_recursion_reaches():
     with pytest.raises(RecursionError):  # runaway recursion still ends as it would untraced
         traced(10**6)
     assert sys.getrecursionlimit() == limit
+
+
+def _error_counts():
+    assert llmops_nb.flush()
+    return dict(llmops_nb.sql("SELECT name, error_count FROM traces").itertuples(index=False))
+
+
+def _propagated(spans):
+    return {row.name: (row.attributes or {}).get("llmops_nb.error.propagated", False) for row in spans.itertuples()}
+
+
+def test_one_exception_through_nested_spans_counts_once():
+    @llmops_nb.trace
+    def inner():
+        raise ValueError("boom")
+
+    @llmops_nb.trace
+    def middle():
+        inner()
+
+    with pytest.raises(ValueError), llmops_nb.span("outer"):
+        middle()
+    trace, spans = _only_trace()
+    assert trace.error_count == 1 and trace.status == "ERROR"
+    assert (spans.status == "ERROR").all() and spans.error.map(lambda e: e["message"] == "boom").all()
+    assert _propagated(spans) == {"inner": False, "middle": True, "outer": True}
+
+
+def test_distinct_exceptions_count_each():
+    @llmops_nb.trace
+    def inner():
+        raise ValueError("first")
+
+    @llmops_nb.trace
+    def translates():
+        try:
+            inner()
+        except ValueError as error:
+            raise KeyError("second") from error
+
+    @llmops_nb.trace
+    def recovers():
+        try:
+            inner()
+        except ValueError:
+            return "fallback"
+
+    with pytest.raises(KeyError), llmops_nb.span("two"):
+        translates()
+    with llmops_nb.span("one") as one:
+        recovers()
+    assert _error_counts() == {"two": 2, "one": 1}
+    assert one._child_errors is None  # a span kept in a variable does not keep its children's exceptions
+
+
+def test_an_exception_from_a_worker_thread_or_a_task_counts_once():
+    @llmops_nb.trace
+    def work():
+        raise ValueError("in a thread")
+
+    @llmops_nb.trace
+    async def task(i):
+        raise ValueError(f"task {i}")
+
+    @llmops_nb.trace(name="gather")
+    async def gather():
+        await asyncio.gather(*(asyncio.create_task(task(i)) for i in range(2)))
+
+    with pytest.raises(ValueError), llmops_nb.span("pool"), concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(work).result()
+    with pytest.raises(ValueError):
+        asyncio.run(gather())
+    # the pool: work's error passes through "pool"; the tasks: two exceptions, one passes through gather
+    assert _error_counts() == {"pool": 1, "gather": 2}
+
+
+def test_a_span_with_malformed_attributes_text_still_writes_and_counts():
+    from llmops_nb.tracing import _record, _sink
+
+    with pytest.raises(ValueError), llmops_nb.span("bad") as span:
+        raise ValueError("x")
+    record = list(_record.full(_record.from_span(span, 1000)))
+    record[_record.SPAN_ID] += 1
+    record[_record.IS_ROOT] = False
+    record[_record.ATTRIBUTES] = "{not json"
+    _sink.emit(tuple(record))
+    assert _error_counts() == {"bad": 2}

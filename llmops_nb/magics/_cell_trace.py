@@ -6,7 +6,9 @@ Shared by ``%%llm_trace`` (root created up front) and ``%llm_autotrace``
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from typing import Any
 
 from .._safety import log_once
@@ -20,6 +22,8 @@ from ._provenance import cell_info
 #: DuckDB and migrates the file) it waits up to CELL_WORKING_WAIT_S.
 CELL_FLUSH_WAIT_S = 1.0
 CELL_WORKING_WAIT_S = 30.0
+#: exceptions whose traceback IPython was asked to show while the cell ran, kept to find the cell's own
+_RAISES_KEPT = 8
 
 
 class CellTrace:
@@ -33,6 +37,8 @@ class CellTrace:
         self.session = session
         self.root: Span | None = None
         self._lock = threading.Lock()
+        self._raised: list[tuple[BaseException, int]] = []  # (exception, when IPython was asked to show it)
+        self._watch: tuple[Any, Any] | None = None  # (the shell's showtraceback before ours or None, ours)
 
     def materialize(self) -> Span:
         """The root span, created on first use (spans started in any thread may call this)."""
@@ -47,6 +53,71 @@ class CellTrace:
                 root.set_inputs({"cell": self.source})
                 self.root = root
             return self.root
+
+    def watch_raise(self) -> None:
+        """Note when an exception leaves the cell's code, so that a failing cell's root ends right then.
+
+        IPython catches it around the cell's code and at once calls ``shell.showtraceback``;
+        formatting the traceback, then the ``post_run_cell`` hooks (where the root ends) come after
+        and can take far longer than the cell's work. IPython has no event for that moment, so the
+        shell's method is wrapped while the cell runs: ours notes the time and calls it unchanged.
+        """
+        shell = self.shell
+        if self._watch is not None or shell is None:
+            return
+        previous = vars(shell).get("showtraceback")  # None: the class's method
+        original = shell.showtraceback
+
+        def showtraceback(*args: Any, **kwargs: Any) -> Any:
+            if self._watch is not None:
+                self.note_raise()
+            return original(*args, **kwargs)
+
+        try:
+            shell.showtraceback = showtraceback
+            self._watch = (previous, showtraceback)
+        except Exception as exc:  # noqa: BLE001 - without it the root ends later, nothing worse
+            log_once("cell.watch_raise", exc)
+
+    def unwatch_raise(self) -> None:
+        """Put the shell's ``showtraceback`` back, unless another wrapper went on top of ours since.
+
+        Then ours stays under it, calling the original and noting nothing.
+        """
+        watch, self._watch = self._watch, None
+        if watch is None:
+            return
+        previous, ours = watch
+        try:
+            if vars(self.shell).get("showtraceback") is ours:
+                if previous is None:
+                    del self.shell.showtraceback
+                else:
+                    self.shell.showtraceback = previous
+        except Exception as exc:  # noqa: BLE001
+            log_once("cell.unwatch_raise", exc)
+
+    def note_raise(self) -> None:
+        """The exception being handled left the cell's code now (called in IPython's ``except``): keep the time.
+
+        Kept per exception, the first time it is shown: ``showtraceback`` also runs for errors the
+        cell's code showed and handled itself, and for failing ``post_run_cell`` hooks after it.
+        """
+        try:
+            exc = sys.exc_info()[1]
+            if exc is None or any(seen is exc for seen, _ in self._raised):
+                return
+            self._raised.append((exc, time.time_ns()))
+            del self._raised[:-_RAISES_KEPT]
+        except Exception as error:  # noqa: BLE001 - runs inside IPython's error handling: never raise
+            log_once("cell.note_raise", error)
+
+    def end_ns(self, root: Span, error: BaseException | None) -> int | None:
+        """When ``error`` left the cell's code, if that was noted (and the root had begun by then); else None: now."""
+        if error is None:
+            return None
+        when = next((when for seen, when in self._raised if seen is error), None)
+        return when if when is not None and when >= root.start_ns else None
 
     def finish(self, error: BaseException | None, result: Any = None) -> bool:
         """End the root (if any span was recorded) and persist the trace. False when nothing was traced."""
@@ -63,9 +134,13 @@ class CellTrace:
                 root.record_exception(error)
             elif result is not None:
                 root.set_outputs(result)
-            root.end()
+            # A failing cell's root ends when the error left the cell's code, not after IPython
+            # showed its traceback (see watch_raise); else now.
+            root.end(self.end_ns(root, error))
         except Exception as exc:  # noqa: BLE001
             log_once("cell.finish", exc)
+        finally:
+            self._raised.clear()
         return True
 
     def persist_and_show(self, display: bool) -> Any:

@@ -75,6 +75,7 @@ class TraceMagics(Magics):
         root = cell_trace.materialize()
         token = _context.current_span.set(root)
         _context.set_cell_root(root)
+        cell_trace.watch_raise()
         self._open = (cell_trace, token, var, not opts.no_display)
 
     def _close_open(self, result: Any, error: BaseException | None) -> None:
@@ -82,6 +83,7 @@ class TraceMagics(Magics):
         if opened is None:
             return
         cell_trace, token, var, display = opened
+        cell_trace.unwatch_raise()
         try:
             try:
                 _context.current_span.reset(token)
@@ -115,7 +117,7 @@ class TraceMagics(Magics):
         previous_root = _context._cell_root[0]
         _context.set_cell_root(root)
         try:
-            result = _run_quietly(self.shell, cell)
+            result = _run_quietly(self.shell, cell, cell_trace)
         finally:
             _context.set_cell_root(previous_root)
             _context.current_span.reset(token)
@@ -157,6 +159,7 @@ class TraceMagics(Magics):
                 return
             self._autotrace = CellTrace(self.shell, source, execution_count=_running_count(self.shell))
             _context.set_cell_root(self._autotrace)
+            self._autotrace.watch_raise()
         except Exception as exc:  # noqa: BLE001
             log_once("autotrace.pre", exc)
 
@@ -166,6 +169,7 @@ class TraceMagics(Magics):
         cell_trace, self._autotrace = self._autotrace, None
         if cell_trace is None:
             return
+        cell_trace.unwatch_raise()
         try:
             if _context._cell_root[0] is cell_trace:
                 _context.set_cell_root(None)
@@ -184,10 +188,13 @@ def _running_count(shell: Any) -> int | None:
     return count - 1 if IPython.version_info[0] >= 9 else count
 
 
-def _run_quietly(shell: Any, cell: str) -> Any:
-    """Run the cell body, leaving its error for us to re-raise (so it is shown once, by the outer cell)."""
+def _run_quietly(shell: Any, cell: str, cell_trace: CellTrace) -> Any:
+    """Run the cell body, leaving its error for us to re-raise (so it is shown once, by the outer cell).
+
+    IPython calls ``showtraceback`` as the error leaves the body's code: the time the root ends.
+    """
     show_tb, show_syntax = shell.showtraceback, shell.showsyntaxerror
-    shell.showtraceback = lambda *a, **k: None
+    shell.showtraceback = lambda *a, **k: cell_trace.note_raise()
     shell.showsyntaxerror = lambda *a, **k: None
     try:
         return shell.run_cell(cell, store_history=False)

@@ -17,6 +17,7 @@ from typing import Any
 
 from .._redact import redact_strings
 from ..tracing import _record as rec
+from ..tracing._span import PROPAGATED
 from ._connection import get_store
 
 _M64 = (1 << 64) - 1
@@ -35,6 +36,11 @@ _BATCH_COLUMNS: tuple[tuple[str, int | None, str], ...] = (
     ("tags", rec.TAGS, "string"), ("session", rec.SESSION, "string"), ("cell", rec.CELL, "string"),
 )
 _TRACE_ID = "printf('%016x%016x', trace_hi, trace_lo)"
+# An exception that passed through several spans is one error: the spans it reached from a child
+# carry this attribute (``Span._count_once``) and are not counted again. A CASE, not an AND, so
+# that a malformed attributes text is never parsed (it would fail the whole write): its span counts.
+_PROPAGATED = (f"(CASE WHEN json_valid(attributes) THEN json_extract_string(attributes, '$.\"{PROPAGATED}\"') "
+               "= 'true' END) IS TRUE")
 
 _INSERT_SPANS = f"""
 INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status, status_message,
@@ -57,7 +63,7 @@ SELECT {_TRACE_ID},
        any_value(end_ns) FILTER (WHERE is_root),
        count(*),
        count(*) FILTER (WHERE kind IN ('LLM', 'CHAT_MODEL')),
-       count(*) FILTER (WHERE status = 'ERROR'),
+       count(*) FILTER (WHERE status = 'ERROR' AND NOT ({_PROPAGATED})),
        COALESCE(sum(input_tokens), 0),
        COALESCE(sum(output_tokens), 0),
        sum(cost_usd),

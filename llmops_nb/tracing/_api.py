@@ -20,6 +20,7 @@ from ._context import cell_root_span, current_span, get_current_span
 from ._recursion import DEEP
 from ._serialize import plain, safe_str
 from ._span import Span, check_kind
+from ._tracebacks import drop_our_frames
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MAX_YIELDS_KEPT = 1000
@@ -248,7 +249,13 @@ def _wrap_sync(fn: Any, plan: _Plan) -> Any:
             token = set_current(span)
         except Exception as exc:  # noqa: BLE001
             log_once("trace.begin", exc)
-            return fn(*args, **kwargs)
+            token = None  # the call runs untraced below, outside this handler, so its errors do not chain to ours
+        if token is None:
+            try:
+                return fn(*args, **kwargs)
+            except BaseException as exc:
+                drop_our_frames(exc)
+                raise
         deep = span.depth > DEEP
         if deep:  # deep recursion: keep the headroom it has untraced (see _recursion.py)
             _recursion.reserve(span.depth)
@@ -257,6 +264,7 @@ def _wrap_sync(fn: Any, plan: _Plan) -> Any:
         except BaseException as exc:
             if deep:
                 _recursion.release()
+            drop_our_frames(exc)
             _fail(span, token, exc)
             raise
         if deep:
@@ -280,10 +288,17 @@ def _wrap_async(fn: Any, plan: _Plan) -> Any:
             token = current_span.set(span)
         except Exception as exc:  # noqa: BLE001
             log_once("trace.begin", exc)
-            return await fn(*args, **kwargs)
+            token = None  # untraced below, outside this handler (see _wrap_sync)
+        if token is None:
+            try:
+                return await fn(*args, **kwargs)
+            except BaseException as exc:
+                drop_our_frames(exc)
+                raise
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:
+            drop_our_frames(exc)
             _fail(span, token, exc)
             raise
         _finish(span, token, result, plan)
@@ -318,7 +333,13 @@ def _wrap_gen(fn: Any, plan: _Plan) -> Any:
             span = plan.begin(args, kwargs)
         except Exception as exc:  # noqa: BLE001
             log_once("trace.begin", exc)
-            return (yield from fn(*args, **kwargs))
+            span = None  # untraced below, outside this handler (see _wrap_sync)
+        if span is None:
+            try:
+                return (yield from fn(*args, **kwargs))
+            except BaseException as exc:
+                drop_our_frames(exc)
+                raise
         yields = _Yields()
         try:
             token = current_span.set(span)
@@ -342,6 +363,7 @@ def _wrap_gen(fn: Any, plan: _Plan) -> Any:
                     span.set_attribute("llmops_nb.generator.closed_early", True)
                     raise
                 except BaseException as exc:  # noqa: BLE001 - thrown in by the consumer: pass it on
+                    drop_our_frames(exc)  # it was raised at our `yield`: the generator's own comes next
                     step, value = gen.throw, exc
         except StopIteration as stop:
             _finish(span, None, yields.outputs(), plan)
@@ -350,6 +372,7 @@ def _wrap_gen(fn: Any, plan: _Plan) -> Any:
             _finish(span, None, yields.outputs(), plan)
             raise
         except BaseException as exc:
+            drop_our_frames(exc)
             _fail(span, None, exc)
             raise
 
@@ -362,8 +385,14 @@ def _wrap_async_gen(fn: Any, plan: _Plan) -> Any:
             span = plan.begin(args, kwargs)
         except Exception as exc:  # noqa: BLE001
             log_once("trace.begin", exc)
-            async for item in fn(*args, **kwargs):
-                yield item
+            span = None  # untraced below, outside this handler (see _wrap_sync)
+        if span is None:
+            try:
+                async for item in fn(*args, **kwargs):
+                    yield item
+            except BaseException as exc:
+                drop_our_frames(exc)
+                raise
             return
         yields = _Yields()
         try:
@@ -388,6 +417,7 @@ def _wrap_async_gen(fn: Any, plan: _Plan) -> Any:
                     span.set_attribute("llmops_nb.generator.closed_early", True)
                     raise
                 except BaseException as exc:  # noqa: BLE001
+                    drop_our_frames(exc)
                     step, value = agen.athrow, exc
         except StopAsyncIteration:
             _finish(span, None, yields.outputs(), plan)
@@ -395,6 +425,7 @@ def _wrap_async_gen(fn: Any, plan: _Plan) -> Any:
             _finish(span, None, yields.outputs(), plan)
             raise
         except BaseException as exc:
+            drop_our_frames(exc)
             _fail(span, None, exc)
             raise
 

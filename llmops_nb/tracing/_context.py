@@ -15,6 +15,8 @@ import contextvars
 import functools
 from typing import TYPE_CHECKING, Any
 
+from ._tracebacks import drop_our_frames
+
 if TYPE_CHECKING:
     from ._span import Span
 
@@ -42,6 +44,13 @@ def cell_root_span() -> Span | None:
     return span
 
 
+def started_cell_root() -> Span | None:
+    """The traced cell's root if it exists already; unlike ``cell_root_span``, never creates it."""
+    root = _cell_root[0]
+    span: Span | None = getattr(root, "root", None) if hasattr(root, "materialize") else root
+    return span
+
+
 def set_cell_root(root: Any) -> None:
     _cell_root[0] = root
 
@@ -60,6 +69,9 @@ def _run_under(parent: Span, fn: Any, *args: Any, **kwargs: Any) -> Any:
     token = current_span.set(parent)
     try:
         return fn(*args, **kwargs)
+    except BaseException as exc:
+        drop_our_frames(exc)  # ``future.result()`` re-raises it: without this frame, as untraced
+        raise
     finally:
         current_span.reset(token)
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
-import traceback
 from typing import Any
 
 from .._config import settings
 from .._errors import did_you_mean
-from . import _record, _serialize, _sink
+from . import _record, _serialize, _sink, _tracebacks
+from ._context import current_span, started_cell_root
 
 
 class SpanKind:
@@ -66,6 +65,11 @@ if hasattr(os, "register_at_fork"):
     # A forked child must not repeat its parent's ids.
     os.register_at_fork(after_in_child=_reseed)
 
+#: the attribute of a span whose error a child span recorded already: the trace counts it once
+PROPAGATED = "llmops_nb.error.propagated"
+#: exceptions of a span's failed children kept until it ends, to recognize one passing through
+_CHILD_ERRORS_KEPT = 8
+
 _new_bits = _rng.getrandbits
 _BASE_BYTES = _record.BASE_BYTES
 _now_ns = time.time_ns
@@ -80,7 +84,7 @@ class Span:
     are ignored: the span has been handed to the sink as a record.
     """
 
-    # Fields every span sets are slots; rarely set ones (events, error, trace_meta) are class
+    # Fields every span sets are slots; rarely set ones (events, error, trace_meta, _child_errors) are class
     # defaults that an instance overrides in its __dict__ only when needed, and clear ``_plain``
     # so that ``end()`` knows in one test whether the span needs the general record path.
     __slots__ = (
@@ -105,6 +109,7 @@ class Span:
     error: dict[str, str] | None = None
     events: list[tuple[str, int, dict[str, Any] | None]] | None = None
     _trace_meta: dict[str, Any] | None = None
+    _child_errors: list[BaseException] | None = None  # see _count_once
 
     trace_id_int: int
     span_id_int: int
@@ -220,17 +225,39 @@ class Span:
             kind = type(exc)
             exc_type = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
             message = _safe_str(exc)
-            tb = _traceback_text(exc)
+            tb = _tracebacks.traceback_text(exc)
         except Exception:  # noqa: BLE001 - an exotic exception must still be recorded
             exc_type, message, tb = "Exception", "<unprintable exception>", ""
-        if self.is_root:  # the exception leaves our outermost span: forget it (see _traceback_text)
-            _last_traceback.exc = _last_traceback.text = None
+        if self.is_root:  # the exception leaves our outermost span: forget it (see traceback_text)
+            _tracebacks.forget()
         cap = _max_chars()
         self.status = "ERROR"
         self.status_message = message[:cap]
         self._plain = False
         self.error = {"type": exc_type, "message": message[:cap], "traceback": tb[-cap:]}
         self.add_event("exception", {"exception.type": exc_type, "exception.message": message[:cap]})
+        self._count_once(exc)
+
+    def _count_once(self, exc: BaseException) -> None:
+        """Mark this error PROPAGATED if a child recorded the same exception; tell the parent about it.
+
+        An exception passing through 3 nested spans is one error, not 3: every span it passes
+        through is ERROR with its text, and the trace counts the spans not marked. A failing span's
+        parent is the current span right then (the wrappers and ``span()`` reset the context before
+        recording), in whatever thread or task the parent runs; a span recorded elsewhere (not under
+        its parent) tells nobody, and its parent counts the error again.
+        """
+        children = self.__dict__.pop("_child_errors", None) if self._child_errors is not None else None
+        if children is not None and any(seen is exc for seen in children):
+            self.attributes[PROPAGATED] = True
+        parent = current_span.get() or started_cell_root()  # the root of an autotraced cell is not current
+        if parent is not None and parent.span_id_int == self.parent_id_int and parent.trace_id_int == self.trace_id_int:
+            # setdefault: children in several threads may fail at once (the key is never None, only absent)
+            seen = parent.__dict__.setdefault("_child_errors", [])
+            seen.append(exc)
+            if len(seen) > _CHILD_ERRORS_KEPT:
+                del seen[0]
+            parent._plain = False  # so that end() lets go of them (the general path)
 
     def end(self, end_ns: int | None = None) -> None:
         """Finish the span and hand its record to the sink. Calling it again does nothing."""
@@ -239,6 +266,8 @@ class Span:
         self.end_ns = end_ns = end_ns if end_ns and type(end_ns) is int else _now_ns()
         self._ended = True
         if not self._plain:
+            if self._child_errors is not None:  # the exceptions (and their frames) need not outlive the span
+                self.__dict__.pop("_child_errors", None)
             _sink.emit(_record.from_span(self, settings.max_payload_chars))
             return
         # The common span (a decorated function's call) inlined: this is on every traced call.
@@ -262,21 +291,6 @@ class Span:
     def __repr__(self) -> str:
         state = "ended" if self._ended else "open"
         return f"<Span {self.name!r} kind={self.kind} status={self.status} {state} span_id={self.span_id}>"
-
-
-# One exception propagating through N nested spans is recorded N times; formatting its traceback
-# each time costs O(depth) per level — O(depth²) in all: a runaway recursion of 1,000 traced
-# levels took 3 minutes to fail instead of an instant. The first (innermost) record formats it,
-# the enclosing spans reuse that text. Kept per thread, one exception at a time.
-_last_traceback = threading.local()
-
-
-def _traceback_text(exc: BaseException) -> str:
-    if getattr(_last_traceback, "exc", None) is exc:
-        return _last_traceback.text  # type: ignore[no-any-return]
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    _last_traceback.exc, _last_traceback.text = exc, text
-    return text
 
 
 def _safe_str(exc: BaseException) -> str:
