@@ -40,12 +40,14 @@ def insert(traces: list[dict]) -> None:
     """Rows straight into the store's tables (the writer's shape, our timestamps), with one span
     per model listed in ``models``."""
     columns = ("trace_id", "name", "status", "start_ns", "end_ns", "span_count", "llm_calls", "error_count",
-               "input_tokens", "output_tokens", "cost_usd", "tags", "session", "error_message")
+               "input_tokens", "output_tokens", "cost_usd", "tags", "session", "error_message", "request_preview",
+               "response_preview")
     with get_store().connect() as con:
         for t in traces:
             row = {"status": "OK", "end_ns": t["start_ns"] + 1_000_000_000, "span_count": 1, "llm_calls": 0,
                    "error_count": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": None, "tags": None,
-                   "session": None, "error_message": None, **{k: v for k, v in t.items() if k in columns}}
+                   "session": None, "error_message": None, "request_preview": None, "response_preview": None,
+                   **{k: v for k, v in t.items() if k in columns}}
             if isinstance(row["tags"], dict):
                 row["tags"] = json.dumps(row["tags"])
             con.execute(f"INSERT INTO traces ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
@@ -63,7 +65,8 @@ def sample() -> dict[str, str]:
     rows = [
         dict(trace_id=tid(1), name="rag", start_ns=T0, end_ns=T0 + 2_500_000_000, tags={"env": "dev"},
              models=["gpt-4o-mini"], input_tokens=10, output_tokens=5, cost_usd=0.01, span_count=3, llm_calls=1,
-             inputs={"question": "Where is Paris?"}),
+             inputs={"question": "Where is Paris?"}, request_preview='{"question": "Where is Paris?"}',
+             response_preview='"In France."'),
         dict(trace_id=tid(2), name="agent", start_ns=T0 + MINUTE, status="ERROR", error_message="tool blew up",
              tags={"env": "prod", "team": "x"}, models=["claude-3-5-haiku", "gpt-4o"], input_tokens=100,
              output_tokens=50, cost_usd=0.2, span_count=9, llm_calls=2, session="s1"),
@@ -100,6 +103,7 @@ def test_page_lists_newest_first_with_total_and_row_fields(sample):
         "trace_id": tid(1), "name": "rag", "status": "OK", "span_count": 3, "llm_calls": 1, "error_count": 0,
         "input_tokens": 10, "output_tokens": 5, "tokens": 15, "cost_usd": 0.01, "tags": {"env": "dev"},
         "session": None, "error_message": None, "start_time": "2026-11-20T12:00:00.000+00:00", "duration_ms": 2500.0,
+        "request": "Where is Paris?", "response": "In France.", "models": ["gpt-4o-mini"], "eval": None,
     }
     running = {r["trace_id"]: r for r in result["rows"]}[tid(3)]
     assert running["status"] == "IN_PROGRESS" and running["duration_ms"] is None
@@ -162,6 +166,130 @@ def test_real_traces_from_the_recorder_are_listed_with_their_model():
     assert result["rows"][0]["tokens"] == 7 and result["rows"][0]["llm_calls"] == 1
 
 
+# ----------------------------------------------------------------------------------- evaluation traces
+
+@pytest.fixture
+def evals() -> dict[str, object]:
+    """Two app traces (one in a session) and two real evaluation runs: 'top-1' (3 rows), 'top-2, short' (2)."""
+    with llmops_nb.span("chat", kind="CHAIN") as root:
+        root.set_inputs({"messages": [{"role": "system", "content": "be brief"},
+                                      {"role": "user", "content": "What is <b>2+2</b>?"}]})
+        root.set_outputs({"answer": "4"})
+        with llmops_nb.span("llm", kind="CHAT_MODEL") as llm:
+            llm.set_attributes({"gen_ai.request.model": "gpt-4o-mini"})
+        with llmops_nb.span("llm", kind="CHAT_MODEL") as llm:
+            llm.set_attributes({"gen_ai.request.model": "claude-3-5-haiku"})
+    llmops_nb.flush()
+    with get_store().connect() as con:
+        con.execute("UPDATE traces SET session = 's-1' WHERE trace_id = ?", [root.trace_id])
+
+    def app(question: str) -> str:
+        return question.upper()
+
+    data = [{"inputs": {"question": f"q{i}"}} for i in range(3)]
+    one = llmops_nb.evaluate(data, predict_fn=app, name="top-1", progress=False)
+    two = llmops_nb.evaluate(data[:2], predict_fn=app, name="top-2, short", progress=False)
+    llmops_nb.flush()
+    return {"app": root.trace_id, "one": one, "two": two}
+
+
+def test_eval_traces_are_hidden_and_counted(evals):
+    result = page({})
+    assert ids(result) == [evals["app"]]
+    assert (result["total"], result["eval_total"], result["evals_hidden"]) == (1, 5, True)
+    row = result["rows"][0]
+    assert row["request"] == "What is <b>2+2</b>?" and row["response"] == "4"  # the last message; the one value
+    assert row["models"] == ["claude-3-5-haiku", "gpt-4o-mini"] and row["session"] == "s-1" and row["eval"] is None
+    # the other filters apply to the count of evaluation traces too
+    assert page({"filters": {"name": "top-1"}})["eval_total"] == 3
+    assert page({"filters": {"name": "top-1"}})["total"] == 0
+
+
+def test_eval_traces_shown_are_named_by_run_and_row(evals):
+    result = page({"filters": {"evals": True}, "sort": {"column": "start_time", "descending": False}})
+    assert (result["total"], result["eval_total"], result["evals_hidden"]) == (6, 5, False)
+    rows = result["rows"][1:]
+    one, two = evals["one"], evals["two"]
+    assert [r["eval"]["label"] for r in rows] == ["top-1 · row 0", "top-1 · row 1", "top-1 · row 2",
+                                                 "top-2, short · row 0", "top-2, short · row 1"]
+    assert [r["trace_id"] for r in rows] == [*one["trace_id"], *two["trace_id"]]
+    first = rows[0]
+    assert first["eval"] == {"run_id": one.attrs["run_id"], "run": "top-1", "row": 0, "label": "top-1 · row 0"}
+    assert first["tags"] == {}  # the raw llmops_nb.eval_run tag is the run's name and row instead
+    assert first["request"] == "q0" and first["response"] == "Q0"
+
+
+@pytest.mark.parametrize("key", ["run_id", "name"])
+def test_eval_run_filter_by_id_or_name(evals, key):
+    run = evals["one"].attrs["run_id"] if key == "run_id" else "top-1"
+    result = page({"filters": {"eval_run": run}})
+    assert result["total"] == 3 and result["evals_hidden"] is False
+    assert sorted(ids(result)) == sorted(evals["one"]["trace_id"])
+    assert page({"filters": {"eval_run": "no such run"}})["total"] == 0
+
+
+@pytest.mark.parametrize(("stored", "shown"), [
+    ('{"question": "Where is\\n Paris?"}', "Where is Paris?"),
+    ('{"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]}', "hi"),
+    ('{"choices": [{"message": {"role": "assistant", "content": "Paris."}}]}', "Paris."),
+    ('"plain"', "plain"),
+    ('{"a": 1, "b": 2}', '{"a": 1, "b": 2}'),
+    # the store cuts previews at 300 characters: the last content string, cut short, still reads
+    ('{"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "What is th',
+     "What is th"),
+    ('{"a": 1, "b": [1', '{"a": 1, "b": [1'),
+    (None, ""),
+])
+def test_previews_read_like_text(stored, shown):
+    from llmops_nb.widgets.trace_list._query import preview
+
+    assert preview(stored) == shown
+
+
+def test_eval_filters_are_checked_and_stated():
+    assert normalize_filters({"evals": True, "eval_run": "top-1"}) == {"eval_run": "top-1", "evals": True}
+    assert normalize_filters({"evals": False}) == {}
+    with pytest.raises(ValueError, match="must be true or false"):
+        normalize_filters({"evals": "yes"})
+    from llmops_nb.widgets.trace_list._filters import describe_filters
+
+    assert describe_filters({"eval_run": "top-1", "evals": True}) == (
+        "evaluation run 'top-1', evaluation traces included")
+
+
+def test_snapshot_has_the_new_columns_and_hides_eval_traces(evals):
+    bundle = _snapshot.snapshot({})
+    parsed = _Html()
+    parsed.feed(bundle["text/html"])
+    headers = ["Start (UTC)", "Name", "Request", "Response", "Session", "Model", "Duration", "Spans", "LLM calls",
+               "Tokens", "Cost", "Status", "Trace id"]
+    assert headers == [h for h in header_texts(bundle["text/html"])]
+    assert parsed.cells[1:6] == ["chat", "What is <b>2+2</b>?", "4", "s-1", "claude-3-5-haiku, gpt-4o-mini"]
+    assert "<b>" not in bundle["text/html"] and "What is &lt;b&gt;2+2&lt;/b&gt;?" in bundle["text/html"]
+    assert parsed.paragraphs == ["1 trace in the llmops_nb store matching: all traces; newest first. "
+                                 "5 evaluation traces are not listed (%llm_traces --evals lists them)."]
+    assert bundle["text/plain"].splitlines()[-1] == "  (5 evaluation traces not listed: %llm_traces --evals)"
+    shown = _snapshot.snapshot({"eval_run": "top-2, short"})
+    parsed = _Html()
+    parsed.feed(shown["text/html"])
+    assert parsed.paragraphs == ["2 traces in the llmops_nb store matching: evaluation run 'top-2, short'; "
+                                 "newest first."]
+    assert [c for c in parsed.cells if c.startswith("top-2")] == ["top-2, short · row 1", "top-2, short · row 0"]
+
+
+def header_texts(text: str) -> list[str]:
+    import re
+
+    return [html.unescape(h) for h in re.findall(r"<th>(.*?)</th>", text)]
+
+
+def test_magic_eval_options(evals, magics):
+    shown = magics.llm_traces('--eval-run "top-2, short"')
+    assert shown.filters == {"eval_run": "top-2, short"} and repr(shown).startswith("TraceList: 2 traces")
+    assert magics.llm_traces("--evals").filters == {"evals": True}
+    assert repr(magics.llm_traces("--evals")).startswith("TraceList: 6 traces")
+
+
 # ----------------------------------------------------------------------------------- page: sort and paging
 
 @pytest.mark.parametrize(("column", "descending", "expected"), [
@@ -183,7 +311,8 @@ def test_page_sorts(sample, column, descending, expected):
 
 # What each sort column orders by, read from a row (a column added to SORT_COLUMNS without one fails here).
 SORTED_BY = {"start_time": "start_time", "name": "name", "duration": "duration_ms", "spans": "span_count",
-             "llm_calls": "llm_calls", "tokens": "tokens", "cost": "cost_usd", "status": "status"}
+             "llm_calls": "llm_calls", "tokens": "tokens", "cost": "cost_usd", "status": "status",
+             "session": "session"}
 
 
 @pytest.mark.parametrize("descending", [False, True])

@@ -2,7 +2,17 @@ import { afterEach, describe, expect, it } from "vitest";
 import { listWindow, MAX_SCROLL_PX, PageCache, pagesToLoad, scrollTopFor } from "../lib/pages.js";
 import { visibleWindow } from "../lib/virtual.js";
 import { filtersFrom, queryKey, tagsText } from "../trace_list/filters.js";
-import { COLUMNS, cellTexts, fillRow, localTime, makeRow, nextSort, statusClass } from "../trace_list/rows.js";
+import {
+  COLUMNS,
+  cellTexts,
+  fillRow,
+  localTime,
+  makeRow,
+  nextSort,
+  runChip,
+  sessionChip,
+  statusClass,
+} from "../trace_list/rows.js";
 import widget, { explorerModel, TraceListView } from "../trace_list/widget.js";
 import { FakeModel, flush } from "./helpers.js";
 
@@ -34,7 +44,7 @@ function traceRow(i, extra = {}) {
 }
 
 /** A fake kernel answering `page` from `n` generated rows (or `rows`), recording every call. */
-function listKernel(n, { rows = null, fail = null, explorer = {} } = {}) {
+function listKernel(n, { rows = null, fail = null, explorer = {}, evalTotal = 0 } = {}) {
   const all = rows ?? Array.from({ length: n }, (_, i) => traceRow(i));
   const calls = [];
   const kernel = (method, params) => {
@@ -51,6 +61,8 @@ function listKernel(n, { rows = null, fail = null, explorer = {} } = {}) {
         limit: params.limit,
         as_of: "1790000000000000000",
         elapsed_ms: 3,
+        eval_total: typeof evalTotal === "function" ? evalTotal(params) : evalTotal,
+        evals_hidden: !params.filters?.evals && !params.filters?.eval_run,
       };
     }
     if (method in explorer) return explorer[method](params);
@@ -335,9 +347,11 @@ describe("rows as text", () => {
     expect(nextSort(cost, "start_time", true)).toEqual({ sortBy: "cost", desc: true });
     expect(nextSort(name, "start_time", true)).toEqual({ sortBy: "name", desc: false });
     expect(nextSort(name, "name", false)).toEqual({ sortBy: "name", desc: true });
-    expect(COLUMNS.map((c) => c.sort)).toEqual([
+    // the kernel's sort keys (SORT_COLUMNS); previews and models are not sortable
+    expect(COLUMNS.filter((c) => c.sort).map((c) => c.sort)).toEqual([
       "start_time",
       "name",
+      "session",
       "duration",
       "spans",
       "llm_calls",
@@ -572,5 +586,140 @@ describe("TraceListView", () => {
     cleanup();
     expect(el2.children.length).toBe(0);
     expect(model.listeners.get("change:filters")?.size ?? 0).toBe(0);
+  });
+});
+
+const RUN = "ab".repeat(16);
+
+function evalRow(i, extra = {}) {
+  return traceRow(i, {
+    name: "top-1",
+    tags: {},
+    request: "q3",
+    response: "Q3",
+    models: ["gpt-4o-mini"],
+    eval: { run_id: RUN, run: "top-1", row: 3, label: "top-1 · row 3" },
+    ...extra,
+  });
+}
+
+describe("previews, session, model and evaluation traces", () => {
+  it("shows previews, models and an evaluation trace by its run and row, not its tag", () => {
+    const t = cellTexts(evalRow(1, { models: ["claude-3-5-haiku", "gpt-4o"], session: "s-1" }));
+    expect(t.name.text).toBe("top-1 · row 3");
+    expect(t.name.tags).toBe("");
+    expect([t.request.text, t.response.text, t.session.text, t.model.text]).toEqual([
+      "q3",
+      "Q3",
+      "s-1",
+      "claude-3-5-haiku, gpt-4o",
+    ]);
+    expect(runChip(evalRow(1))).toMatchObject({ text: "run" });
+    expect(runChip(evalRow(1)).title).toContain(`evaluation run top-1 (${RUN}), row 3`);
+    expect(runChip(traceRow(1))).toBeNull();
+    expect(sessionChip(traceRow(1))).toBeNull();
+    expect(sessionChip(traceRow(1, { session: "s-1" }))).toMatchObject({ text: "s-1" });
+    expect(COLUMNS.map((c) => c.key)).toEqual([
+      "start",
+      "name",
+      "request",
+      "response",
+      "session",
+      "model",
+      "duration",
+      "spans",
+      "llm",
+      "tokens",
+      "cost",
+      "status",
+    ]);
+  });
+
+  it("renders hostile previews, sessions, models and run names as text, and chips only where they apply", () => {
+    const slot = makeRow();
+    document.body.append(slot.el);
+    fillRow(
+      slot,
+      evalRow(1, {
+        request: IMG,
+        response: SCRIPT,
+        session: LINK,
+        models: [IMG],
+        eval: { run_id: RUN, run: SCRIPT, row: 0, label: `${SCRIPT} · row 0` },
+      }),
+      0,
+      0,
+    );
+    expect(slot.cells.request.textContent).toBe(IMG);
+    expect(slot.cells.response.textContent).toBe(SCRIPT);
+    expect(slot.cells.model.textContent).toBe(IMG);
+    expect(slot.session.textContent).toBe(LINK);
+    expect(slot.nameText.textContent).toBe(`${SCRIPT} · row 0`);
+    expect([slot.run.hidden, slot.session.hidden]).toEqual([false, false]);
+    expect(slot.el.querySelectorAll("img, script, a").length).toBe(0);
+    expect(window.__xss).toBeUndefined();
+    fillRow(slot, traceRow(2), 1, 24);
+    expect([slot.run.hidden, slot.session.hidden]).toEqual([true, true]);
+    fillRow(slot, undefined, 2, 48);
+    expect([slot.run.hidden, slot.session.hidden]).toEqual([true, true]);
+  });
+
+  it("has a toggle with the count of hidden evaluation traces that lists them", async () => {
+    const kernel = listKernel(5, { evalTotal: 18 });
+    const { model, el } = await mount(kernel);
+    const toggle = el.querySelector(".lnb-tl-evals");
+    const box = el.querySelector(".lnb-tl-evals-box");
+    expect(toggle.textContent).toBe("show evaluation traces (18)");
+    expect(box.checked).toBe(false);
+    box.checked = true;
+    box.dispatchEvent(new Event("change"));
+    await settle();
+    expect(model.get("filters")).toEqual({ evals: true });
+    expect(kernel.pages().at(-1).filters).toEqual({ evals: true });
+    // typing in a filter keeps the toggle
+    const name = el.querySelector(".lnb-tl-f-name");
+    name.value = "top*";
+    name.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" }));
+    await settle();
+    expect(model.get("filters")).toEqual({ name: "top*", evals: true });
+    box.checked = false;
+    box.dispatchEvent(new Event("change"));
+    await settle();
+    expect(model.get("filters")).toEqual({ name: "top*" });
+  });
+
+  it("filters the list to a row's run or session from its chips, without opening the row", async () => {
+    const rows = [evalRow(1, { session: "s-1" }), traceRow(2, { session: SCRIPT })];
+    const kernel = listKernel(0, { rows, evalTotal: 1 });
+    const { model, el } = await mount(kernel, { filters: { name: "x", evals: true } });
+    const row = (i) => [...el.querySelectorAll(".lnb-tl-row:not([hidden])")].find((r) => r.dataset.index === i);
+    row("0").querySelector(".lnb-tl-chip-run").click();
+    await settle();
+    expect(model.get("trace_id")).toBeNull();
+    expect(model.get("filters")).toEqual({ eval_run: RUN });
+    expect(el.querySelector(".lnb-tl-f-eval_run").value).toBe(RUN);
+    const box = el.querySelector(".lnb-tl-evals-box");
+    expect([box.checked, box.disabled]).toEqual([true, true]); // a run filter lists its evaluation traces
+    row("1").querySelector(".lnb-tl-chip-session").click();
+    await settle();
+    expect(model.get("filters")).toEqual({ session: SCRIPT });
+    expect(kernel.pages().at(-1).filters).toEqual({ session: SCRIPT });
+    expect(box.disabled).toBe(false);
+  });
+
+  it("links an open evaluation trace back to its run and its session", async () => {
+    const kernel = listKernel(0, { rows: [evalRow(1, { session: "s-1" })] });
+    const { view, model, el } = await mount(kernel);
+    el.querySelector(".lnb-tl-row:not([hidden]) .lnb-tl-name-text").click();
+    expect(el.querySelector(".lnb-tl-open-title").textContent).toBe("top-1 · row 3");
+    const bar = el.querySelector(".lnb-tl-bar");
+    const run = bar.querySelector(".lnb-tl-chip-run");
+    expect(run.textContent).toBe("eval run top-1");
+    expect(bar.querySelector(".lnb-tl-chip-session").textContent).toBe("session s-1");
+    run.click();
+    await settle();
+    expect(model.get("trace_id")).toBeNull();
+    expect(view.list.hidden).toBe(false);
+    expect(model.get("filters")).toEqual({ eval_run: RUN });
   });
 });

@@ -18,6 +18,11 @@ export const FILTER_FIELDS = [
   { key: "model", placeholder: "model", title: "traces with a span of this model; * and ? are wildcards" },
   { key: "session", placeholder: "session", title: "the %%llm_trace --session id" },
   {
+    key: "eval_run",
+    placeholder: "eval run (name or id)",
+    title: "the traces of one evaluation run: its name (every run of that name) or its run id",
+  },
+  {
     key: "since",
     placeholder: "since 2026-11-26T14:00",
     title: "started at or after (ISO date or time, your kernel's local time unless it has an offset)",
@@ -42,9 +47,13 @@ export function tagsText(tags) {
     .join(", ");
 }
 
-/** Input values -> the filters object (empty inputs left out). */
+/**
+ * Input values -> the filters object (empty inputs left out). `evals` (list evaluation traces too)
+ * is the toolbar's toggle, not an input: it is carried over as given.
+ */
 export function filtersFrom(values) {
   const out = {};
+  if (values.evals === true) out.evals = true;
   for (const f of FILTER_FIELDS) {
     const v = values[f.key];
     if (v == null) continue;

@@ -2,7 +2,10 @@
 // as virtualized rows paged from the kernel (`page` requests, the next page prefetched; the paged
 // grid is lib/grid.js). A click opens the trace in the explorer (../explorer/widget.js) inside the
 // same widget; "back" returns to the list where it was. Traitlets hold filters, sort and the open
-// trace; rows never.
+// trace; rows never. Evaluation traces are hidden unless the toolbar's toggle (the `evals` filter)
+// or a run filter asks for them; a row's run chip and session chip filter the list to that run or
+// session (replacing the other filters, so the whole run or session shows), from the list and from
+// an open trace's bar.
 
 import { ExplorerView } from "../explorer/widget.js";
 import { h } from "../lib/dom.js";
@@ -13,7 +16,7 @@ import { PAGE_SIZE } from "../lib/pages.js";
 import { createRpc } from "../lib/rpc.js";
 import { ROW_HEIGHT } from "../lib/virtual.js";
 import { FilterBar, queryKey } from "./filters.js";
-import { fillRow, makeHeader, makeRow, nextSort } from "./rows.js";
+import { chip, fillChip, fillRow, makeHeader, makeRow, nextSort, runChip, sessionChip } from "./rows.js";
 
 const BAR_PX = 30; // the "back to the list" bar above an open trace
 
@@ -42,8 +45,21 @@ export class TraceListView {
     /** @type {number | null} */
     this.savedTop = null;
 
-    this.filters = new FilterBar({ onChange: (/** @type {object} */ filters) => this.setFilters(filters) });
+    this.filters = new FilterBar({
+      // the inputs do not hold the toggle: keep it across their changes
+      onChange: (/** @type {object} */ filters) =>
+        this.setFilters({ ...filters, ...(this.model.get("filters")?.evals ? { evals: true } : {}) }),
+    });
     this.count = h("span", { class: "lnb-tl-count", text: "loading…" });
+    this.evalsBox = h("input", { class: "lnb-tl-evals-box", attrs: { type: "checkbox" } });
+    this.evalsText = h("span", { text: "show evaluation traces" });
+    this.evalsToggle = h("label", { class: "lnb-tl-evals", title: "traces of evaluate() runs, one per row" }, [
+      this.evalsBox,
+      this.evalsText,
+    ]);
+    this.evalsBox.addEventListener("change", () => this.showEvals(this.evalsBox.checked));
+    /** @type {number} */
+    this.generation = 0;
     this.message = h("span", { class: "lnb-tl-message", attrs: { role: "status" } });
     const refresh = h("button", {
       class: "lnb-tl-btn",
@@ -58,7 +74,7 @@ export class TraceListView {
       label: "traces",
       rowHeight: ROW_HEIGHT,
       pageSize,
-      rpc: this.rpc,
+      rpc: { request: (/** @type {string} */ method, /** @type {any} */ params) => this.page(method, params) },
       query: () => ({
         filters: this.model.get("filters") ?? {},
         sort: { column: this.model.get("sort_by"), descending: Boolean(this.model.get("sort_desc")) },
@@ -73,6 +89,7 @@ export class TraceListView {
       countText: (total) => `${fmt.integer(total)} trace${total === 1 ? "" : "s"}`,
       onPage: () => {},
       onOpen: (index) => this.open(index),
+      onClick: (event, row) => this.chipClick(event, row),
       count: this.count,
       message: this.message,
       root: this.root,
@@ -80,7 +97,13 @@ export class TraceListView {
     this.viewport = this.grid.viewport;
     this.list = h("div", { class: "lnb-tl-list" }, [
       this.filters.el,
-      h("div", { class: "lnb-tl-toolbar" }, [this.count, this.message, h("span", { class: "lnb-grow" }), refresh]),
+      h("div", { class: "lnb-tl-toolbar" }, [
+        this.count,
+        this.message,
+        h("span", { class: "lnb-grow" }),
+        this.evalsToggle,
+        refresh,
+      ]),
       h("div", { class: "lnb-tl-table" }, [this.header.el, this.viewport, this.grid.empty]),
     ]);
     const back = h("button", {
@@ -90,9 +113,28 @@ export class TraceListView {
     });
     back.addEventListener("click", () => this.close());
     this.openTitle = h("span", { class: "lnb-tl-open-title" });
+    /** @type {any} */
+    this.openRow = null;
+    this.openRun = chip("run");
+    this.openSession = chip("session");
+    for (const [el, kind] of [
+      [this.openRun, "run"],
+      [this.openSession, "session"],
+    ]) {
+      el.addEventListener("click", () => {
+        const row = this.openRow;
+        this.close();
+        if (row) this.filterBy(kind, row);
+      });
+    }
     this.explorerHost = h("div", { class: "lnb-tl-explorer-host" });
     this.detail = h("div", { class: "lnb-tl-detail" }, [
-      h("div", { class: "lnb-tl-bar", attrs: { style: `height:${BAR_PX}px` } }, [back, this.openTitle]),
+      h("div", { class: "lnb-tl-bar", attrs: { style: `height:${BAR_PX}px` } }, [
+        back,
+        this.openTitle,
+        this.openRun,
+        this.openSession,
+      ]),
       this.explorerHost,
     ]);
     this.detail.hidden = true;
@@ -129,10 +171,65 @@ export class TraceListView {
     const key = queryKey(filters, this.model.get("sort_by"), this.model.get("sort_desc"));
     this.filters.set(filters);
     this.header.mark(this.model.get("sort_by"), Boolean(this.model.get("sort_desc")));
+    const byRun = Boolean(filters.eval_run);
+    this.evalsBox.checked = byRun || Boolean(filters.evals);
+    this.evalsBox.disabled = byRun;
+    this.evalsToggle.title = byRun
+      ? "a run filter lists that run's evaluation traces"
+      : "traces of evaluate() runs, one per row";
     if (key === this.key && !force) return;
     this.key = key;
+    this.generation += 1;
     this.grid.say("");
     this.grid.reset();
+  }
+
+  /**
+   * The grid's page requests, through to the kernel; an answer for the current query also updates
+   * the toggle's count of evaluation traces.
+   * @param {string} method
+   * @param {any} params
+   */
+  page(method, params) {
+    const generation = this.generation;
+    return this.rpc.request(method, params).then((/** @type {any} */ data) => {
+      if (generation === this.generation && Number.isFinite(data?.eval_total)) {
+        this.evalsText.textContent = `show evaluation traces (${fmt.integer(data.eval_total)})`;
+      }
+      return data;
+    });
+  }
+
+  /** @param {boolean} on */
+  showEvals(on) {
+    const { evals: _, ...rest } = this.model.get("filters") ?? {};
+    this.setFilters(on ? { ...rest, evals: true } : rest);
+  }
+
+  /**
+   * A click on a row's chip filters the list to its run or session; other clicks open the row.
+   * @param {MouseEvent} event
+   * @param {any} row
+   */
+  chipClick(event, row) {
+    const target = /** @type {HTMLElement | null} */ (event.target);
+    const kind = target?.closest?.("[data-chip]")?.getAttribute("data-chip");
+    if (kind !== "run" && kind !== "session") return false;
+    this.filterBy(kind, row);
+    return true;
+  }
+
+  /**
+   * List only `row`'s run or session; the other filters go, so the whole run or session shows.
+   * @param {string} kind
+   * @param {any} row
+   */
+  filterBy(kind, row) {
+    if (kind === "run" && row.eval?.run_id) this.setFilters({ eval_run: String(row.eval.run_id) });
+    if (kind === "session" && row.session != null) {
+      const evals = this.model.get("filters")?.evals;
+      this.setFilters({ session: String(row.session), ...(evals ? { evals: true } : {}) });
+    }
   }
 
   reload() {
@@ -164,7 +261,8 @@ export class TraceListView {
   open(index) {
     const row = this.grid.loaded(index);
     if (!row?.trace_id) return; // a row still loading
-    this.openName = row.name;
+    this.openName = row.eval?.label ?? row.name;
+    this.openRow = row;
     this.savedTop = this.viewport.scrollTop; // a hidden element may lose its scroll position
     this.model.set("selected_span_id", null);
     this.model.set("collapsed_span_ids", []);
@@ -198,6 +296,12 @@ export class TraceListView {
     }
     this.openTitle.textContent = this.openName != null ? `${this.openName}` : "";
     this.openTitle.title = `trace ${traceId}`;
+    // the way back to the trace's run and session (known when it was opened from a row)
+    const row = this.openRow?.trace_id === traceId ? this.openRow : null;
+    fillChip(this.openRun, row && runChip(row));
+    if (row?.eval) this.openRun.textContent = `eval run ${row.eval.run}`;
+    fillChip(this.openSession, row && sessionChip(row));
+    if (row?.session != null) this.openSession.textContent = `session ${row.session}`;
     this.list.hidden = true;
     this.detail.hidden = false;
     if (!this.explorer) this.explorer = mountExplorer(this.Explorer, explorerModel(this.model), this.explorerHost);
@@ -209,6 +313,7 @@ export class TraceListView {
     const explorer = this.explorer;
     this.explorer = null;
     this.openName = null;
+    this.openRow = null;
     explorer.destroy();
     this.explorerHost.replaceChildren();
   }

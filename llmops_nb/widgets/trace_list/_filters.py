@@ -14,7 +14,7 @@ from typing import Any
 from ...store._queries import _STATUSES, _epoch_ns
 from .._params import check_filter_keys
 
-FILTERS = ("name", "tags", "status", "model", "session", "since", "until", "text")
+FILTERS = ("name", "tags", "status", "model", "session", "eval_run", "since", "until", "text", "evals")
 MAX_FILTER_CHARS = 1000
 
 
@@ -23,7 +23,7 @@ def normalize_filters(filters: Any) -> dict[str, Any]:
     status upper-case, times as ISO strings). Raises ``ValueError`` naming the bad value."""
     filters = check_filter_keys(filters, FILTERS)
     out: dict[str, Any] = {}
-    for key in ("name", "model", "session", "text"):
+    for key in ("name", "model", "session", "eval_run", "text"):
         value = filters.get(key)
         if value is None or value == "":
             continue
@@ -50,6 +50,11 @@ def normalize_filters(filters: Any) -> dict[str, Any]:
             value = value.strip()
         bounds[key] = _epoch_ns(value, key)
         out[key] = value if isinstance(value, str) else iso(bounds[key])
+    evals = filters.get("evals")
+    if evals not in (None, False):
+        if evals is not True:
+            raise ValueError(f"filter 'evals' (list evaluation traces too) must be true or false; got {evals!r}.")
+        out["evals"] = True
     if len(bounds) == 2 and bounds["since"] >= bounds["until"]:
         raise ValueError(f"since ({out['since']}) must be before until ({out['until']}).")
     return {key: out[key] for key in FILTERS if key in out}
@@ -98,11 +103,13 @@ def describe_filters(filters: dict[str, Any]) -> str:
             parts.append(f"text contains {value!r}")
         elif key == "model":
             parts.append(f"a span of model {value!r}")
+        elif key == "eval_run":
+            parts.append(f"evaluation run {value!r}")
+        elif key == "evals":
+            parts.append("evaluation traces included")
         else:
             parts.append(f"{key} = {value!r}")
     return ", ".join(parts) if parts else "all traces"
-
-
 
 
 def iso(ns: int | None) -> str | None:

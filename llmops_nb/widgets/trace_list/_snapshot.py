@@ -1,7 +1,9 @@
 """The trace list as script-free HTML and text: what a shared notebook shows of ``%llm_traces``.
 
 A plain table of the first ``SNAPSHOT_ROWS`` traces with the filter and the order stated in words,
-every string escaped (``llmops_nb._html``); it never raises: a store error becomes the message.
+the columns of the live list (an evaluation trace named by its run and row, evaluation traces hidden
+unless the filters ask for them, and how many were hidden), every string escaped
+(``llmops_nb._html``); it never raises: a store error becomes the message.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from ._filters import describe_filters, normalize_filters
 from ._query import page, sort_text
 
 SNAPSHOT_ROWS = 50
-_HEADERS = ("Start (UTC)", "Name", "Duration", "Spans", "LLM calls", "Tokens", "Cost", "Status", "Trace id")
+_HEADERS = ("Start (UTC)", "Name", "Request", "Response", "Session", "Model", "Duration", "Spans", "LLM calls",
+            "Tokens", "Cost", "Status", "Trace id")
+_NAME, _DURATION, _STATUS, _TRACE_ID = 1, 6, 11, 12
+PREVIEW_CHARS = 80  # of a request or response in a cell
 
 
 def snapshot(filters: dict[str, Any], sort: tuple[str, bool] = ("start_time", True),
@@ -32,6 +37,10 @@ def snapshot(filters: dict[str, Any], sort: tuple[str, bool] = ("start_time", Tr
     head = f"{total:,} trace{'s' if total != 1 else ''} in the llmops_nb store matching: {stated}; " \
            f"{sort_text(*sort)}."
     more = f" The first {len(shown)} are listed; run the notebook to browse them all." if total > len(shown) else ""
+    evals = data["eval_total"]
+    if data["evals_hidden"] and evals:
+        more += (f" {evals:,} evaluation trace{'s are' if evals != 1 else ' is'} not listed "
+                 "(%llm_traces --evals lists them).")
     table = Markup("")
     if shown:
         header = tag("thead", tag("tr", *(tag("th", h) for h in _HEADERS)))
@@ -42,9 +51,12 @@ def snapshot(filters: dict[str, Any], sort: tuple[str, bool] = ("start_time", Tr
     lines = [f"TraceList: {head}"]
     for r in shown[:10]:
         c = _cells(r)
-        lines.append(f"  {c[0][:23]:<23}  {_clip(c[1], 28):<28}  {c[2]:>10}  {c[7]:<11}  {c[8]}")
+        lines.append(f"  {c[0][:23]:<23}  {_clip(c[_NAME], 28):<28}  {c[_DURATION]:>10}  {c[_STATUS]:<11}  "
+                     f"{c[_TRACE_ID]}")
     if total > min(len(shown), 10):
         lines.append(f"  … {total - min(len(shown), 10):,} more")
+    if data["evals_hidden"] and evals:
+        lines.append(f"  ({evals:,} evaluation trace{'s' if evals != 1 else ''} not listed: %llm_traces --evals)")
     return {"text/plain": "\n".join(lines), "text/html": str(html_text)}
 
 
@@ -59,7 +71,11 @@ def _cells(row: dict[str, Any]) -> list[str]:
         shown = f"{duration:,.0f} ms" if duration < 10_000 else f"{duration / 1000:,.1f} s"
     return [
         (row["start_time"] or "").replace("T", " ").replace("+00:00", "Z"),
-        row["name"] or "",
+        row["eval"]["label"] if row["eval"] else row["name"] or "",
+        _clip(row["request"], PREVIEW_CHARS),
+        _clip(row["response"], PREVIEW_CHARS),
+        row["session"] or "",
+        ", ".join(row["models"]),
         shown,
         number(row["span_count"]),
         number(row["llm_calls"]),
@@ -73,7 +89,6 @@ def _cells(row: dict[str, Any]) -> list[str]:
 def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
 
 
 class TraceListSnapshot:

@@ -4,7 +4,7 @@ The view (``js/trace_list/``, bundled to ``llmops_nb/static/trace_list.js``) ask
 one page of rows at a time through ``_rpc``::
 
     page {filters, sort: {column, descending}, offset, limit, as_of?}
-      -> {rows, total, offset, limit, sort, filters, as_of, elapsed_ms}
+      -> {rows, total, eval_total, evals_hidden, offset, limit, sort, filters, as_of, elapsed_ms}
 
 (``_query``). A row click opens that trace in the explorer inside the same view, so the widget
 also answers the explorer's methods (``skeleton``, ``span``, ``search``). Traitlets hold the view
@@ -81,9 +81,10 @@ def trace_list(*, widget: bool | None = None, **filters: Any) -> Any:
 
     Filters: ``name`` (``*``/``?`` wildcards), ``tags`` (``{"env": "dev"}`` or ``"env=dev, team=x"``;
     all must match), ``status`` (OK, ERROR, IN_PROGRESS), ``model`` (traces with a span of that
-    model), ``session``, ``since``/``until`` (ISO text, datetime, or a timedelta meaning "ago"),
-    ``text`` (in names, inputs, outputs and errors). ``widget=None`` makes the interactive
-    ``TraceList`` inside a Jupyter kernel and a static table elsewhere.
+    model), ``session``, ``eval_run`` (one evaluation run's traces: its run id or name), ``evals``
+    (``True``: list evaluation traces too; they are hidden by default), ``since``/``until`` (ISO text,
+    datetime, or a timedelta meaning "ago"), ``text`` (in names, inputs, outputs and errors).
+    ``widget=None`` makes the interactive ``TraceList`` inside a Jupyter kernel and a static table elsewhere.
 
     >>> import llmops_nb
     >>> llmops_nb.widgets.trace_list(status="ERROR", tags={"env": "dev"})  # doctest: +SKIP
