@@ -98,7 +98,7 @@ export function cellTexts(row) {
     cost: { text: fmt.cost(row.cost_usd) },
     status: {
       text: String(row.status ?? ""),
-      title: row.error_count ? `${row.error_count} span${row.error_count === 1 ? "" : "s"} failed` : "",
+      title: row.error_count ? `${row.error_count} error${row.error_count === 1 ? "" : "s"} (an exception counts once)` : "",
     },
   };
 }

@@ -13,6 +13,7 @@ from .._config import settings
 from .._html import escape
 from .._redact import redact_text
 from ..tracing import _record as rec
+from ..tracing._span import PROPAGATED
 from ._connection import locked_by_another_process
 from ._recorder import recorder
 
@@ -48,6 +49,9 @@ class PendingTrace:
         return str(self._repr_mimebundle_()["text/plain"])
 
 
+_PROPAGATED = f'"{PROPAGATED}"'  # the attribute's key in a record's attributes JSON: present only when true
+
+
 def _info(records: list[tuple[Any, ...]]) -> dict[str, Any]:
     root = next((r for r in records if r[rec.IS_ROOT]), None)
     costs = [r[rec.COST] for r in records if r[rec.COST] is not None]
@@ -60,7 +64,9 @@ def _info(records: list[tuple[Any, ...]]) -> dict[str, Any]:
         "input_tokens": sum(r[rec.INPUT_TOKENS] or 0 for r in records),
         "output_tokens": sum(r[rec.OUTPUT_TOKENS] or 0 for r in records),
         "cost_usd": sum(costs) if costs else None,
-        "error_count": sum(1 for r in records if r[rec.STATUS] == "ERROR"),
+        # one exception through nested spans counts once, as in the store (store/_writer.py)
+        "error_count": sum(1 for r in records
+                           if r[rec.STATUS] == "ERROR" and _PROPAGATED not in (r[rec.ATTRIBUTES] or "")),
         "dropped_spans": recorder.unsaved_drops.get(int(records[0][rec.TRACE_ID]), 0) if records else 0,
         "duration_ms": (root[rec.END] - root[rec.START]) / 1e6 if root else None,
         "error_message": redact_text(root[rec.STATUS_MESSAGE] or "") or None
