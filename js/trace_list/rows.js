@@ -98,7 +98,9 @@ export function cellTexts(row) {
     cost: { text: fmt.cost(row.cost_usd) },
     status: {
       text: String(row.status ?? ""),
-      title: row.error_count ? `${row.error_count} error${row.error_count === 1 ? "" : "s"} (an exception counts once)` : "",
+      title: row.error_count
+        ? `${row.error_count} error${row.error_count === 1 ? "" : "s"} (an exception counts once)`
+        : "",
     },
   };
 }
