@@ -207,7 +207,6 @@ function truncationNotes(span) {
  * @param {{offset?: number, call?: import("./calls.js").CallFacts}} [extra]
  */
 export function renderDetail(span, extra = {}) {
-  const badge = kindBadge(span.kind);
   const parsed = (field) => (span.truncated?.[field] ? null : span[field]);
   const convo = span.messages ?? null;
   const isTool = span.kind === "TOOL";
@@ -216,12 +215,7 @@ export function renderDetail(span, extra = {}) {
   const call = extra.call ?? { label: null, markers: [], ttft: null };
   return h("div", { class: "lnb-detail-body" }, [
     h("div", { class: "lnb-detail-head" }, [
-      h("span", {
-        class: "lnb-kind",
-        title: badge.label,
-        text: badge.letters,
-        attrs: { style: `background:${badge.color}` },
-      }),
+      kindChip(span.kind),
       h("span", { class: "lnb-detail-name", text: call.label ?? span.name ?? "(unnamed)" }),
       ...call.markers.map((m) =>
         h("span", { class: `lnb-flag lnb-flag-${m}`, text: m, title: markerTitle(m, call.ttft) }),
@@ -256,7 +250,6 @@ export function renderDetail(span, extra = {}) {
  * @param {any} group
  */
 export function renderGroupDetail(group) {
-  const badge = kindBadge(group.kind);
   const rows = [
     ["spans", fmt.integer(group.count)],
     ["total time", fmt.duration(group.totalMs)],
@@ -270,12 +263,7 @@ export function renderGroupDetail(group) {
   ].filter((r) => r != null);
   return h("div", { class: "lnb-detail-body lnb-group-detail" }, [
     h("div", { class: "lnb-detail-head" }, [
-      h("span", {
-        class: "lnb-kind",
-        title: badge.label,
-        text: badge.letters,
-        attrs: { style: `background:${badge.color}` },
-      }),
+      kindChip(group.kind),
       h("span", { class: "lnb-detail-name", text: `${group.name ?? "(unnamed)"} ×${group.count}` }),
     ]),
     h(
@@ -288,4 +276,15 @@ export function renderGroupDetail(group) {
       text: `${group.count} consecutive spans with the same name and kind. Right, Enter or a click on ▸ shows them all.`,
     }),
   ]);
+}
+
+/** The kind's coloured letters (CH, LLM, TO…) heading the detail of a span or a group. */
+function kindChip(kind) {
+  const badge = kindBadge(kind);
+  return h("span", {
+    class: "lnb-kind",
+    title: badge.label,
+    text: badge.letters,
+    attrs: { style: `background:${badge.color}` },
+  });
 }
