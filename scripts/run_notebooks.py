@@ -24,21 +24,15 @@ notebook if anything was dropped or failed inside llmops_nb.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import nbformat
-from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from llmops_nb.replay._notebook import NotebookRunError, exit_cause
+from llmops_nb.replay._notebook import NotebookRunError, run_cells
 from llmops_nb.replay._notebook import run as run_with_recording
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +46,7 @@ if "llmops_nb" in sys.modules:
     _problems = {k: _status[k] for k in ("internal_failures", "dropped_spans", "write_failures") if _status[k]}
     assert not _problems, f"llmops_nb swallowed problems while the notebook ran: {_problems}"
 """
+HEALTH_CHECK_ID = "llmops-nb-health-check"
 PROVIDER_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
 
 
@@ -72,43 +67,18 @@ def strip(path: Path) -> None:
 def run(path: Path, timeout: int, save_to: Path | None) -> str | None:
     """Execute one notebook with a fresh trace store; return an error message or None."""
     nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(HEALTH_CHECK, id="llmops-nb-health-check"))
+    nb.cells.append(nbformat.v4.new_code_cell(HEALTH_CHECK, id=HEALTH_CHECK_ID))
     try:
         with tempfile.TemporaryDirectory(prefix="llmops_nb-notebook-") as tmp:
             os.environ["LLMOPS_NB_DB"] = str(Path(tmp) / "traces.duckdb")
-            return asyncio.run(_execute(nb, path, timeout, Path(tmp)))
+            run_cells(nb, path, Path(tmp), timeout, added={HEALTH_CHECK_ID: "the runner's health check"})
+    except NotebookRunError as exc:
+        return str(exc)
     finally:
         nb.cells.pop()
         if save_to:
             save_to.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, save_to / path.name)
-
-
-async def _execute(nb: nbformat.NotebookNode, path: Path, timeout: int, tmp: Path) -> str | None:
-    # The async kernel manager matters: with the blocking one, nbclient's wait for output blocks its
-    # own event loop, so neither its dead-kernel check (every second) nor the cell timeout ever
-    # runs, and a kernel killed by a native crash hangs the runner for good.
-    # IPC sockets in the temporary folder: quieter than TCP (ipykernel warns it is unencrypted).
-    kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(tmp / "kernel"))
-    running: dict[str, Any] = {}
-    client = NotebookClient(
-        nb,
-        km=kernel,
-        timeout=timeout,
-        resources={"metadata": {"path": str(path.parent)}},
-        on_cell_execute=lambda cell, cell_index: running.update(cell=cell, index=cell_index),
-    )
-    try:
-        await client.async_execute()
-    except CellExecutionError as exc:
-        return re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # tracebacks come colored
-    except DeadKernelError:
-        return f"the kernel died {exit_cause(kernel)} while running {_cell_name(running)}"
-    except CellTimeoutError:
-        return f"{_cell_name(running)} ran longer than --timeout={timeout} s"
-    finally:
-        if kernel.has_kernel:  # nbclient leaves a kernel it did not create running
-            await kernel.shutdown_kernel(now=True)
     return None
 
 
@@ -128,14 +98,6 @@ def record_or_replay(path: Path, timeout: int, *, record: bool) -> str | None:
         return (f"replayed from {recording}, {difference}\nIf the change is intended, record again: "
                 f"`python scripts/run_notebooks.py --record {path}`")
     return None
-
-
-def _cell_name(running: dict[str, Any]) -> str:
-    if not running:
-        return "no cell (it died while starting)"
-    lines = running["cell"].source.strip().splitlines()
-    what = "the runner's health check" if running["cell"].get("id") == "llmops-nb-health-check" else "cell"
-    return f"{what} index {running['index']} (counting from 0; first line `{lines[0] if lines else ''}`)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -122,6 +122,11 @@ def compare(expected: list[list[str]], nb: Any) -> Difference | None:
     return None
 
 
+#: the cells ``execute`` adds around the notebook's own, by id, as errors name them
+_OUR_CELLS = {"llmops-nb-run-setup": "the set-up before the first cell (import llmops_nb)",
+              "llmops-nb-run-finish": "the check after the last cell"}
+
+
 def execute(path: Path, env: dict[str, str], timeout: float) -> Any:
     """Run a notebook top to bottom in a fresh kernel with ``env``; return it with its outputs."""
     import nbformat
@@ -130,48 +135,63 @@ def execute(path: Path, env: dict[str, str], timeout: float) -> Any:
     nb.cells.insert(0, nbformat.v4.new_code_cell(SETUP_CELL, id="llmops-nb-run-setup"))
     nb.cells.append(nbformat.v4.new_code_cell(FINISH_CELL, id="llmops-nb-run-finish"))
     try:
-        asyncio.run(_execute(nb, path, env, timeout))
+        run_cells(nb, path, Path(env["LLMOPS_NB_DB"]).parent, timeout, env=env, added=_OUR_CELLS)
     finally:
-        nb.cells = [c for c in nb.cells if c.get("id") not in ("llmops-nb-run-setup", "llmops-nb-run-finish")]
+        nb.cells = [c for c in nb.cells if c.get("id") not in _OUR_CELLS]
     return nb
 
 
-async def _execute(nb: Any, path: Path, env: dict[str, str], timeout: float) -> None:
+def run_cells(nb: Any, path: Path, workdir: Path, timeout: float, *, env: dict[str, str] | None = None,
+              added: dict[str, str] | None = None) -> None:
+    """Execute ``nb`` (read from ``path``) in a fresh kernel; ``NotebookRunError`` names the cell and the cause.
+
+    ``added`` names cells the caller put around the notebook's own (by id), so that an error in
+    one says what it is and the notebook's cells keep their own index. The kernel's sockets go in
+    ``workdir``. Also used by ``scripts/run_notebooks.py``.
+    """
+    asyncio.run(_execute(nb, path, workdir, timeout, env=dict(os.environ) if env is None else env, added=added or {}))
+
+
+async def _execute(nb: Any, path: Path, workdir: Path, timeout: float, *, env: dict[str, str],
+                   added: dict[str, str]) -> None:
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    # The async kernel manager: with the blocking one, a kernel killed by a native crash is never
-    # noticed and the run hangs (see scripts/run_notebooks.py, which runs the same way).
+    # The async kernel manager matters: with the blocking one, nbclient's wait for output blocks its
+    # own event loop, so neither its dead-kernel check (every second) nor the cell timeout ever
+    # runs, and a kernel killed by a native crash hangs the run for good.
     # IPC sockets in a private folder: quieter than TCP (ipykernel warns it is unencrypted).
-    sockets = Path(env["LLMOPS_NB_DB"]).parent / "kernel"
-    kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(sockets))
+    kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(workdir / "kernel"))
     running: dict[str, Any] = {}
     client = NotebookClient(nb, km=kernel, timeout=int(timeout), resources={"metadata": {"path": str(path.parent)}},
-                            on_cell_execute=lambda cell, cell_index: running.update(cell=cell, index=cell_index - 1))
+                            on_cell_execute=lambda cell, cell_index: running.update(cell=cell, index=cell_index))
+
+    def where() -> str:
+        return _where(running, nb, added)
+
     try:
         await client.async_execute(env=env)
     except CellExecutionError as exc:
-        raise NotebookRunError(f"{_where(running)} failed:\n{_ANSI.sub('', str(exc))}") from None
+        raise NotebookRunError(f"{where()} failed:\n{_ANSI.sub('', str(exc))}") from None
     except DeadKernelError:
-        raise NotebookRunError(f"the kernel died {exit_cause(kernel)} while running {_where(running)}") from None
+        raise NotebookRunError(f"the kernel died {exit_cause(kernel)} while running {where()}") from None
     except CellTimeoutError:
-        raise NotebookRunError(f"{_where(running)} ran longer than {timeout:g} s") from None
+        raise NotebookRunError(f"{where()} ran longer than --timeout={timeout:g} s") from None
     finally:
         if kernel.has_kernel:  # asked to end, so its exit flushes and closes the store
             await kernel.shutdown_kernel(now=False)
 
 
-def _where(running: dict[str, Any]) -> str:
+def _where(running: dict[str, Any], nb: Any, added: dict[str, str]) -> str:
     if not running:
         return "no cell (the kernel did not start)"
     cell_id = running["cell"].get("id")
-    if cell_id == "llmops-nb-run-finish":
-        return "the check after the last cell"
-    if cell_id == "llmops-nb-run-setup":
-        return "the set-up before the first cell (import llmops_nb)"
+    if cell_id in added:
+        return added[cell_id]
+    index = running["index"] - sum(1 for c in nb.cells[:running["index"]] if c.get("id") in added)
     lines = running["cell"].source.strip().splitlines()
-    return f"cell {running['index']} (first line `{lines[0] if lines else ''}`)"
+    return f"cell index {index} (counting from 0; first line `{lines[0] if lines else ''}`)"
 
 
 def exit_cause(kernel: Any) -> str:
