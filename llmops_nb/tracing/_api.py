@@ -225,6 +225,8 @@ def _finish(span: Span, token: Any, outputs: Any, plan: _Plan, keep: bool = True
 
 
 def _fail(span: Span, token: Any, exc: BaseException) -> None:
+    """Record the user's exception on the span and end it, before the wrapper re-raises it without our frame."""
+    drop_our_frames(exc)
     try:
         current_span.reset(token) if token is not None else None
         span.record_exception(exc)
@@ -264,7 +266,6 @@ def _wrap_sync(fn: Any, plan: _Plan) -> Any:
         except BaseException as exc:
             if deep:
                 _recursion.release()
-            drop_our_frames(exc)
             _fail(span, token, exc)
             raise
         if deep:
@@ -298,7 +299,6 @@ def _wrap_async(fn: Any, plan: _Plan) -> Any:
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:
-            drop_our_frames(exc)
             _fail(span, token, exc)
             raise
         _finish(span, token, result, plan)
@@ -372,7 +372,6 @@ def _wrap_gen(fn: Any, plan: _Plan) -> Any:
             _finish(span, None, yields.outputs(), plan)
             raise
         except BaseException as exc:
-            drop_our_frames(exc)
             _fail(span, None, exc)
             raise
 
@@ -425,7 +424,6 @@ def _wrap_async_gen(fn: Any, plan: _Plan) -> Any:
             _finish(span, None, yields.outputs(), plan)
             raise
         except BaseException as exc:
-            drop_our_frames(exc)
             _fail(span, None, exc)
             raise
 
