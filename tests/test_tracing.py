@@ -307,6 +307,35 @@ def test_one_exception_through_nested_spans_counts_once():
     assert _propagated(spans) == {"inner": False, "middle": True, "outer": True}
 
 
+def test_the_in_memory_summary_counts_an_exception_once_too():
+    # What a traced cell shows while the store is busy (store/_memory.py) follows the store's rule.
+    from llmops_nb.store import _memory
+    from llmops_nb.tracing import _record, _sink
+
+    records = []
+
+    class Collect:
+        def emit(self, record):
+            records.append(record)
+
+        def flush(self, timeout):
+            return True
+
+    @llmops_nb.trace
+    def inner():
+        raise ValueError("boom")
+
+    previous = _sink.current_sink()
+    _sink.set_sink(Collect())
+    try:
+        with pytest.raises(ValueError), llmops_nb.span("outer"):
+            inner()
+    finally:
+        _sink.set_sink(previous)
+    assert [r[_record.NAME] for r in records] == ["inner", "outer"]
+    assert _memory._info(records)["error_count"] == 1
+
+
 def test_distinct_exceptions_count_each():
     @llmops_nb.trace
     def inner():

@@ -7,6 +7,7 @@ the reason and a note that the spans will be written when the store takes them.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .._config import settings
@@ -49,7 +50,14 @@ class PendingTrace:
         return str(self._repr_mimebundle_()["text/plain"])
 
 
-_PROPAGATED = f'"{PROPAGATED}"'  # the attribute's key in a record's attributes JSON: present only when true
+def _new_error(record: tuple[Any, ...]) -> bool:
+    """An ERROR span whose exception no child recorded already: the store's rule (``_writer._NEW_ERROR``)."""
+    if record[rec.STATUS] != "ERROR":
+        return False
+    try:
+        return json.loads(record[rec.ATTRIBUTES] or "{}").get(PROPAGATED) is not True
+    except (ValueError, AttributeError):  # malformed or not an object: counted, as in the store
+        return True
 
 
 def _info(records: list[tuple[Any, ...]]) -> dict[str, Any]:
@@ -65,8 +73,7 @@ def _info(records: list[tuple[Any, ...]]) -> dict[str, Any]:
         "output_tokens": sum(r[rec.OUTPUT_TOKENS] or 0 for r in records),
         "cost_usd": sum(costs) if costs else None,
         # one exception through nested spans counts once, as in the store (store/_writer.py)
-        "error_count": sum(1 for r in records
-                           if r[rec.STATUS] == "ERROR" and _PROPAGATED not in (r[rec.ATTRIBUTES] or "")),
+        "error_count": sum(1 for r in records if _new_error(r)),
         "dropped_spans": recorder.unsaved_drops.get(int(records[0][rec.TRACE_ID]), 0) if records else 0,
         "duration_ms": (root[rec.END] - root[rec.START]) / 1e6 if root else None,
         "error_message": redact_text(root[rec.STATUS_MESSAGE] or "") or None

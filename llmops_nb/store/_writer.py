@@ -37,10 +37,11 @@ _BATCH_COLUMNS: tuple[tuple[str, int | None, str], ...] = (
 )
 _TRACE_ID = "printf('%016x%016x', trace_hi, trace_lo)"
 # An exception that passed through several spans is one error: the spans it reached from a child
-# carry this attribute (``Span._count_once``) and are not counted again. A CASE, not an AND, so
-# that a malformed attributes text is never parsed (it would fail the whole write): its span counts.
-_PROPAGATED = (f"(CASE WHEN json_valid(attributes) THEN json_extract_string(attributes, '$.\"{PROPAGATED}\"') "
-               "= 'true' END) IS TRUE")
+# carry this attribute (``Span._count_once``) and are not counted again. CASEs, not ANDs, since
+# only they fix the order: the JSON is looked at for ERROR spans only (never for the many others),
+# and a malformed attributes text is never parsed (it would fail the whole write): its span counts.
+_NEW_ERROR = (f"CASE WHEN status IS DISTINCT FROM 'ERROR' THEN false WHEN json_valid(attributes) "
+              f"THEN json_extract_string(attributes, '$.\"{PROPAGATED}\"') IS DISTINCT FROM 'true' ELSE true END")
 
 _INSERT_SPANS = f"""
 INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status, status_message,
@@ -63,7 +64,7 @@ SELECT {_TRACE_ID},
        any_value(end_ns) FILTER (WHERE is_root),
        count(*),
        count(*) FILTER (WHERE kind IN ('LLM', 'CHAT_MODEL')),
-       count(*) FILTER (WHERE status = 'ERROR' AND NOT ({_PROPAGATED})),
+       count(*) FILTER (WHERE {_NEW_ERROR}),
        COALESCE(sum(input_tokens), 0),
        COALESCE(sum(output_tokens), 0),
        sum(cost_usd),
