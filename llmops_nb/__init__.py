@@ -31,6 +31,13 @@ _runtime.start_replay_from_environment()
 
 __version__ = "0.1.0"
 
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The JupyterLab / Notebook 7 extension in this package (``jupyter labextension develop .``); the wheel
+    installs it into share/jupyter/labextensions/ (pyproject.toml)."""
+    return [{"src": "labextension", "dest": "@llmops-nb/saved-views"}]
+
+
 # Loaded on first use: these import DuckDB/pandas/IPython/SDKs.
 _LAZY = {
     "traces": ("llmops_nb.store._queries", "traces"),

@@ -15,7 +15,7 @@ import llmops_nb
 from llmops_nb import _display
 from llmops_nb._trace import Trace
 from llmops_nb.widgets import _base, explorer_bundle, install_display, show, uninstall_display
-from llmops_nb.widgets._base import WIDGET_MIME
+from llmops_nb.widgets._base import SAVED_VIEW_MIME, WIDGET_MIME
 from llmops_nb.widgets.explorer import _calls, _data
 from llmops_nb.widgets.explorer._widget import TraceExplorer
 from tests.fakes import FakeLLMServer, Reply, Usage
@@ -109,7 +109,9 @@ def test_widget_answers_requests_through_the_comm_path(trace_id, monkeypatch):
 
 def test_explorer_bundle_with_and_without_the_widget(trace_id):
     full = explorer_bundle(Trace(trace_id), widget=True)
-    assert set(full) == {"text/plain", "text/html", WIDGET_MIME}
+    # the lab extension's type rides along: it shows the widget, or the snapshot when the model is gone
+    assert set(full) == {"text/plain", "text/html", WIDGET_MIME, SAVED_VIEW_MIME}
+    assert full[SAVED_VIEW_MIME] == {"view": "explorer"}
     plain = explorer_bundle(trace_id, widget=False)
     assert set(plain) == {"text/plain", "text/html"}
     # outside a kernel (here) the default leaves the widget out: a terminal cannot show it

@@ -20,6 +20,10 @@ from ._rpc import Methods, RpcServer, attach
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+#: Ranked first by llmops_nb's JupyterLab / Notebook 7 extension (js/labextension/), whose renderer shows
+#: the widget when its model exists and the snapshot beside it when not (a notebook reopened after its
+#: kernel restarted): never ipywidgets' "model not found". Elsewhere the type is unknown and ignored.
+SAVED_VIEW_MIME = "application/vnd.llmops-nb.saved-view+json"
 
 
 def esm_path(bundle: str) -> Path:
@@ -93,10 +97,10 @@ class View(anywidget.AnyWidget):
         raise NotImplementedError
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        # the widget where widgets run; elsewhere (GitHub, nbviewer, exports, a notebook reopened
-        # without its kernel) the snapshot beside it
+        # the widget where widgets run; elsewhere (GitHub, nbviewer, exports, an untrusted notebook)
+        # the snapshot beside it; our extension's type, which shows either (SAVED_VIEW_MIME)
         shown = super()._repr_mimebundle_(**kwargs)
         if shown is None:
             return None
         data, metadata = shown
-        return {**data, **self.snapshot()}, metadata
+        return {**data, **self.snapshot(), SAVED_VIEW_MIME: {"view": self.bundle}}, metadata
