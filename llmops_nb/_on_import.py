@@ -59,7 +59,15 @@ class _CallAfterLoad(importlib.abc.Loader):
         return self._loader.create_module(spec)
 
     def exec_module(self, module: Any) -> None:
-        self._loader.exec_module(module)
+        try:
+            self._loader.exec_module(module)
+        except BaseException as exc:
+            # A failed import (a broken install of the SDK) raises without this frame, as an unwatched
+            # import does: since Python 3.11 a bare `raise` keeps __traceback__ (tracing/_tracebacks.py)
+            head = exc.__traceback__
+            if head is not None and head.tb_frame.f_code is _CallAfterLoad.exec_module.__code__:
+                exc.__traceback__ = head.tb_next
+            raise
         with _lock:
             callbacks = _callbacks.pop(self._name, [])
         for callback in callbacks:

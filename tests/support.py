@@ -1,8 +1,10 @@
-"""Test support: run cells in a real Jupyter kernel (nbclient); environments for child processes."""
+"""Test support: run cells in a real Jupyter kernel (nbclient); environments for child processes; tracebacks."""
 
 from __future__ import annotations
 
 import os
+import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,11 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = str(ROOT / "llmops_nb") + os.sep
+#: Frames of ours a traced call's traceback keeps: none since Python 3.11. On 3.10 a bare ``raise``
+#: re-raises the traceback entry of the frame it runs in, so the outermost wrapper's frame stays
+#: (see llmops_nb/tracing/_tracebacks.py).
+OURS_LEFT = 0 if sys.version_info >= (3, 11) else 1
 
 
 def run_cells(cells: list[str], db: Path, timeout: int = 120, env: dict[str, str] | None = None) -> list[Any]:
@@ -47,3 +54,24 @@ def subprocess_env(db: Path) -> dict[str, str]:
     env["LLMOPS_NB_DB"] = str(db)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def frames(exc: BaseException | None) -> list[tuple[str, str, int | None]] | None:
+    """(file, function, line) of each frame of ``exc``'s traceback, outermost first."""
+    if exc is None:
+        return None
+    return [(frame.filename, frame.name, frame.lineno) for frame in traceback.extract_tb(exc.__traceback__)]
+
+
+def assert_untraced_traceback(traced: BaseException, plain: BaseException) -> None:
+    """``traced`` (raised by a traced call) is like ``plain`` (the untraced call's): type, frames, chain."""
+    pairs = [(traced, plain)] + [(getattr(traced, link), getattr(plain, link)) for link in ("__cause__", "__context__")]
+    for with_tracing, without in pairs:
+        assert type(with_tracing) is type(without)
+        if with_tracing is None:
+            continue
+        shown = frames(with_tracing)
+        assert shown is not None
+        ours = [frame for frame in shown if frame[0].startswith(PACKAGE)]
+        assert len(ours) <= OURS_LEFT, ours
+        assert [frame for frame in shown if frame not in ours] == frames(without)

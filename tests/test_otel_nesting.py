@@ -1,4 +1,7 @@
-"""Nesting where a framework runs code: a LangGraph node, a streamed LangChain chat model (real, offline)."""
+"""Nesting where a framework runs code: a LangGraph node, a streamed LangChain chat model (real, offline).
+
+And a failing chat model: our hooks in LangChain leave no frame in the user's traceback.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ pytest.importorskip("langgraph")
 
 import llmops_nb
 from tests.fakes import FakeLLMServer, Reply, Usage
+from tests.support import PACKAGE, assert_untraced_traceback
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -119,3 +123,47 @@ def test_an_sdk_call_in_a_streamed_chat_model_nests_under_its_llm_span(mode):
     assert framework["parent_span_id"] == spans[("cell", "CHAIN")]["span_id"]
     assert spans[("between", "UNKNOWN")]["parent_span_id"] == spans[("cell", "CHAIN")]["span_id"]
     assert trace["llm_calls"] == 1 and trace["input_tokens"] == 7
+
+
+def _call(model, mode):
+    if mode == "invoke":
+        return model.invoke("Capital?")
+    if mode == "stream":
+        return list(model.stream("Capital?"))
+
+    async def call():
+        if mode == "ainvoke":
+            return await model.ainvoke("Capital?")
+        return [chunk async for chunk in model.astream("Capital?")]
+
+    return asyncio.run(call())
+
+
+def _failure(model, mode):
+    try:
+        _call(model, mode)
+    except Exception as exc:  # the SDK's error, compared below
+        return exc
+    raise AssertionError("expected the model to fail")
+
+
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke", "stream", "astream"])
+def test_a_failing_chat_model_raises_with_the_untraced_traceback(mode):
+    import openai
+
+    with FakeLLMServer() as server:
+        client = openai.OpenAI(api_key="sk-test-not-real-000000000000", base_url=server.openai_base_url, max_retries=0)
+        model = streaming_model(client)
+        server.enqueue(Reply.error(500), Reply.error(500))
+        llmops_nb.autolog(disable=True)
+        try:
+            plain = _failure(model, mode)
+        finally:
+            llmops_nb.autolog()
+        with llmops_nb.span("cell", kind="CHAIN"):
+            traced = _failure(model, mode)
+    assert_untraced_traceback(traced, plain)  # no frame of our LangChain hooks, nor of the SDK's capture
+    _, spans = tree()
+    (sdk,) = [r for (name, kind), r in spans.items() if kind == "CHAT_MODEL"]
+    assert sdk["status"] == "ERROR" and PACKAGE not in sdk["error"]["traceback"]
+    assert sdk["attributes"]["http.response.status_code"] == 500  # recorded in full under LangChain's span

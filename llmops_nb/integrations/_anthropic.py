@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import _pricing
 from .._safety import log_once
+from ..tracing._tracebacks import drop_our_frames
 from ._attributes import cost_attributes, given, request_attributes, response_identity, usage_attributes
 from ._call import CallSpec, begin
 from ._patching import Method, enable, run_traced, run_traced_async, unpatch
@@ -60,7 +61,11 @@ def _wrap_stream_helper(original: Any, spec: CallSpec, is_async: bool) -> Any:
 
     @functools.wraps(original)
     def stream(self: Any, *args: Any, **kwargs: Any) -> Any:
-        manager = original(self, *args, **kwargs)
+        try:
+            manager = original(self, *args, **kwargs)
+        except BaseException as exc:  # bad arguments: raised as the untraced helper raises them
+            drop_our_frames(exc)
+            raise
         try:
             request = getattr(manager, attr)
             if is_async:
@@ -78,12 +83,21 @@ def _wrap_stream_helper(original: Any, spec: CallSpec, is_async: bool) -> Any:
 def _traced_request(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
                     request: Callable[[], Any]) -> Any:
     """Run a stream helper's deferred request (called when its manager is entered) under a span."""
-    return run_traced(begin(spec, resource, args, kwargs, stream=True), request)
+    try:
+        return run_traced(begin(spec, resource, args, kwargs, stream=True), request)
+    except BaseException as exc:
+        drop_our_frames(exc)  # the manager's __enter__ raises it as the untraced request would
+        raise
 
 
 async def _traced_request_async(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
                                 request: Any) -> Any:
-    return await run_traced_async(begin(spec, resource, args, kwargs, stream=True, is_async=True), lambda: request)
+    try:
+        return await run_traced_async(begin(spec, resource, args, kwargs, stream=True, is_async=True),
+                                      lambda: request)
+    except BaseException as exc:
+        drop_our_frames(exc)
+        raise
 
 
 class _LazyAwait:

@@ -6,7 +6,9 @@ resource classes, the attribute, its :class:`~._call.CallSpec`) and calls
 and :func:`unpatch` puts every original back (:mod:`._originals` keeps them).
 The traced call itself is one rule, :func:`run_traced`: start the span, run
 the SDK inside it, record what it returned (a stream keeps its span open) or
-raised, and give that back unchanged.
+raised, and give that back unchanged. A raised exception leaves without our
+frames (``drop_our_frames`` in each wrapper's ``except``): the user's traceback
+is the untraced call's.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from .._safety import log_once
 from ..tracing import use_span
+from ..tracing._tracebacks import drop_our_frames
 from ._call import Call, CallSpec, begin, current_call
 from ._originals import is_patched, patch, unpatch
 from ._streams import aiter_hook, attach, iter_hook
@@ -34,14 +37,22 @@ def wrap_call(original: Any, spec: CallSpec, is_async: bool) -> Any:
     if is_async:
         @functools.wraps(original)
         async def traced_async(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return await run_traced_async(begin(spec, self, args, kwargs, is_async=True),
-                                          lambda: original(self, *args, **kwargs))
+            try:
+                return await run_traced_async(begin(spec, self, args, kwargs, is_async=True),
+                                              lambda: original(self, *args, **kwargs))
+            except BaseException as exc:
+                drop_our_frames(exc)  # this frame, run_traced_async's and the lambda's
+                raise
 
         return traced_async
 
     @functools.wraps(original)
     def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return run_traced(begin(spec, self, args, kwargs), lambda: original(self, *args, **kwargs))
+        try:
+            return run_traced(begin(spec, self, args, kwargs), lambda: original(self, *args, **kwargs))
+        except BaseException as exc:
+            drop_our_frames(exc)  # this frame, run_traced's and the lambda's
+            raise
 
     return traced
 
@@ -96,6 +107,7 @@ def run_traced(call: Call | None, request: Callable[[], Any]) -> Any:
         with use_span(call.span):
             result = request()
     except BaseException as exc:
+        drop_our_frames(exc)  # before recording it: the span's traceback starts at the SDK's frame
         call.fail(exc)
         raise
     finally:
@@ -111,6 +123,7 @@ async def run_traced_async(call: Call | None, request: Callable[[], Awaitable[An
         with use_span(call.span):
             result = await request()
     except BaseException as exc:
+        drop_our_frames(exc)  # before recording it: the span's traceback starts at the SDK's frame
         call.fail(exc)
         raise
     finally:

@@ -11,6 +11,11 @@ raises, the consumer's ``for`` loop stops early (``Stream.__iter__`` is hooked
 for that), the stream or its HTTP response is closed (the ``with`` block of the
 SDKs' stream helpers), or the stream is garbage-collected unread. A stream read
 on after its loop stopped keeps working; those later chunks are not recorded.
+
+Our iterator sits between the SDK's ``Stream.__iter__`` and its ``__stream__``,
+and our ``__iter__`` hook above the SDK's: an error raised while iterating
+passes through both, and each unlinks its frame (``drop_our_frames``) so the
+consumer's traceback is the untraced stream's.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .._safety import log_once
+from ..tracing._tracebacks import drop_our_frames
 from ._call import Aggregator, Call, CallSpec
 
 __all__ = ["StreamRecorder", "aiter_hook", "attach", "finish_streams_of", "iter_hook"]
@@ -131,6 +137,7 @@ def _record_sync(inner: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any
             recorder.item(item)
             yield item
     except BaseException as exc:
+        drop_our_frames(exc)  # before recording it, and whether or not the span is still open
         recorder.finish(None if isinstance(exc, GeneratorExit) else exc)
         raise
     recorder.finish()
@@ -149,6 +156,7 @@ async def _record_async(inner: AsyncIterator[Any], recorder: StreamRecorder) -> 
             recorder.item(item)
             yield item
     except BaseException as exc:
+        drop_our_frames(exc)
         recorder.finish(None if isinstance(exc, GeneratorExit) else exc)
         raise
     recorder.finish()
@@ -167,6 +175,9 @@ def _hook_close(response: Any, recorder: StreamRecorder, is_async: bool) -> None
                 target = ref()
                 if target is not None:
                     await original(target)
+            except BaseException as exc:
+                drop_our_frames(exc)
+                raise
             finally:
                 recorder.closed()
 
@@ -177,6 +188,9 @@ def _hook_close(response: Any, recorder: StreamRecorder, is_async: bool) -> None
                 target = ref()
                 if target is not None:
                     original(target)
+            except BaseException as exc:
+                drop_our_frames(exc)
+                raise
             finally:
                 recorder.closed()
 
@@ -194,6 +208,9 @@ def iter_hook(original: Any) -> Any:
     def traced_iter(self: Any) -> Iterator[Any]:
         try:
             yield from original(self)
+        except BaseException as exc:
+            drop_our_frames(exc)
+            raise
         finally:
             recorder = _recorders.get(self)
             if recorder is not None:
@@ -209,6 +226,9 @@ def aiter_hook(original: Any) -> Any:
         try:
             async for item in original(self):
                 yield item
+        except BaseException as exc:
+            drop_our_frames(exc)
+            raise
         finally:
             recorder = _recorders.get(self)
             if recorder is not None:

@@ -14,7 +14,9 @@ OpenInference span as our current span exactly where the framework runs that cod
   made current the moment it starts (``on_chat_model_start``) and for each later step of the
   stream, and the consumer's code between chunks runs in its own context as before.
 
-Each hook calls the original and never raises on our account; ``unhook`` restores the originals.
+Each hook calls the original and never raises on our account; an error from the framework or the
+model leaves without the hook's frame (``drop_our_frames``), as if untraced. ``unhook`` restores the
+originals.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from .._safety import log_once
 from ..tracing import _context as our_context
+from ..tracing._tracebacks import drop_our_frames
 
 _saved: dict[str, Any] = {}
 #: run ids of chat-model streams in flight: their LLM span becomes current when it starts
@@ -135,24 +138,28 @@ def _run_parent(kwargs: dict[str, Any]) -> Any:
 
 def _generate_with_cache(self: Any, *args: Any, **kwargs: Any) -> Any:
     parent = _run_parent(kwargs)
-    if parent is None:
-        return _saved["generate"](self, *args, **kwargs)
-    token = our_context.current_span.set(parent)
+    token = our_context.current_span.set(parent) if parent is not None else None
     try:
         return _saved["generate"](self, *args, **kwargs)
+    except BaseException as exc:
+        drop_our_frames(exc)
+        raise
     finally:
-        our_context.current_span.reset(token)
+        if token is not None:
+            our_context.current_span.reset(token)
 
 
 async def _agenerate_with_cache(self: Any, *args: Any, **kwargs: Any) -> Any:
     parent = _run_parent(kwargs)
-    if parent is None:
-        return await _saved["agenerate"](self, *args, **kwargs)
-    token = our_context.current_span.set(parent)
+    token = our_context.current_span.set(parent) if parent is not None else None
     try:
         return await _saved["agenerate"](self, *args, **kwargs)
+    except BaseException as exc:
+        drop_our_frames(exc)
+        raise
     finally:
-        our_context.current_span.reset(token)
+        if token is not None:
+            our_context.current_span.reset(token)
 
 
 # -- a chat model's stream -------------------------------------------------------------------------
@@ -164,14 +171,22 @@ def _with_run_id(config: Any) -> tuple[dict[str, Any], Any]:
 
 
 def _on_chat_model_start(self: Any, serialized: Any, messages: Any, run_id: Any = None, **kwargs: Any) -> Any:
-    managers = _saved["start"](self, serialized, messages, run_id=run_id, **kwargs)
+    try:
+        managers = _saved["start"](self, serialized, messages, run_id=run_id, **kwargs)
+    except BaseException as exc:  # a callback handler with raise_error=True
+        drop_our_frames(exc)
+        raise
     _enter_stream_run(run_id)
     return managers
 
 
 async def _aon_chat_model_start(self: Any, serialized: Any, messages: Any, run_id: Any = None,
                                 **kwargs: Any) -> Any:
-    managers = await _saved["astart"](self, serialized, messages, run_id=run_id, **kwargs)
+    try:
+        managers = await _saved["astart"](self, serialized, messages, run_id=run_id, **kwargs)
+    except BaseException as exc:
+        drop_our_frames(exc)
+        raise
     _enter_stream_run(run_id)
     return managers
 
@@ -210,6 +225,9 @@ def _stream_steps(inner: Iterator[Any], run_id: Any) -> Iterator[Any]:
             finally:
                 our_context.current_span.set(before)
             yield chunk
+    except BaseException as exc:
+        drop_our_frames(exc)
+        raise
     finally:
         _stream_runs.discard(run_id)
         close = getattr(inner, "close", None)
@@ -234,6 +252,9 @@ async def _astream_steps(inner: AsyncIterator[Any], run_id: Any) -> AsyncIterato
             finally:
                 our_context.current_span.set(before)
             yield chunk
+    except BaseException as exc:
+        drop_our_frames(exc)
+        raise
     finally:
         _stream_runs.discard(run_id)
         aclose = getattr(inner, "aclose", None)

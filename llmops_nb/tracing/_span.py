@@ -252,6 +252,8 @@ class Span:
             self.attributes[PROPAGATED] = True
         parent = current_span.get() or started_cell_root()  # the root of an autotraced cell is not current
         if parent is not None and parent.span_id_int == self.parent_id_int and parent.trace_id_int == self.trace_id_int:
+            if not isinstance(parent, Span):  # an OTel span standing in as our parent (otel/_context.py)
+                return
             # setdefault: children in several threads may fail at once (the key is never None, only absent)
             seen = parent.__dict__.setdefault("_child_errors", [])
             seen.append(exc)

@@ -4,10 +4,21 @@ Both functions run on the error path only; a call that returns pays nothing for 
 
 ``drop_our_frames``: a traced call catches its user's exception, records it and re-raises it.
 While it does, the wrapper's frame heads ``exc.__traceback__``, and it would show in the cell's
-traceback between the user's own frames. Unlinking it before a bare ``raise`` leaves exactly the
-traceback the untraced call gets: since Python 3.11 a bare ``raise`` re-raises the exception with
-its ``__traceback__`` and adds no frame. (Python 3.10 re-raises the traceback it caught, so there
-the user still sees our frame; the text stored on the span is without it either way.)
+traceback between the user's own frames. The wrappers are tracing's (``@trace``, ``span()``), the
+SDK patches of ``integrations`` (a call, its stream), the LangChain hooks of ``otel`` and the
+import watcher (``_on_import``, which unlinks its own frame: it may not import tracing); each one
+unlinks its frames before a bare ``raise``, which leaves exactly the traceback the untraced call
+gets: since Python 3.11 a bare ``raise`` re-raises the exception with its ``__traceback__`` and
+adds no frame.
+
+Python 3.10 differs: a bare ``raise`` re-raises the traceback entry it caught, the one of the
+re-raising frame itself, and no code can take that entry off (``raise exc`` would add it again).
+There the outermost wrapper's frame stays, one entry of ours above the SDK's or the user's frames;
+the frames below it are unlinked (that entry is relinked past them, and the one frame an inner
+wrapper left is unlinked by the next one out). The frame that stays is marked ``__tracebackhide__``:
+IPython shows ``[... skipping hidden 1 frame]`` in its place, pytest and IPython's debugger skip
+it; ``traceback.extract_tb`` still lists it. The text stored on the span is without our frames on
+every version.
 
 ``format_exception``: the traceback text stored on a span. Frames of a notebook cell read
 ``Cell In[4], line 2`` as in IPython's own traceback rather than ``/tmp/ipykernel_…/….py``; our
@@ -25,26 +36,56 @@ from typing import Any
 
 from .._safety import log_once
 
-_OURS = os.path.dirname(__file__) + os.sep  # frames of llmops_nb/tracing: the wrappers around user code
+_PACKAGE = os.path.dirname(os.path.dirname(__file__)) + os.sep
+#: the files whose frames are wrappers around user code (see the module docstring). Named, not
+#: imported: tracing loads neither the SDK patches nor OpenTelemetry.
+_OURS = tuple(_PACKAGE + path for path in ("tracing" + os.sep, "integrations" + os.sep,
+                                           os.path.join("otel", "_langchain.py"), "_on_import.py"))
+#: Python 3.10's bare ``raise`` re-raises the traceback entry it caught instead of ``__traceback__``
+_RERAISES_CAUGHT_ENTRY = sys.version_info < (3, 11)
 #: IPython marks the frame that runs a cell's code (``run_code``) with this; it and the frames
 #: above it are IPython's machinery, left out of IPython's tracebacks too
 _IPYTHON_BOTTOM = "__ipython_bottom__"
 
 
 def drop_our_frames(exc: BaseException) -> None:
-    """Unlink the frames of llmops_nb.tracing that head ``exc``'s traceback (call in the ``except`` before ``raise``).
+    """Unlink our wrapper frames that head ``exc``'s traceback (call in the ``except`` before ``raise``).
 
     Only the head: frames further down were left by inner traced calls, which dropped their own
-    frames on the way out, so this is O(1) per traced level even for deep recursion.
+    frames on the way out, so this is O(1) per traced level even for deep recursion (Python 3.10
+    also unlinks the one frame the inner level could not, see the module docstring).
     """
     try:
         head = tb = exc.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_OURS):
             tb = tb.tb_next
         if tb is not head:
-            exc.__traceback__ = tb
+            exc.__traceback__ = tb  # what Python 3.11's bare `raise`, `gen.throw(exc)` and `raise exc` use
+            if _RERAISES_CAUGHT_ENTRY and head is not None:
+                head.tb_next = tb  # 3.10's bare `raise` re-raises `head`: our frame, then the user's or the SDK's
+                _unlink_left_frame(tb)
+                # A name the frame's code lacks stays in 3.10's f_locals dict: IPython and pytest hide the frame
+                head.tb_frame.f_locals["__tracebackhide__"] = True
     except Exception as error:  # noqa: BLE001 - an exotic exception: re-raised as it is, our frame shows
         log_once("traceback.drop_frames", error)
+
+
+def _unlink_left_frame(tb: Any) -> None:
+    """Python 3.10: unlink the next run of our frames below ``tb``, the frame an inner wrapper's ``raise`` left.
+
+    Below that run the inner wrapper unlinked everything itself, so the walk stops there: O(frames
+    between two traced levels). A run at the very end is where the exception was raised (our own
+    error, or a call's bad arguments): kept, a traceback never loses its last line.
+    """
+    above = tb
+    tb = tb.tb_next if tb is not None else None
+    while tb is not None and not tb.tb_frame.f_code.co_filename.startswith(_OURS):
+        above, tb = tb, tb.tb_next
+    below = tb
+    while below is not None and below.tb_frame.f_code.co_filename.startswith(_OURS):
+        below = below.tb_next
+    if tb is not None and below is not None:
+        above.tb_next = below
 
 
 # One exception propagating through N nested spans is recorded N times; formatting its traceback

@@ -10,9 +10,11 @@ from types import SimpleNamespace
 import openai
 
 import llmops_nb
+from llmops_nb import _on_import
 from llmops_nb.magics._cell_trace import CellTrace
 from llmops_nb.tracing import _context
 from tests.fakes import FakeLLMServer, Reply
+from tests.support import assert_untraced_traceback
 
 
 def test_autolog_defers_sdk_imports_until_the_user_imports_them():
@@ -32,6 +34,25 @@ def test_autolog_defers_sdk_imports_until_the_user_imports_them():
     assert sorted(names) == ["anthropic", "openai"]
     assert before == []
     assert patched == [True, True]
+
+
+def test_a_watched_import_that_fails_raises_without_our_frame(tmp_path, monkeypatch):
+    (tmp_path / "broken_sdk.py").write_text("raise ImportError('a broken install')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(_on_import, "_callbacks", dict(_on_import._callbacks))  # ours stays registered: dropped
+
+    def failed_import():
+        try:
+            import broken_sdk  # noqa: F401
+        except ImportError as exc:
+            return exc
+        finally:
+            sys.modules.pop("broken_sdk", None)
+        raise AssertionError("expected the import to fail")
+
+    plain = failed_import()
+    _on_import.after_import("broken_sdk", lambda: None)  # as autolog() waits for an SDK not imported yet
+    assert_untraced_traceback(failed_import(), plain)
 
 
 def test_a_stream_left_open_ends_with_its_cell():
