@@ -149,7 +149,7 @@ def _tables(sections: list[dict[str, Any]], chat: bool) -> tuple[str, str]:
     for section in sections:
         if chat:
             roles = section["role_a"] if section["role_a"] == section["role_b"] else \
-                f"{section['role_a'] or '∅'} → {section['role_b'] or '∅'}"
+                f"{section['role_a'] or 'none'} → {section['role_b'] or 'none'}"
             title = f'<tr><th colspan="4" style="text-align:left;opacity:.75">{escape(str(roles))} · ' \
                     f'{section["status"]}</th></tr>'
             side.append(title)
@@ -186,7 +186,7 @@ def _visible(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _side_row(row: dict[str, Any]) -> str:
     if row["op"] == "skip":
-        return f'<tr><td colspan="4" style="opacity:.5;text-align:center">⋯ {row["count"]} unchanged lines ⋯</td></tr>'
+        return f'<tr><td colspan="4" style="opacity:.5;text-align:center">… {row["count"]} unchanged lines …</td></tr>'
     a_style = _STYLE["delete"] if row["op"] in ("delete", "replace") else ""
     b_style = _STYLE["insert"] if row["op"] in ("insert", "replace") else ""
     a_html = _words_html(row["words"], "a") if row.get("words") else _text_html(row["a"])
@@ -199,7 +199,7 @@ def _side_row(row: dict[str, Any]) -> str:
 
 def _inline_rows(row: dict[str, Any]) -> str:
     if row["op"] == "skip":
-        return f'<tr><td colspan="3" style="opacity:.5">⋯ {row["count"]} unchanged lines ⋯</td></tr>'
+        return f'<tr><td colspan="3" style="opacity:.5">… {row["count"]} unchanged lines …</td></tr>'
     if row.get("words") and not any(op == "equal" and a.strip() for op, a, _ in row["words"]):
         # nothing in common: a removed line and an added line read better than a tangle of words
         return _inline_rows({**row, "op": "delete", "b": None, "b_line": None, "words": None}) + _inline_rows(

@@ -155,8 +155,8 @@ def _parts(f: dict[str, Any]) -> list[str]:
 
 def summary_text(trace: Any) -> str:
     f = _facts(trace)
-    mark = "✓" if f["ok"] else "✗" if f["status"] == "ERROR" else "…"
-    line = f"{mark} trace {f['name']!r} · " + " · ".join(_parts(f)) + f" · id {trace.trace_id}"
+    # the status as a word, like the snapshot's: ✓/✗ need fonts that terminals and exports may lack
+    line = f"{f['status']} · trace {f['name']!r} · " + " · ".join(_parts(f)) + f" · id {trace.trace_id}"
     if f["error_message"]:
         line += f"\n  error: {f['error_message'][:300]}"
     return line

@@ -101,8 +101,11 @@ _QUOTED_ASSIGNMENT = re.compile(
     _NAME + r"""(?P<q1>\\*["']?)(?P<op>\s*[:=]\s*)(?P<prefix>[rbuRBU]{0,2})(?P<q2>\\*["'])"""
     r"""(?P<value>[^"'\\\n]{1,4096})(?P=q2)"""
 )
-# ?name=value&... and name=value; (URL query strings, form bodies, connection strings)
-_UNQUOTED_ASSIGNMENT = re.compile(r"""(?P<lead>^|[?&;\s,(])""" + _NAME + r"""=(?P<value>[^\s&;#"'<>),]{1,4096})""")
+# ?name=value&... and name=value; (URL query strings, form bodies, connection strings). A value never
+# starts or goes on with an escaped quote: in JSON text `api_key=\"sk-…\"` is the quoted rule's, and
+# taking its backslash here left the stored JSON broken (a cell's source then showed as raw JSON).
+_UNQUOTED_ASSIGNMENT = re.compile(
+    r"""(?P<lead>^|[?&;\s,(])""" + _NAME + r"""=(?P<value>(?:[^\s&;#"'<>),\\]|\\(?!["'])){1,4096})""")
 # A header written as text: "X-Api-Key: abc123..." (a value with a digit, so prose is left alone)
 _HEADER_LINE = re.compile(
     r"""(?P<lead>^|[\s{,"'])""" + _NAME + r"""(?P<op>:[ \t]*)(?P<value>(?=[^\s"',}]*\d)[^\s"',}]{8,})""",

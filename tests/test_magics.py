@@ -106,7 +106,7 @@ def test_exception_reaches_the_user_unchanged_and_marks_error(session):
     errs = errors(cells[2])
     assert len(errs) == 1 and errs[0].ename == "ValueError" and errs[0].evalue == "bad input 42"
     assert "broken()" in "\n".join(errs[0].traceback)
-    assert "✗" in outputs_text(cells[2])
+    assert "ERROR · trace 'cell [4]'" in outputs_text(cells[2])  # the snapshot's text: words, no symbol font
     rows = _query(db, "SELECT status, error_message, error_count FROM traces WHERE name = 'cell [4]'")
     assert rows == [("ERROR", "bad input 42", 1)]
 

@@ -152,7 +152,8 @@ def test_compare_runs_evaluate_once_per_version_and_diffs_the_runs():
     assert next(op["words"] for op in result.output_diff(0).ops if op["type"] == "line")[0][0] == "replace"
     assert result.output_diff(table.index[1]).unified == result.output_diff(1).unified
     bundle = result._repr_mimebundle_()
-    assert "_shouts" in bundle["text/plain"] and result.run_id_b in bundle["text/plain"]
+    assert "_shouts" in bundle["text/plain"] and "prompts:/cmp/1 (baseline) vs prompts:/cmp/2" in bundle["text/plain"]
+    assert result.run_id_b not in bundle["text/plain"] and result.run_id_b not in bundle["text/html"]
     assert "<script" not in bundle["text/html"] and "(win)" in bundle["text/html"]
     assert llmops_nb.flush()
     # each row ran as its own trace, linked to the version it used, with the scores stored on it
@@ -210,7 +211,9 @@ def test_compare_records_failing_rows_and_rejects_bad_arguments():
     assert result.results_a["_shouts/error"][1].startswith("not scored: the prediction failed")
     assert result.table["error/candidate"].tolist() == [None, "ValueError: model down"]
     assert not result.table.outputs_changed.any() and result.table["_shouts/outcome"].tolist() == ["tie", None]
-    assert "v2 error: ValueError: model down" in result._repr_mimebundle_()["text/html"]
+    shown = result._repr_mimebundle_()
+    assert "error: ValueError: model down" in shown["text/html"]
+    assert "1 failed prediction with prompts:/cmp2/1 · 1 failed prediction with prompts:/cmp2/2" in shown["text/plain"]
     runs_before = len(llmops_nb.eval_runs())
     with pytest.raises(TypeError, match="predict_fn"):
         prompts.compare("cmp2", 1, 2, data, [_shouts], "not callable")

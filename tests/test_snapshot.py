@@ -16,6 +16,7 @@ from llmops_nb.widgets.explorer import _snapshot
 from llmops_nb.widgets.explorer._snapshot import trace_snapshot, trace_snapshot_html, trace_snapshot_text
 from llmops_nb.widgets.trace_list import _snapshot as trace_list_snapshot
 from tests.fakes import FakeLLMServer, Reply, Usage
+from tests.glyphs import unsafe_glyphs
 
 XSS = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "javascript:alert(1)")
 VOID = {"br", "hr", "img", "input", "meta", "link", "wbr"}
@@ -154,7 +155,7 @@ def test_span_tree_nests_details_with_the_root_open():
     names_in_order = [summary_of(d).split(" · ")[0] for d in doc.iter("details") if d.kids("summary")
                       and "traceback" not in summary_of(d)]
     assert names_in_order == ["AGENT weather agent", "CHAIN plan", "CHAT_MODEL gpt-4o",
-                              "TOOL get_weather", "❌ TOOL get_weather", "RETRIEVER search docs"]
+                              "TOOL get_weather", "TOOL get_weather", "RETRIEVER search docs"]
 
 
 def test_summaries_carry_kind_duration_status_tokens_cost_and_rollups():
@@ -163,13 +164,14 @@ def test_summaries_carry_kind_duration_status_tokens_cost_and_rollups():
     assert llm.startswith("CHAT_MODEL gpt-4o · chat (openai.chat.completions.create) · ")
     assert llm.endswith(" ms · OK · 1,200 in / 34 out tokens · $0.0035")  # the model is in the label
     root = summary_of(find_details(doc, "weather agent"))
-    assert "Σ 1,234 tokens · $0.0035" in root and "⚠ 1 error inside" in root
+    assert "total 1,234 tokens · $0.0035" in root and " · 1 error inside" in root
 
 
 def test_header_states_the_totals():
     trace_id = agent_trace()
     header = parse(trace_snapshot_html(trace_id)).iter("p").__next__().text()
-    for fact in ("✅ OK", "trace weather agent", "6 spans", "1 LLM call", "1,234 tokens (1,200 in / 34 out)",
+    assert header.startswith("OK · trace weather agent")
+    for fact in ("trace weather agent", "6 spans", "1 LLM call", "1,234 tokens (1,200 in / 34 out)",
                  "$0.0035", "1 error", "0 dropped spans", f"llmops_nb.show('{trace_id}')"):
         assert fact in header, fact
 
@@ -255,8 +257,9 @@ def test_long_conversations_show_the_first_and_last_messages():
 def test_error_spans_are_marked_with_message_and_traceback():
     trace_id = agent_trace()
     doc = parse(trace_snapshot_html(trace_id))
-    failed = [d for d in doc.iter("details") if d.kids("summary") and summary_of(d).startswith("❌")]
-    assert len(failed) == 1 and "open" in failed[0].attrs
+    failed = [d for d in doc.iter("details") if d.kids("summary") and " · ERROR" in summary_of(d)]
+    assert len(failed) == 1 and "open" in failed[0].attrs and failed[0].kids("summary")[0].attrs["style"] == \
+        "color:#cf222e"
     assert "ERROR: no such city: Atlantis" in summary_of(failed[0])
     assert "Error LookupError: no such city: Atlantis" in failed[0].kids("p")[0].text()
     traceback = failed[0].kids("details")[0]
@@ -269,30 +272,76 @@ def test_a_failed_trace_says_so_in_its_header():
         raise TimeoutError("model did not answer in 30 s")
     llmops_nb.flush()
     header = parse(trace_snapshot_html(root.trace_id)).iter("p").__next__().text()
-    assert header.startswith("❌ ERROR · trace nightly eval") and "1 error" in header
+    assert header.startswith("ERROR · trace nightly eval") and "1 error" in header
     assert "Error: model did not answer in 30 s" in header
     text = trace_snapshot_text(root.trace_id).splitlines()
-    assert text[0].startswith("✗ ERROR · trace 'nightly eval'") and text[1] == "  error: model did not answer in 30 s"
+    assert text[0].startswith("ERROR · trace 'nightly eval'") and text[1] == "  error: model did not answer in 30 s"
 
 
 def test_tool_and_retriever_inputs_and_outputs_briefly():
     doc = parse(trace_snapshot_html(agent_trace()))
     retriever = find_details(doc, "search docs").kids("dl")[0]
     assert [dt.text() for dt in retriever.kids("dt")] == ["inputs", "outputs"]
-    assert json.loads(retriever.kids("dd")[0].text()) == {"query": "umbrella policy"}
-    assert "Carry one in April." in retriever.kids("dd")[1].text()
+    keys = retriever.kids("dd")[0].kids("dl")[0]  # a dict: its keys and values, not its JSON
+    assert [(dt.text(), dd.text()) for dt, dd in zip(keys.kids("dt"), keys.kids("dd"), strict=True)] == [
+        ("query", "umbrella policy")]
+    assert json.loads(retriever.kids("dd")[1].text()) == [{"id": "doc-1", "score": 0.91, "text": "Carry one in April."}]
+
+
+def test_a_cell_source_and_text_read_as_text_with_their_line_breaks():
+    source = 'import x\nfoo("<b>")\nfor i in range(3):\n    bar(i)'
+    with llmops_nb.span("cell", kind="CHAIN") as root:  # what %%llm_trace records: {"cell": source}
+        root.set_inputs({"cell": source, "retries": 2, "strict": True, "options": {"a": [1, 2]}})
+        with llmops_nb.span("summarize", kind="TOOL") as tool:
+            tool.set_inputs("line one\nline two")
+            tool.set_outputs({"summary": "short\ntext"})
+        root.set_outputs("done\n")
+    llmops_nb.flush()
+    html = trace_snapshot_html(root.trace_id)
+    doc = assert_safe(html)
+    cell = find_details(doc, "CHAIN cell").kids("dl")[0]
+    assert [dt.text() for dt in cell.kids("dt")] == ["inputs", "outputs"]
+    inputs = cell.kids("dd")[0].kids("dl")[0]
+    pairs = dict(zip((dt.text() for dt in inputs.kids("dt")), inputs.kids("dd"), strict=True))
+    assert pairs["cell"].kids("pre")[0].text() == source  # real line breaks and quotes, not JSON's \n and \"
+    assert pairs["retries"].text() == "2" and pairs["strict"].text() == "true"
+    assert json.loads(pairs["options"].text()) == {"a": [1, 2]}
+    assert cell.kids("dd")[1].kids("pre")[0].text() == "done\n"
+    assert '\\n' not in html and "&quot;import" not in html and 'foo(&quot;&lt;b&gt;&quot;)' in html
+    tool = find_details(doc, "TOOL summarize").kids("dl")[0]
+    assert [pre.text() for pre in tool.iter("pre")] == ["line one\nline two", "short\ntext"]
+
+
+def test_a_cell_that_passes_a_key_still_reads_as_text_with_the_key_redacted():
+    # redacting `api_key=\"...\"` inside the stored JSON once broke it, and the cell showed as raw JSON
+    source = 'client = openai.OpenAI(api_key="sk-test", base_url="http://127.0.0.1:9/v1")\nclient.models.list()'
+    with llmops_nb.span("cell", kind="CHAIN") as root:
+        root.set_inputs({"cell": source})
+    llmops_nb.flush()
+    stored = llmops_nb.sql("SELECT inputs FROM spans WHERE span_id = ?", [root.span_id]).inputs[0]
+    assert json.loads(stored) == {"cell": source.replace('"sk-test"', '"[redacted]"')}
+    pre = find_details(parse(trace_snapshot_html(root.trace_id)), "CHAIN cell").iter("pre").__next__()
+    assert pre.text() == source.replace('"sk-test"', '"[redacted]"')
+
+
+def test_a_dict_with_many_keys_lists_the_first_and_counts_the_rest():
+    with llmops_nb.span("wide", kind="TOOL") as s:
+        s.set_inputs({f"k{i}": i for i in range(30)})
+    llmops_nb.flush()
+    keys = parse(trace_snapshot_html(s.trace_id)).iter("dl").__next__().kids("dd")[0].kids("dl")[0]
+    assert [dt.text() for dt in keys.kids("dt")] == [f"k{i}" for i in range(20)] + ["… 10 more keys not shown"]
 
 
 def test_plain_text_tree():
     trace_id = agent_trace()
     lines = trace_snapshot_text(trace_id).splitlines()
-    assert lines[0].startswith("✓ OK · trace 'weather agent' · 6 spans · 1 LLM call · 1,234 tokens")
+    assert lines[0].startswith("OK · trace 'weather agent' · 6 spans · 1 LLM call · 1,234 tokens")
     assert lines[0].endswith(f"id {trace_id}")
-    assert lines[1].startswith("  AGENT weather agent · ") and "⚠ 1 error inside" in lines[1]
+    assert lines[1].startswith("  AGENT weather agent · ") and lines[1].endswith(" · 1 error inside")
     assert lines[2].startswith("    CHAIN plan · ")
     assert lines[3].startswith("      CHAT_MODEL gpt-4o · chat (openai.chat.completions.create) · ")
     assert lines[3].endswith("· OK · 1,200 in / 34 out tokens · $0.0035")
-    assert lines[5].startswith("    ✗ TOOL get_weather · ") and "ERROR: no such city: Atlantis" in lines[5]
+    assert lines[5].startswith("    TOOL get_weather · ") and "ERROR: no such city: Atlantis" in lines[5]
     both = trace_snapshot(trace_id)
     assert both["text/plain"] == "\n".join(lines) and both["text/html"] == trace_snapshot_html(trace_id)
 
@@ -468,7 +517,7 @@ def test_a_deep_chain_is_listed_without_unbounded_nesting():
     doc = assert_safe(trace_snapshot_html(root.trace_id))
     deepest = max(li.depth("li") for li in doc.iter("li"))
     assert deepest == _snapshot.MAX_NEST
-    assert "↳ depth 199" in doc.text() and "100 more spans not shown" in doc.text()
+    assert "[depth 199] CHAIN level 199" in doc.text() and "100 more spans not shown" in doc.text()
     text = trace_snapshot_text(root.trace_id)
     assert "[depth 199] CHAIN level 199" in text
     assert max(len(line) - len(line.lstrip()) for line in text.splitlines()) == 2 * (_snapshot.MAX_NEST + 1)
@@ -513,3 +562,91 @@ def test_many_large_spans_hit_the_byte_cap_before_the_span_cap():
     assert 10 < shown < 151
     assert f"… {151 - shown} more spans not shown" in doc.text()
     assert "[3,002 chars; snapshot shows the first 2,000]" in doc.text()
+
+
+# -- repeated siblings -----------------------------------------------------------------------------
+
+def loop_trace() -> str:
+    """An agent with a loop of 100 `step` spans (each with a tool call, the 58th failing), then three calls
+    to one model and one to another."""
+    with llmops_nb.span("agent", kind="AGENT") as root:
+        for i in range(100):
+            with contextlib.suppress(ValueError), llmops_nb.span("step", kind="CHAIN", attributes={"i": i}):
+                with llmops_nb.span("lookup", kind="TOOL", attributes={"gen_ai.usage.input_tokens": 1}):
+                    pass
+                if i == 57:
+                    raise ValueError("step 57 broke")
+        with llmops_nb.span("step", kind="TOOL"):  # same name, another kind: not in the group
+            pass
+        for model in ("gpt-4o", "gpt-4o", "gpt-4o", "gpt-4o-mini"):
+            with llmops_nb.span("openai.chat.completions.create", kind="CHAT_MODEL",
+                                attributes={"gen_ai.request.model": model, "llmops_nb.cost_usd": 0.001}):
+                pass
+    llmops_nb.flush()
+    return root.trace_id
+
+
+def test_a_loop_of_repeated_siblings_is_one_line_with_its_totals_and_its_ends():
+    trace_id = loop_trace()
+    doc = assert_safe(trace_snapshot_html(trace_id))
+    group = find_details(doc, "step ×100")
+    head = summary_of(group)
+    assert head.startswith("CHAIN step ×100 · total ") and " · 1 failed · 100 tokens" in head
+    assert "open" not in group.attrs and group.kids("summary")[0].attrs["style"] == "color:#cf222e"
+    listed = group.kids("ul")[0].kids("li")
+    shown = [li.kids("details")[0].kids("summary")[0].text().split(" · ")[0] if li.kids("details") else li.text()
+             for li in listed]
+    gap = "… {} more step spans not shown (#{} to #{}, and {} spans inside them)"
+    assert shown == ["#1 CHAIN step", "#2 CHAIN step", "#3 CHAIN step", gap.format(54, 4, 57, 54), "#58 CHAIN step",
+                     gap.format(40, 59, 98, 40), "#99 CHAIN step", "#100 CHAIN step"]
+    failed = listed[4].kids("details")[0]
+    assert "ERROR: step 57 broke" in summary_of(failed) and "open" in failed.attrs
+    assert "TOOL lookup" in failed.text()  # a listed member keeps its subtree
+    # another kind and another model are not in a group; three calls to one model are
+    root_items = [summary_of(d).split(" · ")[0] if d.kids("summary") else "" for d in
+                  (li.kids("details")[0] for li in find_details(doc, "AGENT agent").kids("ul")[0].kids("li")
+                   if li.kids("details"))]
+    assert root_items[0] == "CHAIN step ×100"
+    assert "CHAT_MODEL gpt-4o" in root_items[1] and "×3" in summary_of(find_details(doc, "gpt-4o · chat ×3"))
+    calls = summary_of(find_details(doc, "gpt-4o · chat ×3"))
+    assert calls.endswith(" ms · $0.0030")
+    text = doc.text()
+    assert "TOOL step" in text and "gpt-4o-mini · chat (openai.chat.completions.create)" in text
+    assert "more spans not shown (snapshot capped" not in text  # the loop fits: its members are summarized
+
+
+def test_the_plain_text_groups_the_loop_too():
+    lines = trace_snapshot_text(loop_trace()).splitlines()
+    group = next(i for i, line in enumerate(lines) if "step ×100" in line)
+    assert lines[group].startswith("    CHAIN step ×100 · total ") and " · 1 failed" in lines[group]
+    members = [line.strip().split(" · ")[0] for line in lines[group + 1:group + 15]]
+    assert members[:8] == ["#1 CHAIN step", "TOOL lookup", "#2 CHAIN step", "TOOL lookup", "#3 CHAIN step",
+                           "TOOL lookup", "… 54 more step spans not shown (#4 to #57, and 54 spans inside them)",
+                           "#58 CHAIN step"]
+    assert lines[group + 1].startswith("      #1 CHAIN step")  # members one level under the group
+    # the header, the root, the loop's group, 6 steps with their tool, 2 gaps, the TOOL step, the calls' group
+    # with its 3 calls, the other call
+    assert len(lines) == 1 + 1 + 1 + 6 * 2 + 2 + 1 + 1 + 3 + 1
+
+
+# -- glyphs ----------------------------------------------------------------------------------------
+
+def test_no_snapshot_needs_a_special_font():
+    """Every character of the explorer's and the trace list's snapshots is one common fonts draw
+    (tests/glyphs.py says which and why): states are words and colour, not emoji."""
+    with contextlib.suppress(TimeoutError), llmops_nb.span("failed job", kind="CHAIN") as failed:
+        raise TimeoutError("late")
+    with contextlib.ExitStack() as stack:
+        deep = stack.enter_context(llmops_nb.span("level 0", kind="CHAIN"))
+        for level in range(1, 250):
+            stack.enter_context(llmops_nb.span(f"level {level}", kind="CHAIN"))
+    llmops_nb.flush()
+    missing = "0" * 31 + "1"
+    texts = []
+    for trace_id in (agent_trace(), loop_trace(), failed.trace_id, deep.trace_id, missing):
+        texts += trace_snapshot(trace_id).values()
+    texts += trace_list_snapshot.snapshot({}).values()
+    texts += trace_list_snapshot.snapshot({"status": "ERROR"}, rows=1).values()
+    for text in texts:
+        assert unsafe_glyphs(text) == set(), text[:200]
+    assert "×100" in "".join(texts) and "…" in "".join(texts)  # the safe ones are in use

@@ -17,6 +17,7 @@ from llmops_nb.widgets import _base, install_display, uninstall_display
 from llmops_nb.widgets._rpc import RpcServer
 from llmops_nb.widgets.prompt_diff import _widget as _prompt_diff
 from llmops_nb.widgets.prompt_diff._widget import PromptDiffWidget, prompt_diff_bundle, prompt_diff_methods
+from tests.glyphs import unsafe_glyphs
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 XSS = '<img src=x onerror="alert(1)">'
@@ -181,6 +182,22 @@ def test_mimebundle_has_the_widget_a_script_free_snapshot_and_the_unified_diff(g
     assert "<ins" in html and "a very warm" in html
     assert "--- greet v1\n+++ greet v2" in data["text/plain"] and "+Hello {{name}}, a very warm" in data["text/plain"]
     widget.close()
+
+
+def test_the_snapshot_needs_no_special_font(greet):
+    """Skipped lines and a message that only one version has are said with common characters
+    (tests/glyphs.py), not ``⋯`` or ``∅``."""
+    lines = [f"line {i}" for i in range(12)]
+    prompts.register("long", "\n".join(lines))
+    prompts.register("long", "\n".join(["first changed", *lines[1:-1], "last changed"]))
+    prompts.register("chat2", [{"role": "user", "content": "Hi"}])
+    prompts.register("chat2", [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}])
+    for view in (prompts.diff("long"), prompts.diff("chat2"), prompts.diff("greet", 2, 3)):
+        bundle = view.snapshot_bundle()
+        assert unsafe_glyphs(bundle["text/html"]) == set() and unsafe_glyphs(bundle["text/plain"]) == set()
+    page = prompts.diff("long").snapshot_bundle()["text/html"]
+    assert "… 4 unchanged lines …" in page  # 10 between the changes, 3 kept beside each
+    assert "none → assistant" in prompts.diff("chat2").snapshot_bundle()["text/html"]
 
 
 def test_prompt_diff_shows_the_widget_in_a_kernel_and_the_snapshot_elsewhere(greet, monkeypatch):

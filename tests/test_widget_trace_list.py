@@ -21,6 +21,7 @@ from llmops_nb.widgets.trace_list import _snapshot
 from llmops_nb.widgets.trace_list._filters import normalize_filters
 from llmops_nb.widgets.trace_list._query import SORT_COLUMNS
 from llmops_nb.widgets.trace_list._widget import trace_list_methods
+from tests.glyphs import unsafe_glyphs
 
 T0 = int(dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.timezone.utc).timestamp() * 1e9)
 MINUTE = 60 * 10**9
@@ -275,6 +276,14 @@ def test_snapshot_has_the_new_columns_and_hides_eval_traces(evals):
     assert parsed.paragraphs == ["2 traces in the llmops_nb store matching: evaluation run 'top-2, short'; "
                                  "newest first."]
     assert [c for c in parsed.cells if c.startswith("top-2")] == ["top-2, short · row 1", "top-2, short · row 0"]
+
+
+def test_snapshot_needs_no_special_font(evals, sample):
+    """Running, failed and unpriced traces, eval rows and the "more" lines: words and common marks only
+    (tests/glyphs.py), like the explorer's snapshot."""
+    for bundle in (_snapshot.snapshot({}), _snapshot.snapshot({"evals": True}, rows=2)):
+        assert unsafe_glyphs(bundle["text/html"]) == set() and unsafe_glyphs(bundle["text/plain"]) == set()
+    assert "running" in _snapshot.snapshot({})["text/html"]
 
 
 def header_texts(text: str) -> list[str]:

@@ -1,6 +1,6 @@
 // The rows of a diff, side by side (old | new) or inline (one column, − + ~ signs), from the
 // sections the kernel sends (one for a text template, one per message pair for a chat template).
-// Long unchanged runs fold into a "⋯ N unchanged lines" button that unfolds them in place.
+// Long unchanged runs fold into a "… N unchanged lines" button that unfolds them in place.
 
 import { h } from "../lib/dom.js";
 import { sharesWords, textNodes, wordNodes } from "./text.js";
@@ -58,7 +58,7 @@ function inlineCells(row, vars) {
 
 function sectionTitle(section, index) {
   const roles =
-    section.role_a === section.role_b ? section.role_a : `${section.role_a ?? "∅"} → ${section.role_b ?? "∅"}`;
+    section.role_a === section.role_b ? section.role_a : `${section.role_a ?? "none"} → ${section.role_b ?? "none"}`;
   const n = (section.index_b ?? section.index_a ?? index) + 1;
   return h("div", { class: `lnb-pd-section lnb-pd-status-${section.status}` }, [
     h("span", { class: "lnb-pd-role", text: `message ${n} · ${roles}` }),
@@ -85,7 +85,7 @@ export function renderRows(diff, mode, { maxRows = MAX_ROWS } = {}) {
     if (item.row) return cells(item.row);
     const button = h("button", {
       class: "lnb-pd-skip",
-      text: `⋯ ${item.skip.length} unchanged line${item.skip.length === 1 ? "" : "s"} ⋯`,
+      text: `… ${item.skip.length} unchanged line${item.skip.length === 1 ? "" : "s"} …`,
       title: "show them",
     });
     button.addEventListener("click", () => button.replaceWith(...item.skip.flatMap(cells)));

@@ -272,7 +272,7 @@ describe("diff rows", () => {
     expect(heads).toEqual([
       "message 1 · systemunchanged",
       `message 2 · user → ${IMG}role changed`,
-      "message 3 · ∅ → assistantadded",
+      "message 3 · none → assistantadded",
     ]);
     assertInert(root);
   });

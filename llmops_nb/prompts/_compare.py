@@ -3,19 +3,17 @@
 Each version is one ``llmops_nb.evaluate()`` run: ``predict_fn`` bound to the loaded
 ``PromptVersion`` (a ``functools.partial`` that also links the row's trace to the version),
 the run named after the version's URI (``prompts:/qa/2``). The two runs are then matched
-row by row with ``llmops_nb.compare_runs()``; this module only adds output diffs and the view.
+row by row with ``llmops_nb.compare_runs()``; this module only adds output diffs (the view is
+``_comparison_view``).
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
 from .. import _display
-from .._html import escape
-
-HTML_ROWS = 50
+from ._comparison_view import comparison_bundle, missing, number
 
 
 def compare(name: str, version_a: Any, version_b: Any, data: Any, scorers: Any,  # noqa: PLR0917 - the issue's signature
@@ -93,7 +91,10 @@ class PromptComparison:
       ``attrs`` name both runs, so ``llmops_nb.widgets.eval_table(comparison.table)`` opens it.
     - ``summary``: per scorer, both means, the delta and win/loss/tie counts.
     - ``results_a`` / ``results_b``: each version's ``evaluate()`` DataFrame (``run_id_a``/``run_id_b``).
-    - ``output_diff(row)``, ``template_diff``: word-level diffs; the object displays as HTML.
+    - ``output_diff(row)``, ``template_diff``: word-level diffs.
+
+    It displays as the EvalTable comparing the two runs, titled by the versions' URIs
+    (``_comparison_view``); without ``%load_ext llmops_nb``, as a plain table.
     """
 
     def __init__(self, a: Any, b: Any, results_a: Any, results_b: Any, table: Any) -> None:
@@ -135,7 +136,7 @@ class PromptComparison:
         label_a, label_b = self._labels()
         rows = []
         for name, counts in self.table.attrs.get("summary", {}).items():
-            mean_a, mean_b = _nan(counts["mean_baseline"]), _nan(counts["mean_candidate"])
+            mean_a, mean_b = number(counts["mean_baseline"]), number(counts["mean_candidate"])
             rows.append({"scorer": name, f"mean_{label_a}": mean_a, f"mean_{label_b}": mean_b,
                          "delta": mean_b - mean_a, "win": counts["win"], "loss": counts["loss"],
                          "tie": counts["tie"]})
@@ -149,64 +150,14 @@ class PromptComparison:
         return (f"<PromptComparison {self.a.uri} vs {self.b.uri}: {len(self.table)} rows, "
                 f"scorers {self.scorers}, runs {self.run_id_a} vs {self.run_id_b}>")
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        summary = self.summary
-        text = [self._title(), summary.to_string() if len(summary) else "(no scorers)", "",
-                self.template_diff.unified]
-        return {"text/plain": "\n".join(text), "text/html": self._html(summary)}
-
-    def _title(self) -> str:
-        return (f"{self.a.name}: v{self.a.version} vs v{self.b.version} on {len(self.table)} rows "
-                f"(runs {self.run_id_a} vs {self.run_id_b})")
-
-    def _html(self, summary: Any) -> str:
-        table = self.table
-        head = "".join(f"<th>{escape(str(c))}</th>" for c in ["scorer", *summary.columns])
-        body = "".join("<tr><td>" + escape(str(index)) + "</td>" + "".join(
-            f"<td>{escape(_fmt(v))}</td>" for v in row) + "</tr>" for index, row in summary.iterrows())
-        rows = []
-        for i in range(min(len(table), HTML_ROWS)):
-            row = table.iloc[i]
-            scores = "<br>".join(
-                f"{escape(n)}: {escape(_fmt(row[f'{n}/baseline']))} → {escape(_fmt(row[f'{n}/candidate']))}"
-                + (f" <i>({escape(row[f'{n}/outcome'])})</i>" if isinstance(row[f"{n}/outcome"], str) else "")
-                for n in self.scorers)
-            errors = "".join(f'<div style="color:#cf222e">v{v} error: {escape(str(e))}</div>'
-                             for v, e in ((self.a.version, row["error/baseline"]),
-                                          (self.b.version, row["error/candidate"])) if isinstance(e, str))
-            out = self.output_diff(i).html() if row["outputs_changed"] else "<i>same output</i>"
-            rows.append(f'<tr><td style="vertical-align:top">{i}</td><td style="vertical-align:top;'
-                        f'white-space:pre-wrap">{escape(_fmt(row["inputs"]))}</td>'
-                        f'<td style="vertical-align:top">{scores}</td><td>{errors}{out}</td></tr>')
-        more = f"<div>… {len(table) - HTML_ROWS} more rows in .table</div>" if len(table) > HTML_ROWS else ""
-        return ('<div class="llmops-nb-compare" style="font-size:12px">'
-                f"<b>{escape(self._title())}</b>"
-                f"<table><tr>{head}</tr>{body}</table>"
-                f"<details><summary>Template diff</summary>{self.template_diff.html()}</details>"
-                f"<table><tr><th>row</th><th>inputs</th><th>scores</th><th>output diff</th></tr>"
-                f"{''.join(rows)}</table>{more}</div>")
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return comparison_bundle(self)
 
 
 def _same(a: Any, b: Any) -> bool:
-    if _missing(a) and _missing(b):
+    if missing(a) and missing(b):
         return True
     try:
         return bool(a == b)
     except (TypeError, ValueError):  # arrays and other values without a single truth value
         return repr(a) == repr(b)
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ == "NAType"
-
-
-def _nan(value: Any) -> float:
-    return math.nan if value is None else float(value)
-
-
-def _fmt(value: Any) -> str:
-    if _missing(value):
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)

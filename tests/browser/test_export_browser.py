@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import ROOT
 from tests.browser.test_explorer_browser import ANSWER, QUESTION, STREAMED, agent_cell, setup_cell
 from tests.fakes import FakeLLMServer, Reply, Usage
+from tests.glyphs import unsafe_glyphs
 
 pytestmark = pytest.mark.browser
 
@@ -91,6 +92,14 @@ def test_export_shows_the_snapshot_offline(executed_notebook, page, page_problem
     for text in (QUESTION, "Welcome me to Paris", "Paris is the capital of France.", "It sits on the Seine.",
                  STREAMED):
         expect(snapshot.get_by_text(text, exact=False).first).to_be_visible()
+    # the cell's source, the root's input, reads as code with its line breaks, not as a JSON string
+    source = snapshot.locator("pre", has_text="def lookup_capital(country: str) -> str:")
+    expect(source).to_have_count(1)
+    code = source.inner_text()
+    assert 'capital = lookup_capital("France")\nreply = client.chat.completions.create(\n' in code
+    assert "\\n" not in code and '\\"' not in code
+    # and nothing in the snapshot needs a font the reader may not have
+    assert unsafe_glyphs(snapshot.inner_text()) == set()
     assert not page_problems, page_problems
     export_blocked = list(offline)
 

@@ -6,14 +6,17 @@ the output's ``text/html`` (or ``text/plain``) instead, so every view also
 carries this snapshot. It is built for those places: no ``<script>``, no
 ``<style>`` (GitHub strips both), meaning carried by semantic HTML —
 nested ``<details>/<summary>`` lists for the span tree, ``<dl>`` for messages by
-role, ``<pre>`` for JSON. The few inline styles are decoration only. Messages are the ones
+role, ``<pre>`` for text and JSON. The few inline styles are decoration only. Messages are the ones
 the explorer shows (``_messages``); the spans and payloads come from ``_snapshot_tree``; an LLM
 span reads ``model · operation`` with its markers and time to first token, as in the explorer
-(``_calls``), its own name beside it; events are at their time after their span's start.
+(``_calls``), its own name beside it; events are at their time after their span's start. Inputs and
+outputs read as text and key/value lists (``_snapshot_values``); a run of repeated siblings is one
+line with its totals, as in the explorer (``_snapshot_groups``). No symbol needs a special font:
+words, ASCII, colour and a few marks every common font draws (``tests/glyphs.py`` lists them).
 
 Safety: every string from a trace goes through ``llmops_nb._html.escape``;
 no attribute holds trace data except an escaped ``title``; nothing is a link or
-an image. Size: the first ``MAX_SPANS`` spans in tree order, at most
+an image. Size: the first ``MAX_SPANS`` rows (spans, groups) in tree order, at most
 ``MAX_BYTES`` of HTML, each text capped (the cap is stated where it cut).
 
 >>> from llmops_nb.widgets.explorer._snapshot import trace_snapshot_html
@@ -22,7 +25,6 @@ an image. Size: the first ``MAX_SPANS`` spans in tree order, at most
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -30,18 +32,27 @@ from ..._format import cost as cost_text
 from ..._html import clean, escape
 from ._calls import Call, event_offsets
 from ._messages import normalize_messages
+from ._snapshot_groups import Gap, Group, Row, gap_text, group_facts, grouped_rows
 from ._snapshot_tree import FIELD_CHARS, MAX_SPANS, Payload, Payloads, Raw, Span, TraceTree, load
+from ._snapshot_values import cap as _cap
+from ._snapshot_values import duration as _duration
+from ._snapshot_values import json_text as _json
+from ._snapshot_values import plural as _plural
+from ._snapshot_values import value_html
 
 MAX_BYTES = 200_000  # whole HTML snapshot, UTF-8 bytes
 SPAN_BYTES = 40_000  # one span's details; above it the span's texts are cut shorter
 BRIEF_CHARS = 600  # a tool's or retriever's inputs and outputs
 TRACEBACK_CHARS = 4_000  # the end of a traceback
-MAX_NEST = 40  # deeper spans are listed at this depth, marked with their real depth
+MAX_NEST = 40  # deeper rows are listed at this nesting, marked with their real depth
 _FOOTER_RESERVE = 1_000
 _KEEP_HEAD, _KEEP_TAIL = 4, 12  # messages of a long conversation: the first and the last
 _MAX_PARTS = 20  # content blocks or tool calls of one message
 _LLM_KINDS = frozenset({"LLM", "CHAT_MODEL"})
 _CLOSE_LEVEL = "</ul></details></li>\n"
+_NESTED = '<ul style="list-style:none;padding-left:1.2em">\n'
+_RED = "#cf222e"
+_STATUS_COLOURS = {"OK": "#1a7f37", "ERROR": _RED}  # colour says it at a glance; the word says it anywhere
 _LABELS = {"tool_result": "tool result", "thinking": "thinking", "refusal": "refusal", "media": "media",
            "other": "item"}
 
@@ -70,13 +81,14 @@ def _html(trace: TraceTree) -> str:
                 "be in memory: call <code>llmops_nb.flush()</code>, then display it again.</p>")
     out = ['<div class="llmops-nb-snapshot">\n', _header_html(trace), '<ul style="list-style:none;padding-left:0">\n']
     used = sum(len(part.encode()) for part in out) + len("</ul></div>\n")
-    payloads = Payloads(trace)
-    stack = 0  # open span levels, each closed by _CLOSE_LEVEL
+    entries = grouped_rows(trace)
+    payloads = Payloads(trace.trace_id, [r.item.span_id for r in entries[:MAX_SPANS] if isinstance(r.item, Span)])
+    stack = 0  # open levels, each closed by _CLOSE_LEVEL
     shown = 0
-    for s, depth in trace.order:
-        level = min(depth, MAX_NEST)
-        opens = bool(s.children) and depth < MAX_NEST
-        chunk = _span_html(s, depth, opens, payloads.get(s.span_id))
+    for i, row in enumerate(entries):
+        level = min(row.level, MAX_NEST)
+        opens = i + 1 < len(entries) and entries[i + 1].level > row.level and row.level < MAX_NEST
+        chunk = _row_html(row, opens, payloads)
         closes = "".join(_CLOSE_LEVEL for _ in range(stack - level))
         size = len(chunk.encode()) + len(closes)
         after = (level + opens) * len(_CLOSE_LEVEL)
@@ -87,7 +99,7 @@ def _html(trace: TraceTree) -> str:
         stack = level + opens
         shown += 1
     out.append(_CLOSE_LEVEL * stack + "</ul>\n")
-    hidden = len(trace.order) - shown
+    hidden = _spans_in(entries[shown:])
     if hidden:
         out.append(f"<p><em>… {hidden:,} more span{'s' if hidden != 1 else ''} not shown (snapshot capped at "
                    f"{MAX_SPANS} spans / {MAX_BYTES // 1000} KB); open the trace with "
@@ -99,19 +111,51 @@ def _html(trace: TraceTree) -> str:
 def _header_html(trace: TraceTree) -> str:
     info = trace.info or {}
     status = str(info["status"])
-    mark = {"OK": "✅", "ERROR": "❌"}.get(status, "⏳")
+    colour = _STATUS_COLOURS.get(status)
+    style = f' style="color:{colour}"' if colour else ""
     error = ""
     if info.get("error_message"):
         error = f'<br><strong>Error:</strong> {escape(_cap(str(info["error_message"]), FIELD_CHARS))}'
     name = escape(info["name"] or "(unnamed)")
-    return (f"<p>{mark} <strong>{escape(status)}</strong> · trace <strong>{name}</strong>"
+    return (f"<p><strong{style}>{escape(status)}</strong> · trace <strong>{name}</strong>"
             f" · {escape(' · '.join(_totals(info)))}{error}<br>\n<small>Static snapshot (first {MAX_SPANS} spans, "
             f"texts capped at {FIELD_CHARS:,} chars). Interactive view: <code>llmops_nb.show("
             f"'{escape(trace.trace_id)}')</code></small></p>\n")
 
 
-def _span_html(s: Span, depth: int, opens: bool, payload: Payload) -> str:
-    summary = f"<summary{_error_style(s)}>{_summary_html(s, depth)}</summary>"
+def _row_html(row: Row, opens: bool, payloads: Payloads) -> str:
+    item = row.item
+    if isinstance(item, Span):
+        return _span_html(item, row, opens, payloads.get(item.span_id))
+    if isinstance(item, Group):
+        return _group_html(item, row, opens)
+    return f"<li><em>{escape(gap_text(item))}</em></li>\n"
+
+
+def _group_html(g: Group, row: Row, opens: bool) -> str:
+    # `step ×100`, as the explorer's group row reads; closed, as the explorer shows it until clicked
+    summary = (f"{_deep(row)}<code>{escape(g.kind)}</code> <b>{escape(g.name or '(unnamed)')}</b> ×{len(g.members):,}"
+               f" · {escape(' · '.join(group_facts(g)))}")
+    if not opens:
+        return f"<li>• {summary}</li>\n"
+    style = f' style="color:{_RED}"' if g.errors else ""
+    return f"<li><details><summary{style}>{summary}</summary>\n{_NESTED}"
+
+
+def _spans_in(entries: list[Row]) -> int:
+    """How many spans ``entries`` stand for: a span one, a group none (its members are rows), a gap its spans."""
+    return sum(1 if isinstance(r.item, Span) else r.item.spans if isinstance(r.item, Gap) else 0 for r in entries)
+
+
+def _deep(row: Row) -> str:
+    """What a row's place does not show: its real depth past ``MAX_NEST``, its place in its group."""
+    deep = f"<small>[depth {row.depth}]</small> " if row.level > MAX_NEST else ""
+    return deep + (f"<small>#{row.ordinal:,}</small> " if row.ordinal else "")
+
+
+def _span_html(s: Span, row: Row, opens: bool, payload: Payload) -> str:
+    depth = row.depth
+    summary = f"<summary{_error_style(s)}>{_summary_html(s, row)}</summary>"
     body = ""
     for field_cap, brief_cap in ((FIELD_CHARS, BRIEF_CHARS), (400, 200), (100, 80)):
         body = _body_html(s, payload, field_cap, brief_cap)
@@ -121,20 +165,18 @@ def _span_html(s: Span, depth: int, opens: bool, payload: Payload) -> str:
         body = "<p><em>(this span's payloads are too large for the snapshot; see llmops_nb.show())</em></p>"
     is_open = " open" if depth == 0 or s.status == "ERROR" else ""
     if opens:
-        return f'<li><details{is_open}>{summary}\n{body}<ul style="list-style:none;padding-left:1.2em">\n'
+        return f"<li><details{is_open}>{summary}\n{body}{_NESTED}"
     if body:
         return f"<li><details{is_open}>{summary}\n{body}</details></li>\n"
-    return f"<li>• {_summary_html(s, depth)}</li>\n"
+    return f"<li>• {_summary_html(s, row)}</li>\n"
 
 
 def _error_style(s: Span) -> str:
-    return ' style="color:#cf222e"' if s.status == "ERROR" else ""
+    return f' style="color:{_RED}"' if s.status == "ERROR" else ""
 
 
-def _summary_html(s: Span, depth: int) -> str:
+def _summary_html(s: Span, row: Row) -> str:
     parts = [escape(p) for p in _span_facts(s)]
-    lead = "❌ " if s.status == "ERROR" else ""
-    deep = f"<small>↳ depth {depth}</small> " if depth > MAX_NEST else ""
     status: str = escape(s.status)
     if s.status == "ERROR":
         status = "<strong>ERROR</strong>" + (f": {escape(_one_line(s.message, 120))}" if s.message else "")
@@ -143,7 +185,7 @@ def _summary_html(s: Span, depth: int) -> str:
     label = s.call.label if s.call else None
     name = f"{escape(label)}</b> <small>({escape(s.name)})</small>" if label else f"{escape(s.name)}</b>"
     marks = "".join(f" <small>[{m}]</small>" for m in _markers(s.call))
-    text = f"{lead}{deep}<code>{escape(s.kind)}</code> <b title=\"span {escape(s.span_id)}\">{name}{marks}"
+    text = f"{_deep(row)}<code>{escape(s.kind)}</code> <b title=\"span {escape(s.span_id)}\">{name}{marks}"
     return " · ".join([text, parts[0], status, *parts[1:]])
 
 
@@ -169,7 +211,7 @@ def _body_html(s: Span, payload: Payload, field_cap: int, brief_cap: int) -> str
                                                        ("outputs", payload.outputs, answered))
             if not read and value not in (None, "", [], {})]
     if rows:
-        out.append("<dl>" + "".join(f"<dt>{label}</dt><dd><pre>{escape(_cap(_json(v), brief_cap))}</pre></dd>"
+        out.append("<dl>" + "".join(f"<dt>{label}</dt><dd>{value_html(v, field_cap, brief_cap)}</dd>"
                                     for label, v in rows) + "</dl>\n")
     out.append(_events_html(payload.events, s.start_ns, brief_cap))
     return "".join(out)
@@ -244,27 +286,34 @@ def _text(trace: TraceTree) -> str:
     if trace.info is None:
         return f"Trace {trace.trace_id} is not in the store (yet): call llmops_nb.flush(), then display it again."
     info = trace.info
-    mark = {"OK": "✓", "ERROR": "✗"}.get(str(info["status"]), "…")
-    lines = [f"{mark} {info['status']} · trace {clean(str(info['name'] or '(unnamed)'))!r} · "
+    lines = [f"{info['status']} · trace {clean(str(info['name'] or '(unnamed)'))!r} · "
              + " · ".join(_totals(info)) + f" · id {trace.trace_id}"]
     if info.get("error_message"):
         lines.append("  error: " + _one_line(str(info["error_message"]), 300))
-    for s, depth in trace.order[:MAX_SPANS]:
-        indent = "  " * (min(depth, MAX_NEST) + 1) + (f"[depth {depth}] " if depth > MAX_NEST else "")
-        status = s.status + (f": {_one_line(s.message, 120)}" if s.status == "ERROR" and s.message else "")
-        facts = _span_facts(s)
-        name = _one_line(s.name, 120)
-        if s.call and s.call.label:
-            name = f"{_one_line(s.call.label, 120)} ({name})"
-        marks = "".join(f" [{m}]" for m in _markers(s.call))
-        line = " · ".join([f"{'✗ ' if s.status == 'ERROR' else ''}{s.kind} {name}{marks}", facts[0],
-                           status, *facts[1:]])
-        lines.append(indent + line)
-    hidden = len(trace.order) - min(len(trace.order), MAX_SPANS)
+    entries = grouped_rows(trace)
+    for row in entries[:MAX_SPANS]:
+        indent = "  " * (min(row.level, MAX_NEST) + 1) + (f"[depth {row.depth}] " if row.level > MAX_NEST else "")
+        lines.append(indent + (f"#{row.ordinal:,} " if row.ordinal else "") + _row_text(row.item))
+    hidden = _spans_in(entries[MAX_SPANS:])
     if hidden:
         lines.append(f"… {hidden:,} more span{'s' if hidden != 1 else ''} not shown (snapshot capped at {MAX_SPANS} "
                      f"spans); open the trace with llmops_nb.show('{trace.trace_id}')")
     return "\n".join(lines)
+
+
+def _row_text(item: Span | Group | Gap) -> str:
+    if isinstance(item, Group):
+        return " · ".join([f"{item.kind} {_one_line(item.name or '(unnamed)', 120)} ×{len(item.members):,}",
+                           *group_facts(item)])
+    if isinstance(item, Gap):
+        return clean(gap_text(item))
+    status = item.status + (f": {_one_line(item.message, 120)}" if item.status == "ERROR" and item.message else "")
+    facts = _span_facts(item)
+    name = _one_line(item.name, 120)
+    if item.call and item.call.label:
+        name = f"{_one_line(item.call.label, 120)} ({name})"
+    marks = "".join(f" [{m}]" for m in _markers(item.call))
+    return " · ".join([f"{item.kind} {name}{marks}", facts[0], status, *facts[1:]])
 
 
 # -- shared formatting -----------------------------------------------------------------------
@@ -299,36 +348,10 @@ def _span_facts(s: Span) -> list[str]:
     below = s.sub_tokens - s.tokens_in - s.tokens_out
     if s.children and (below or (s.sub_cost is not None and s.sub_cost != (s.cost or 0))):
         cost = "" if s.sub_cost is None else f" · {cost_text(s.sub_cost)}"
-        facts.append(f"Σ {s.sub_tokens:,} tokens{cost}")
+        facts.append(f"total {_plural(s.sub_tokens, 'token')}{cost}")
     if s.sub_errors:
-        facts.append(f"⚠ {_plural(s.sub_errors, 'error')} inside")
+        facts.append(f"{_plural(s.sub_errors, 'error')} inside")
     return facts
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
-def _duration(ms: float) -> str:
-    return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
-
-
-def _json(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        compact = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(value)
-    return compact if len(compact) <= 100 else json.dumps(value, ensure_ascii=False, indent=2)
-
-
-def _cap(text: str, limit: int, tail: bool = False) -> str:
-    if len(text) <= limit:
-        return text
-    if tail:
-        return f"[… {len(text) - limit:,} chars cut; snapshot shows the last {limit:,}]\n" + text[-limit:]
-    return text[:limit] + f" … [{len(text):,} chars; snapshot shows the first {limit:,}]"
 
 
 def _lines(text: str) -> str:

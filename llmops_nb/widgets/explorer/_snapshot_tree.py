@@ -97,14 +97,14 @@ def _tree_order(spans: list[Span]) -> list[tuple[Span, int]]:
 
 
 class Payloads:
-    """Inputs, outputs, error, attributes and events of the shown spans, read in small batches as the renderer
-    reaches them; each is parsed JSON, a :class:`Raw` text, or None."""
+    """Inputs, outputs, error, attributes and events of the spans to show (``span_ids``), read in small batches
+    as the renderer reaches them; each is parsed JSON, a :class:`Raw` text, or None."""
 
     BATCH = 16
 
-    def __init__(self, trace: TraceTree) -> None:
-        self.trace_id = trace.trace_id
-        self.ids = [s.span_id for s, _ in trace.order[:MAX_SPANS]]
+    def __init__(self, trace_id: str, span_ids: list[str]) -> None:
+        self.trace_id = trace_id
+        self.ids = span_ids  # in the order the renderer reaches them
         self.next = 0
         self.rows: dict[str, Payload] = {}
 
