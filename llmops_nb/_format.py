@@ -39,3 +39,27 @@ def cost(usd: Any) -> str:
     # the exponent of the value rounded to two significant digits: 0.0999 rounds to 0.10, not 0.100
     exponent = int(f"{value:.1e}".split("e")[1])
     return f"{sign}${value:.{max(2, 1 - exponent)}f}"
+
+
+def duration(ms: Any) -> str:
+    """A duration as ``js/lib/format.js`` writes it: ``850 µs``, ``2.5 ms``, ``120 ms``, ``1.25 s``,
+    ``2 min 5 s``; ``–`` when unknown.
+
+    >>> [duration(v) for v in (0.85, 2.5, 120, 1250, 125_000, None)]
+    ['850 µs', '2.5 ms', '120 ms', '1.25 s', '2 min 5 s', '–']
+    """
+    if ms is None or isinstance(ms, bool):
+        return UNKNOWN
+    try:
+        value = float(ms)
+    except (TypeError, ValueError):
+        return UNKNOWN
+    if not math.isfinite(value):
+        return UNKNOWN
+    if value < 1:
+        return f"{value * 1000:.0f} µs"
+    if value < 1000:
+        return f"{value:.1f} ms" if value < 10 else f"{value:.0f} ms"
+    if value < 60_000:
+        return f"{value / 1000:.2f} s" if value < 10_000 else f"{value / 1000:.1f} s"
+    return f"{int(value // 60_000)} min {round((value % 60_000) / 1000)} s"

@@ -155,9 +155,19 @@ def test_summary_matches_evaluate(runs):
         assert item["pass_rate"] == pytest.approx(expected["pass_rate"])
         assert item["count"] == expected["count"] and item["errors"] == expected["errors"]
     exact, over, helpful = summary["scorers"]
-    assert exact["histogram"] == {"kind": "bool", "bins": [{"label": "false", "count": 3, "result": "fail"},
-                                                           {"label": "true", "count": 2, "result": "pass"}]}
-    assert over["histogram"]["kind"] == "values" and sum(b["count"] for b in over["histogram"]["bins"]) == 4
+    bars = exact["histogram"]
+    assert bars["kind"] == "bool" and bars["axis"] is None
+    assert [(b["label"], b["count"], b["result"]) for b in bars["bins"]] == [("false", 3, "fail"), ("true", 2, "pass")]
+    assert [b["x0"] < b["x1"] <= 0.5 + b["x0"] for b in bars["bins"]] == [True, True]  # labelled bars side by side
+    values = over["histogram"]
+    assert values["kind"] == "values" and sum(b["count"] for b in values["bins"]) == 4
+    # overlap lies in [0, 1]: the axis is [0, 1] and each bar stands at its value on it
+    assert values["axis"] == {"min": 0.0, "max": 1.0}
+    assert [t["label"] for t in values["ticks"]] == ["0", "1"]
+    left, right = values["ticks"][0]["x"], values["ticks"][1]["x"]
+    for b in values["bins"]:
+        assert (b["x0"] + b["x1"]) / 2 == pytest.approx(left + b["lo"] * (right - left))
+    assert values["threshold_x"] == pytest.approx(left + 0.5 * (right - left))
     assert helpful["errors"] == 2 and helpful["passed"] == 2 and helpful["failed"] == 1
 
 
@@ -510,8 +520,9 @@ def test_mimebundle_has_the_widget_and_a_script_free_escaped_snapshot(runs):
     page = data["text/html"]
     parsed = _Tags()
     parsed.feed(page)
-    assert parsed.tags <= {"div", "p", "strong", "table", "thead", "tbody", "tr", "th", "td"}
-    assert parsed.attributes <= {"class", "scope"}
+    assert parsed.tags <= {"div", "p", "strong", "table", "thead", "tbody", "tr", "th", "td", "span", "small", "br",
+                           "svg", "rect", "line", "text", "title"}
+    assert not parsed.attributes & {"href", "src", "onerror", "onload", "onclick"}
     assert "<img" not in page and "<script" not in page and html.escape(XSS[0], quote=True) in page
     assert "mean" in page and "helpful" in page and "thumbs down" in page
     text = data["text/plain"]

@@ -80,3 +80,48 @@ export function percent(x) {
 export function latencyText(ms) {
   return ms == null ? "" : fmt.duration(ms);
 }
+
+/** A latency as the table writes it; – when unknown. */
+export function msText(ms) {
+  return ms == null ? fmt.UNKNOWN : fmt.duration(ms);
+}
+
+/** Formats of the usage columns, by column key. */
+export const USAGE_FORMATS = {
+  latency: msText,
+  tokens: (/** @type {number|null} */ n) => fmt.integer(n),
+  cost: (/** @type {number|null} */ usd) => fmt.cost(usd),
+};
+
+/**
+ * Candidate against baseline for a number where less is better (latency, tokens, cost): both
+ * values, the change (candidate − baseline) and its class, `better`, `worse`, `same` or `none`.
+ * @param {number|null|undefined} before the baseline's
+ * @param {number|null|undefined} after the candidate's
+ * @param {(x: any) => string} format
+ */
+export function usageDelta(before, after, format) {
+  const text = `${format(before)} → ${format(after)}`;
+  if (before == null || after == null || !Number.isFinite(before) || !Number.isFinite(after)) {
+    return { text, change: "", cls: "none", delta: null };
+  }
+  const delta = after - before;
+  const sign = delta > 0 ? "+" : delta < 0 ? "−" : "±";
+  const cls = delta === 0 ? "same" : delta < 0 ? "better" : "worse";
+  return { text, change: `${sign}${format(Math.abs(delta))}`, cls, delta };
+}
+
+/**
+ * The tooltip of a row's tokens or cost: the app's (what the column shows) and the whole row
+ * trace's, the scorers' judge calls included.
+ * @param {any} row
+ */
+export function usageTitle(row) {
+  const lines = [`the app: ${row.tokens == null ? "no" : fmt.integer(row.tokens)} tokens, ${fmt.cost(row.cost_usd)}`];
+  if (row.trace_tokens != null || row.trace_cost_usd != null) {
+    lines.push(
+      `the row's whole trace, judges included: ${fmt.integer(row.trace_tokens)} tokens, ${fmt.cost(row.trace_cost_usd)}`,
+    );
+  }
+  return lines.join("\n");
+}

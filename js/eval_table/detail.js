@@ -31,6 +31,8 @@ function facts(d) {
   if (d.latency_ms != null) parts.push(latencyText(d.latency_ms));
   if (tokens) parts.push(`${fmt.tokens(tokens)} tokens`);
   if (d.cost_usd != null) parts.push(fmt.cost(d.cost_usd));
+  if (d.trace_cost_usd != null && d.trace_cost_usd !== d.cost_usd)
+    parts.push(`${fmt.cost(d.trace_cost_usd)} with scoring`);
   if (d.record_id) parts.push(`record ${d.record_id}`);
   return h("div", { class: "lnb-ev-facts", text: parts.join(" · "), title: `trace ${d.trace_id ?? "(none)"}` });
 }

@@ -3,7 +3,7 @@
 
 import { h } from "../lib/dom.js";
 import { placeRow } from "../lib/grid.js";
-import { compareChip, feedbackText, latencyText, scoreChip } from "./cells.js";
+import { compareChip, feedbackText, scoreChip, USAGE_FORMATS, usageDelta, usageTitle } from "./cells.js";
 import { diffNodes } from "./diff.js";
 import { thumbIcon } from "./icons.js";
 
@@ -11,7 +11,7 @@ export const ROW_HEIGHT = 28;
 
 /**
  * @typedef {{ key: string, label: string, sort: string | null, width: string, desc?: boolean, num?: boolean,
- *             title?: string, scorer?: number }} Column
+ *             title?: string, scorer?: number, usage?: boolean }} Column
  */
 
 /**
@@ -49,7 +49,40 @@ export function columnsFor(info) {
       title: `${s.name} (${s.source}${s.model ? `, ${s.model}` : ""})${s.threshold != null ? `, passes at ${s.lower_is_better ? "≤" : "≥"} ${s.threshold}` : ""}; click to sort${compare ? " by the change" : ""}`,
     });
   });
-  if (!compare) cols.push({ key: "latency", label: "Latency", sort: "latency", desc: true, width: "64px", num: true });
+  // the app's latency, tokens and cost; comparing, both runs' and the change (less is better)
+  const usage = compare ? " (baseline → candidate, change)" : "";
+  cols.push(
+    {
+      key: "latency",
+      label: "Latency",
+      sort: "latency",
+      desc: true,
+      width: compare ? "150px" : "64px",
+      num: true,
+      usage: true,
+      title: `time of the prediction${usage}; click to sort`,
+    },
+    {
+      key: "tokens",
+      label: "Tokens",
+      sort: "tokens",
+      desc: true,
+      width: compare ? "130px" : "60px",
+      num: true,
+      usage: true,
+      title: `tokens of the app's model calls${usage}; click to sort`,
+    },
+    {
+      key: "cost",
+      label: "Cost",
+      sort: "cost",
+      desc: true,
+      width: compare ? "170px" : "76px",
+      num: true,
+      usage: true,
+      title: `cost of the app's model calls${usage} (the tooltip adds the judges'); click to sort`,
+    },
+  );
   cols.push({
     key: "feedback",
     label: "Feedback",
@@ -141,8 +174,15 @@ export function makeRow(columns) {
     chips[c.key] = h("span", { class: "lnb-ev-chip" });
     cells[c.key].append(chips[c.key]);
   }
+  // a usage cell: its value (both runs' when comparing) and the change, coloured better or worse
+  const usage = {};
+  for (const c of columns) {
+    if (!c.usage) continue;
+    usage[c.key] = { value: h("span"), delta: h("span", { class: "lnb-ev-delta" }) };
+    cells[c.key].append(usage[c.key].value, usage[c.key].delta);
+  }
   const el = h("div", { class: "lnb-ev-row", attrs: { role: "row" } }, children);
-  return { el, cells, check, up, down, note, chips, key: null, index: -1 };
+  return { el, cells, check, up, down, note, chips, usage, key: null, index: -1 };
 }
 
 function rowKey(row) {
@@ -180,6 +220,9 @@ export function fillRow(
       if (c.scorer != null) {
         slot.chips[c.key].textContent = "";
         slot.chips[c.key].className = "lnb-ev-chip";
+      } else if (c.usage) {
+        slot.usage[c.key].value.textContent = "";
+        slot.usage[c.key].delta.textContent = "";
       } else slot.cells[c.key].textContent = "";
       slot.cells[c.key].title = "";
     }
@@ -216,12 +259,42 @@ export function fillRow(
     node.className = `lnb-ev-chip lnb-ev-${chip.cls}`;
     slot.cells[c.key].title = chip.title;
   }
-  if (slot.cells.latency) slot.cells.latency.textContent = latencyText(row.latency_ms);
+  for (const c of columns) if (c.usage) fillUsage(slot, c.key, row, compare);
   const fb = feedbackText(row.feedback);
   slot.up.setAttribute("aria-pressed", String(fb.value === "up"));
   slot.down.setAttribute("aria-pressed", String(fb.value === "down"));
   slot.note.textContent = fb.label ? fb.label : fb.comment ? "✎" : "";
   slot.cells.feedback.title = fb.title;
+}
+
+const USAGE_FIELDS = { latency: "latency_ms", tokens: "tokens", cost: "cost_usd" };
+
+/**
+ * A latency, tokens or cost cell: the row's value, or comparing, baseline → candidate and the
+ * change in a class from a fixed set (lnb-ev-better, -worse, -same).
+ * @param {any} slot
+ * @param {"latency" | "tokens" | "cost"} key
+ * @param {any} row
+ * @param {boolean} compare
+ */
+function fillUsage(slot, key, row, compare) {
+  const format = USAGE_FORMATS[key];
+  const field = USAGE_FIELDS[key];
+  const { value, delta } = slot.usage[key];
+  const tip = key === "latency" ? "" : usageTitle(row);
+  if (!compare) {
+    value.textContent = row[field] == null ? "" : format(row[field]);
+    delta.textContent = "";
+    slot.cells[key].title = tip;
+    return;
+  }
+  const d = usageDelta(row.base?.[field], row[field], format);
+  value.textContent = d.text;
+  delta.textContent = d.change ? ` ${d.change}` : "";
+  delta.className = `lnb-ev-delta lnb-ev-${d.cls}`;
+  slot.cells[key].title = [`baseline → candidate: ${d.text}`, d.change ? `change: ${d.change} (${d.cls})` : "", tip]
+    .filter(Boolean)
+    .join("\n");
 }
 
 /**

@@ -1,8 +1,13 @@
-// EvalTable's view (anywidget ESM): an evaluation run's rows paged from the kernel (the paged grid of
-// lib/grid.js), a card per scorer (mean, pass rate, histogram), filters, sort by any score, checkboxes
-// that turn rows into a dataset version, thumbs up/down in each row. A row opens its detail above its
-// trace in the explorer (open_row.js). "compare with" (compare_menu.js) puts another run beside this
-// one: per-row deltas, win/loss/tie, outputs diffed word by word. Traitlets hold the view state.
+// EvalTableView (anywidget ESM): an evaluation run's rows paged from the kernel (lib/grid.js), a card
+// per scorer (mean, pass rate, a histogram on the value axis), filters, sort by any score, checkboxes
+// that turn rows into a dataset version, thumbs up/down in each row, each row's latency, tokens and
+// cost. A row opens its detail above its trace in the explorer (open_row.js). "compare with"
+// (compare_menu.js) puts another run beside this one: per-row deltas, win/loss/tie, outputs diffed
+// word by word, both runs' latency and cost with the change. Feedback, and the fresh snapshot handed
+// to the notebook after it, go through row_feedback.js. The view is as tall as its rows up to
+// `height`, and the user can drag it taller or shorter (lib/fit.js). Traitlets hold the view state.
+// Over 400 lines by a few: the wiring of traitlets, RPC, keys and sizing reads best in one place; the
+// parts with logic of their own are in the modules imported below.
 
 import { ExplorerView } from "../explorer/widget.js";
 import { h } from "../lib/dom.js";
@@ -14,9 +19,11 @@ import { fmtTime } from "./cells.js";
 import { CompareMenu } from "./compare_menu.js";
 import { cleanFilters, dropUnsupported, EvalFilterBar } from "./filters.js";
 import { OpenRow } from "./open_row.js";
+import { RowFeedback } from "./row_feedback.js";
 import { columnsFor, fillRow, gridTemplate, makeHeader, makeRow, minWidth, nextSort, ROW_HEIGHT } from "./rows.js";
 import { Selection } from "./selection.js";
-import { summaryCards, summaryLine } from "./summary.js";
+import { TableHeight } from "./sizing.js";
+import { summaryCards, summaryLine, usageNodes } from "./summary.js";
 
 export { explorerModel } from "./open_row.js";
 
@@ -88,7 +95,7 @@ export class EvalTableView {
           selected,
         });
       },
-      fallbackHeight: () => this.height() - 230,
+      fallbackHeight: () => this.viewHeight() - 230,
       emptyText: () =>
         this.filtered()
           ? "No row matches these filters."
@@ -97,7 +104,10 @@ export class EvalTableView {
             : "This run has no rows yet.",
       countText: (total) =>
         `${total.toLocaleString("en-US")} row${total === 1 ? "" : "s"}${this.filtered() ? " match" : ""}`,
-      onPage: () => this.openRow.pageArrived(),
+      onPage: () => {
+        this.openRow.pageArrived();
+        this.sizing?.fit({ growOnly: true });
+      },
       onOpen: (index) => this.openRow.open(index),
       onClick: (event, row) => this.clickInRow(event, row),
       onKey: (key, index) => key === " " && this.toggleAt(index),
@@ -108,13 +118,14 @@ export class EvalTableView {
     this.grid.ready = false; // no rows to draw before the kernel described the table
     this.viewport = this.grid.viewport;
     this.table = h("div", { class: "lnb-ev-grid" }, [this.headHost, this.viewport, this.grid.empty]);
+    this.tableBox = h("div", { class: "lnb-ev-table" }, [this.table]);
     this.list = h("div", { class: "lnb-ev-list" }, [
       h("div", { class: "lnb-ev-toolbar" }, [this.title, h("span", { class: "lnb-grow" }), this.menu.el, refresh]),
       h("div", { class: "lnb-ev-summary" }, [this.summaryLine, this.cards]),
       this.filters.el,
       this.selection.bar.el,
       h("div", { class: "lnb-ev-status" }, [this.count, this.message]),
-      h("div", { class: "lnb-ev-table" }, [this.table]),
+      this.tableBox,
     ]);
     this.openRow = new OpenRow({
       model,
@@ -122,11 +133,36 @@ export class EvalTableView {
       grid: this.grid,
       compareKey: () => this.compareKey(),
       info: () => this.info,
-      height: () => this.height(),
-      saveFeedback: (data) => this.saveFeedback(data),
+      height: () => this.viewHeight(),
+      saveFeedback: (data) => this.feedback.save(data),
       Explorer: this.Explorer,
       showList: (visible) => {
         this.list.hidden = !visible;
+        if (!visible) this.sizing?.fit({ growOnly: true }); // an open row takes the whole `height`
+      },
+    });
+    this.feedback = new RowFeedback({
+      rpc: this.rpc,
+      el,
+      grid: this.grid,
+      query: () => this.query(),
+      openRow: () => this.model.get("open_row"),
+      generation: () => this.generation,
+      onStored: () => this.loadSummary(),
+    });
+    this.sizing = new TableHeight({
+      root: this.root,
+      list: this.list,
+      tableBox: this.tableBox,
+      headHost: this.headHost,
+      limit: () => this.height(),
+      rows: () => this.grid.cache.total ?? 0,
+      rowOpen: () => this.model.get("open_row") != null,
+      // the open row's card and trace share the new height; the grid draws the rows that now fit
+      onChange: () => {
+        this.openRow.applyHeight();
+        this.openRow.explorer?.applyHeight?.();
+        this.grid.schedule();
       },
     });
     this.root.append(this.list, this.openRow.el);
@@ -168,12 +204,18 @@ export class EvalTableView {
     return Object.keys(cleanFilters(this.model.get("filters"))).length > 0;
   }
 
+  /** The `height` traitlet: the most the table grows to by itself. */
   height() {
     return Number(this.model.get("height")) || 620;
   }
 
+  /** The height the table has now: fitted to its rows, or dragged by the user. */
+  viewHeight() {
+    return this.sizing ? this.sizing.now() : this.height();
+  }
+
   applyHeight() {
-    this.root.style.height = `${this.height()}px`;
+    this.sizing.fit();
     this.openRow.applyHeight();
     this.grid.schedule();
   }
@@ -252,13 +294,18 @@ export class EvalTableView {
       const summary = await this.rpc.request("summary", { compare: this.compareKey() });
       if (generation !== this.generation) return;
       this.summary = summary;
-      this.summaryLine.textContent = summaryLine(summary, { compare: this.compare });
+      const usage = usageNodes(summary, { compare: this.compare });
+      this.summaryLine.replaceChildren(
+        summaryLine(summary, { compare: this.compare }),
+        ...usage.flatMap((n) => [" · ", n]),
+      );
       this.cards.replaceChildren(
         ...summaryCards(summary, {
           compare: this.compare,
           onFilter: (/** @type {string} */ scorer, /** @type {string} */ result) => this.filterBy(scorer, result),
         }),
       );
+      this.sizing.fit({ growOnly: true }); // the cards make the chrome taller
     } catch (err) {
       if (err?.type === "Closed" || generation !== this.generation) return;
       this.summaryLine.textContent = `summary not available: ${err?.message ?? err}`;
@@ -329,7 +376,7 @@ export class EvalTableView {
     const thumb = /** @type {HTMLElement | null} */ (target.closest?.(".lnb-ev-thumb"));
     if (thumb) {
       event.stopPropagation();
-      this.thumb(row, thumb.dataset.value === "up");
+      this.feedback.thumb(row, thumb.dataset.value === "up");
       return true;
     }
     return false;
@@ -342,47 +389,10 @@ export class EvalTableView {
     return true;
   }
 
-  // -- feedback --------------------------------------------------------------------------
-  /**
-   * @param {any} row
-   * @param {boolean} up
-   */
-  async thumb(row, up) {
-    if (row.feedback?.value === up) return; // already said
-    try {
-      const answer = await this.rpc.request("feedback", { compare: this.compareKey(), row: row.row, value: up });
-      this.afterFeedback(answer);
-    } catch (err) {
-      if (err?.type !== "Closed") this.grid.say(`feedback not saved: ${err?.message ?? err}`);
-    }
-  }
-
-  /**
-   * The kernel stored feedback: show it in the row (and the summary) without reloading the list.
-   * @param {any} answer
-   */
-  afterFeedback(answer) {
-    for (const rows of this.grid.cache.pages.values()) {
-      for (const r of rows) if (r.row === answer.row) r.feedback = answer.feedback;
-    }
-    this.grid.draw();
-    this.loadSummary();
-  }
-
-  /** @param {object} data */
-  async saveFeedback(data) {
-    const answer = await this.rpc.request("feedback", {
-      compare: this.compareKey(),
-      row: this.model.get("open_row"),
-      ...data,
-    });
-    this.afterFeedback(answer);
-    return answer;
-  }
-
   destroy() {
     this.generation++;
     this.openRow.destroy();
+    this.sizing.destroy();
     this.filters.destroy();
     this.grid.destroy();
     this.rpc.close();

@@ -1,6 +1,7 @@
 // What a key does in the span tree, and how tall the explorer is: pure functions, so the rules are
 // tested without a DOM (widget.js applies them).
 
+import { fitPx } from "../lib/fit.js";
 import { ROW_HEIGHT } from "../lib/virtual.js";
 
 const TREE_HEAD_PX = 22; // the "Span | time axis" line above the rows (style.css)
@@ -53,6 +54,5 @@ export function keyAction(key, { node, isGroup, hasChildren, open }) {
  * @param {number} headerPx
  */
 export function fitHeight(rows, limit, headerPx) {
-  const content = headerPx + TREE_HEAD_PX + Math.max(1, rows) * ROW_HEIGHT + FRAME_PX;
-  return Math.max(Math.min(MIN_FIT_PX, limit), Math.min(limit, content));
+  return fitPx(headerPx + TREE_HEAD_PX + Math.max(1, rows) * ROW_HEIGHT + FRAME_PX, limit, MIN_FIT_PX);
 }

@@ -6,6 +6,7 @@
 // groups.js, keys.js, search.js and calls.js, tested on its own.
 
 import { h } from "../lib/dom.js";
+import { FitHeight } from "../lib/fit.js";
 import * as fmt from "../lib/format.js";
 import { listen, mountView, viewRoot } from "../lib/mount.js";
 import { createRpc } from "../lib/rpc.js";
@@ -33,7 +34,6 @@ export class ExplorerView {
     this.model = model;
     // standalone, the view sizes to its trace up to `height` and the user can resize it (style.css)
     this.fit = fit;
-    this.userSized = false;
     this.rpc = rpc ?? createRpc(model);
     this.details = new Map(); // span id -> detail (LRU by insertion order)
     this.detailToken = 0;
@@ -90,7 +90,7 @@ export class ExplorerView {
       ]),
       this.main,
     ]);
-    if (fit) this.root.classList.add("lnb-resizable");
+    this.fitter = fit ? new FitHeight(this.root) : null;
     // a click anywhere in the view (the detail pane too) leaves the keyboard in it
     this.root.tabIndex = -1;
     this.applyHeight();
@@ -117,13 +117,6 @@ export class ExplorerView {
     this.root.addEventListener("keydown", (event) => {
       if (event.target === this.root) this.onKey(event);
     });
-    if (fit && globalThis.ResizeObserver) {
-      // the user dragged the corner (CSS resize): keep their height, stop sizing to the trace
-      this.rootResize = new ResizeObserver(() => {
-        if (this.root.style.height && this.root.style.height !== this.fittedPx) this.userSized = true;
-      });
-      this.rootResize.observe(this.root);
-    }
     this.onHeight = () => this.applyHeight();
     this.onSelected = () => {
       const node = this.index?.get(model.get("selected_span_id"));
@@ -142,15 +135,22 @@ export class ExplorerView {
     return Number(this.model.get("height")) || 460;
   }
 
+  /** Whether the user dragged the corner: their height stays (lib/fit.js). */
+  get userSized() {
+    return this.fitter?.userSized ?? false;
+  }
+
+  set userSized(value) {
+    if (this.fitter) this.fitter.userSized = value;
+  }
+
   /** Standalone: as tall as the rows (up to `height`), growing as rows open, never shrinking under the user. */
   applyHeight({ growOnly = false } = {}) {
-    if (this.userSized || (growOnly && !this.fit)) return;
-    const px = this.fit ? fitHeight(this.treeView?.rows.length ?? 0, this.height(), HEADER_PX) : this.height();
-    if (growOnly && `${px}px` === this.fittedPx) return;
-    if (growOnly && px < Number.parseFloat(this.fittedPx)) return;
-    this.fittedPx = `${px}px`;
-    this.root.style.height = this.fittedPx;
-    this.root.dataset.fitPx = String(px);
+    if (this.fitter) {
+      this.fitter.set(fitHeight(this.treeView?.rows.length ?? 0, this.height(), HEADER_PX), { growOnly });
+    } else if (!growOnly) {
+      this.root.style.height = `${this.height()}px`; // embedded: the height it is given
+    }
   }
 
   later(key, ms, fn) {
@@ -450,7 +450,7 @@ export class ExplorerView {
   destroy() {
     this.rpc.close();
     this.treeView.destroy();
-    this.rootResize?.disconnect();
+    this.fitter?.destroy();
     for (const t of this.timers) clearTimeout(t);
     this.unlisten();
     this.root.remove();

@@ -233,6 +233,11 @@ function evalKernel(n = 50, overrides = {}) {
         };
       case "to_dataset":
         return { name: params.name ?? "quiz", version: 3, rows: params.rows.length, parent_version: 2 };
+      case "snapshot":
+        return {
+          "text/html": `<div>feedback on ${kernel.of("feedback").length} ${IMG}</div>`,
+          "text/plain": "EvalTable: …",
+        };
       default:
         throw new Error(`unknown method ${method}`);
     }
@@ -371,10 +376,32 @@ describe("word diff", () => {
 describe("columns and rows", () => {
   it("has a column per scorer, deltas when comparing", () => {
     const single = columnsFor(info());
-    expect(single.map((c) => c.key)).toEqual(["select", "row", "inputs", "outputs", "s0", "s1", "latency", "feedback"]);
+    expect(single.map((c) => c.key)).toEqual([
+      "select",
+      "row",
+      "inputs",
+      "outputs",
+      "s0",
+      "s1",
+      "latency",
+      "tokens",
+      "cost",
+      "feedback",
+    ]);
     expect(single.find((c) => c.key === "s1").sort).toBe(`score:judge ${IMG}`);
     const compare = columnsFor(info({ compare: true }));
-    expect(compare.map((c) => c.key)).toEqual(["select", "row", "inputs", "outputs", "s0", "s1", "feedback"]);
+    expect(compare.map((c) => c.key)).toEqual([
+      "select",
+      "row",
+      "inputs",
+      "outputs",
+      "s0",
+      "s1",
+      "latency",
+      "tokens",
+      "cost",
+      "feedback",
+    ]);
     expect(compare.find((c) => c.key === "s0").sort).toBe("delta:exact_match");
     expect(gridTemplate(single)).toContain("minmax(110px, 1fr)");
     expect(minWidth(single)).toBeGreaterThan(600);
@@ -707,6 +734,45 @@ describe("EvalTableView", () => {
       author: "ana",
     });
     expect(el.querySelector(".lnb-ev-fb-status").textContent).toBe("saved by ana");
+  });
+
+  it("after feedback is stored, hands the notebook a fresh snapshot in an lnb-snapshot event", async () => {
+    const kernel = evalKernel(5);
+    const { el } = await mount(kernel, { filters: { feedback: "any" } });
+    const heard = [];
+    document.body.addEventListener("lnb-snapshot", (event) => heard.push(event));
+    expect(kernel.of("snapshot")).toEqual([]); // nothing to save before feedback
+    rowEl(el, 1).querySelector(".lnb-ev-thumb[data-value='up']").click();
+    await settle();
+    // asked after the feedback was stored, for what the view shows
+    expect(kernel.calls.map(([m]) => m).indexOf("snapshot")).toBeGreaterThan(
+      kernel.calls.map(([m]) => m).indexOf("feedback"),
+    );
+    expect(kernel.of("snapshot")).toEqual([
+      { compare: null, filters: { feedback: "any" }, sort: { column: "row", descending: false } },
+    ]);
+    expect(heard.length).toBe(1);
+    expect(heard[0].target).toBe(el); // dispatched on the widget's element, bubbling up to the notebook
+    expect(heard[0].bubbles).toBe(true);
+    expect(heard[0].detail).toEqual({ "text/html": `<div>feedback on 1 ${IMG}</div>`, "text/plain": "EvalTable: …" });
+    noMarkup(el); // the snapshot is handed on, never put in the page
+  });
+
+  it("says when the saved copy could not be updated, and sends no event", async () => {
+    const kernel = evalKernel(5, {
+      snapshot: () => {
+        throw new Error("store locked");
+      },
+    });
+    const { el } = await mount(kernel);
+    const heard = [];
+    el.addEventListener("lnb-snapshot", (event) => heard.push(event));
+    rowEl(el, 2).querySelector(".lnb-ev-thumb[data-value='down']").click();
+    await settle();
+    expect(heard).toEqual([]);
+    expect(el.querySelector(".lnb-ev-message").textContent).toBe(
+      "the saved copy of this table is not updated: store locked",
+    );
   });
 
   it("says when feedback could not be saved", async () => {

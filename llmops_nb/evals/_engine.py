@@ -1,5 +1,10 @@
 """Running one evaluation: predict each row under its own trace, then score it, N units of work at a time.
 
+A row's trace covers both: its root (a CHAIN span named after the run) opens before the
+prediction and ends when the row's last scorer has finished, so the app's spans and the scorers'
+EVALUATOR spans are all the root's children inside its time (a waterfall drawn on the root's
+duration shows every bar). The latency of a row stays the prediction's own time.
+
 ``max_concurrency`` worker threads take work from one priority queue: a row's
 prediction, then each of its slow scorers (judges, custom functions) as
 separate items, so a row's judges run side by side. Scoring items go before
@@ -43,6 +48,7 @@ class Row:
     scores: dict[str, Score] = field(default_factory=dict)
     span_ids: dict[str, str] = field(default_factory=dict)
     parent: Any = None  # the span judges' EVALUATOR spans hang under
+    root: Any = None  # the row's own root span while it is open (ended when scoring is done)
     trace: Any = None
     pending: int = 0
 
@@ -96,6 +102,9 @@ class Engine:
         """Stop taking work; rows not finished yet are dropped (a running call finishes in the background)."""
         with self._lock:
             self.stopped = True
+            # the rows dropped keep their trace: what ran of them is stored under a finished root
+            for row in self.rows:
+                _end_root(row)
         for future in list(self._futures):
             future.cancel()
         for _ in range(self.workers):
@@ -153,11 +162,11 @@ class Engine:
                           parent=None)
         root.trace_meta = {"tags": {"llmops_nb.eval_run": self.run_id}}
         root.set_inputs(record.inputs)
-        row.trace_id, row.parent = root.trace_id, root
+        # the root stays open through scoring: _finish (or stop) ends it
+        row.trace_id, row.parent, row.root = root.trace_id, root, root
         if self.predict is None:
             row.outputs = record.outputs
             root.set_outputs(record.outputs)
-            root.end()
             return
         started = time.perf_counter()
         try:
@@ -171,16 +180,14 @@ class Engine:
             row.latency_ms = (time.perf_counter() - started) * 1000
             row.error = _describe(exc)
             root.record_exception(exc)
-            root.end()
             return
         row.latency_ms = (time.perf_counter() - started) * 1000
         row.outputs = outputs
         root.set_outputs(outputs)
-        root.end()
 
     def _arguments(self, row: Row) -> dict[str, Any]:
         if row.trace is None and row.trace_id is not None:
-            row.trace = RowTrace(row.trace_id)
+            row.trace = RowTrace(row.trace_id, root=row.root)
         return {"inputs": row.record.inputs, "outputs": row.outputs, "expectations": row.record.expectations,
                 "trace": row.trace}
 
@@ -228,6 +235,7 @@ class Engine:
 
     def _finish(self, row: Row) -> None:
         with self._lock:
+            _end_root(row)  # every scorer of the row has ended: the root's time covers them
             if self.stopped:
                 return
             self.finished.append(row)
@@ -239,6 +247,13 @@ class Engine:
             self.done.set()
             for _ in range(self.workers):
                 self._put((-1, -1), None)
+
+
+def _end_root(row: Row) -> None:
+    """End the row's own root once (called under the engine's lock, from _finish or stop)."""
+    root, row.root = row.root, None
+    if root is not None:
+        root.end()
 
 
 def _annotate(span: Any, score: Score, scorer: Scorer) -> None:

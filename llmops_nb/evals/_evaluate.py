@@ -22,7 +22,7 @@ from ._engine import Engine, Row, SourceRoot
 from ._loop import background_loop
 from ._records import load_records
 from ._results import build_frame, summarize
-from ._run_store import create_run, finish_run, save_rows, save_usage, usage_by_trace
+from ._run_store import create_run, finish_run, row_latency, save_rows, save_usage, usage_by_trace
 from ._scorer import Score, Scorer, check_scorers
 from ._util import new_id
 
@@ -243,7 +243,7 @@ def _mark_unscored(row: Row, scorers: list[Scorer]) -> None:
 
 def _row_dict(row: Row, usage: Any) -> dict[str, Any]:
     record = row.record
-    latency = row.latency_ms if row.latency_ms is not None else (usage[3] if usage else None)
+    latency = row_latency(row, usage)
     return {"row_index": row.index, "inputs": record.inputs, "outputs": row.outputs,
             "expectations": record.expectations, "trace_id": row.trace_id, "record_id": record.record_id,
             "latency_ms": latency, "input_tokens": usage[0] if usage else None,

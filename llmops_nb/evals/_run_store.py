@@ -75,23 +75,30 @@ def save_rows(run_id: str, rows: list[Row], scorers: list[Scorer], rows_done: in
 def usage_by_trace(trace_ids: list[str]) -> dict[str, tuple[Any, Any, Any, Any]]:
     """Per trace: (input_tokens, output_tokens, cost_usd, duration_ms) of the app's own spans.
 
-    Judges' spans are left out: they start after the root ended (the root
-    wraps predict_fn; scoring begins once it returns), so only spans that
-    started before the root's end count.
+    The scorers' EVALUATOR spans and everything under them (a judge's model call) are left out:
+    they are the evaluation's cost, not the app's. They are told apart by the tree, not by time,
+    because the row's root stays open until its scoring is done.
     """
     if not trace_ids:
         return {}
     with get_store().connect() as con:
         found = con.execute(
             """
-            WITH wanted AS (SELECT trace_id, start_ns AS root_start, end_ns AS root_end FROM traces
-                            WHERE trace_id IN (SELECT unnest(?::VARCHAR[])))
+            WITH RECURSIVE wanted AS (SELECT trace_id, start_ns AS root_start, end_ns AS root_end FROM traces
+                                      WHERE trace_id IN (SELECT unnest(?::VARCHAR[]))),
+                 scoring(trace_id, span_id) AS (
+                     SELECT s.trace_id, s.span_id FROM spans s JOIN wanted w USING (trace_id)
+                     WHERE s.kind = 'EVALUATOR'
+                     UNION ALL
+                     SELECT s.trace_id, s.span_id FROM spans s
+                     JOIN scoring j ON s.trace_id = j.trace_id AND s.parent_span_id = j.span_id)
             SELECT w.trace_id,
                    sum(s.input_tokens) FILTER (WHERE s.kind IN ('LLM', 'CHAT_MODEL')),
                    sum(s.output_tokens) FILTER (WHERE s.kind IN ('LLM', 'CHAT_MODEL')),
                    sum(s.cost_usd),
                    any_value((w.root_end - w.root_start) / 1e6)
-            FROM wanted w JOIN spans s ON s.trace_id = w.trace_id AND s.start_ns < w.root_end
+            FROM wanted w JOIN spans s ON s.trace_id = w.trace_id
+            WHERE NOT EXISTS (SELECT 1 FROM scoring j WHERE j.trace_id = s.trace_id AND j.span_id = s.span_id)
             GROUP BY w.trace_id
             """, [trace_ids]).fetchall()
     return {row[0]: row[1:] for row in found}
@@ -108,7 +115,7 @@ def save_usage(run_id: str, usage: dict[str, tuple[Any, Any, Any, Any]], rows: l
         columns["input_tokens"].append(_int(found[0]))
         columns["output_tokens"].append(_int(found[1]))
         columns["cost_usd"].append(found[2])
-        columns["latency_ms"].append(row.latency_ms if row.latency_ms is not None else found[3])
+        columns["latency_ms"].append(row_latency(row, found))
     if not columns["row_index"]:
         return
     import pyarrow as pa
@@ -124,6 +131,14 @@ def save_usage(run_id: str, usage: dict[str, tuple[Any, Any, Any, Any]], rows: l
                         "WHERE eval_results.run_id = ? AND eval_results.row_index = u.row_index", [run_id])
         finally:
             con.unregister("_llmops_usage")
+
+
+def row_latency(row: Row, usage: Any) -> Any:
+    """The prediction's time; for a row scored on a stored trace (no prediction here), that trace's
+    duration. A row given its outputs has none: its root's time is the scoring's."""
+    if row.latency_ms is not None:
+        return row.latency_ms
+    return usage[3] if usage and row.record.source_trace_id else None
 
 
 def finish_run(run_id: str, status: str, *, rows_done: int, summary: dict[str, Any], wall_s: float,

@@ -184,3 +184,33 @@ def test_keys_keep_working_after_a_row_is_opened_with_the_mouse(table, page, pag
     # the notebook did not take the keys: still the same notebook cell, not in edit mode
     assert page.locator(".jp-Notebook.jp-mod-editMode").count() == 0
     assert not page_problems, page_problems
+
+
+def test_sized_to_its_rows_resizable_usage_columns_and_a_snapshot_after_feedback(table, page, page_problems):
+    # as tall as its six rows (under the 620 px limit), every row shown without scrolling
+    viewport = table.locator(".lnb-ev-viewport")
+    expect(table.locator(".lnb-ev-card")).to_have_count(3)
+    fitted = table.bounding_box()["height"]
+    assert 300 < fitted < 620, fitted
+    assert viewport.evaluate("v => v.scrollHeight <= v.clientHeight + 1")
+    assert table.evaluate("t => getComputedStyle(t).resize") == "vertical"
+    heads = table.locator(".lnb-ev-head").inner_text()
+    assert "Latency" in heads and "Tokens" in heads and "Cost" in heads
+    # the overlap histogram stands on its [0, 1] axis: the axis' ends are labelled 0 and 1
+    ticks = table.locator(".lnb-ev-card[data-scorer='overlap'] .lnb-ev-tick")
+    expect(ticks).to_have_text(["0", "1"])
+    # after feedback the view hands the notebook a fresh snapshot; heard on the way down (capture), as
+    # the extension that saves it stops the event at the output
+    page.evaluate("() => { window.__snaps = []; document.addEventListener('lnb-snapshot', "
+                  "(e) => window.__snaps.push(e.detail), true); }")
+    up = table.locator(".lnb-ev-row[data-row='2'] .lnb-ev-thumb[data-value='up']")
+    up.click()
+    expect(up).to_have_attribute("aria-pressed", "true")
+    page.wait_for_function("() => window.__snaps.length > 0", timeout=FIRST_RENDER_MS)
+    snap = page.evaluate("() => window.__snaps[0]")
+    assert ">thumbs up</span>" in snap["text/html"] and "feedback on 1 (1 up, 0 down)" in snap["text/plain"]
+    # an open row takes the whole height it may have
+    table.locator(".lnb-ev-row[data-row='1'] .lnb-ev-c-inputs").click()
+    expect(table.locator(".lnb-ev-row-detail")).to_have_attribute("data-row", "1")
+    expect(table).to_have_attribute("data-fit-px", "620")
+    assert not page_problems, page_problems

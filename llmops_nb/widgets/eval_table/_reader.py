@@ -10,6 +10,7 @@ from typing import Any
 
 from ...evals._util import from_json
 from ...store._connection import get_store
+from . import _histogram as histograms
 from ._filters import order_by, where_sql
 from ._format import (
     CELL_DIFF_CHARS,
@@ -22,7 +23,6 @@ from ._format import (
     number,
     payload,
     preview,
-    short_number,
     text_of,
     value_of,
     word_ops,
@@ -64,13 +64,13 @@ class Reader:
                 "sort": {"column": column, "descending": descending}, "filters": filters}
 
     def row_json(self, r: dict[str, Any]) -> dict[str, Any]:
-        tokens = None if r["input_tokens"] is None and r["output_tokens"] is None else \
-            int(r["input_tokens"] or 0) + int(r["output_tokens"] or 0)
+        tokens = total_tokens(r["input_tokens"], r["output_tokens"])
         out: dict[str, Any] = {
             "row": int(r["row_index"]), "record_id": r["record_id"], "trace_id": r["trace_id"],
             "inputs": preview(r["inputs"]), "outputs": preview(r["outputs"]),
             "expectations": preview(r["expectations"]), "error": clip(r["error"], TIP_CHARS),
             "latency_ms": number(r["latency_ms"]), "tokens": tokens, "cost_usd": number(r["cost_usd"]),
+            "trace_tokens": integer(r["trace_tokens"]), "trace_cost_usd": number(r["trace_cost_usd"]),
             "feedback": feedback_json(r),
         }
         scores = []
@@ -85,7 +85,9 @@ class Reader:
         out["scores"] = scores
         if self.view.compare:
             out["base"] = {"row": int(r["base_row"]), "trace_id": r["base_trace_id"],
-                           "outputs": preview(r["base_outputs"]), "error": clip(r["base_error"], TIP_CHARS)}
+                           "outputs": preview(r["base_outputs"]), "error": clip(r["base_error"], TIP_CHARS),
+                           "latency_ms": number(r["base_latency_ms"]), "cost_usd": number(r["base_cost_usd"]),
+                           "tokens": total_tokens(r["base_input_tokens"], r["base_output_tokens"])}
             out["diff"] = word_ops(text_of(r["base_outputs"], CELL_DIFF_CHARS),
                                    text_of(r["outputs"], CELL_DIFF_CHARS))
         return out
@@ -111,6 +113,7 @@ class Reader:
             "expectations": payload(r["expectations"]), "error": r["error"],
             "latency_ms": number(r["latency_ms"]), "input_tokens": integer(r["input_tokens"]),
             "output_tokens": integer(r["output_tokens"]), "cost_usd": number(r["cost_usd"]),
+            "trace_tokens": integer(r["trace_tokens"]), "trace_cost_usd": number(r["trace_cost_usd"]),
         }
         scores = []
         for s in self.view.scorers:
@@ -129,7 +132,9 @@ class Reader:
         if self.view.compare:
             out["base"] = {"row": int(r["base_row"]), "trace_id": r["base_trace_id"],
                            "outputs": payload(r["base_outputs"]), "error": r["base_error"],
-                           "latency_ms": number(r["base_latency_ms"])}
+                           "latency_ms": number(r["base_latency_ms"]), "cost_usd": number(r["base_cost_usd"]),
+                           "input_tokens": integer(r["base_input_tokens"]),
+                           "output_tokens": integer(r["base_output_tokens"])}
             out["diff"] = word_ops(text_of(r["base_outputs"], DETAIL_CHARS), text_of(r["outputs"], DETAIL_CHARS))
         return out
 
@@ -141,7 +146,9 @@ class Reader:
         select = ["count(*) AS total", "count(*) FILTER (WHERE error IS NOT NULL) AS row_errors",
                   "count(*) FILTER (WHERE fb_value = 'true') AS fb_up",
                   "count(*) FILTER (WHERE fb_value = 'false') AS fb_down",
-                  "count(*) FILTER (WHERE fb_count > 0) AS fb_given"]
+                  "count(*) FILTER (WHERE fb_count > 0) AS fb_given", *usage_sql("", "u")]
+        if self.view.compare:
+            select += usage_sql("base_", "bu")
         stats = {
             "count": "count(*) FILTER (WHERE s{i}_v IS NOT NULL AND s{i}_v <> 'null')",
             "mean": "avg(s{i}_n)", "passed": "count(*) FILTER (WHERE s{i}_p)",
@@ -168,7 +175,7 @@ class Reader:
                     "lower_is_better": s["lower_is_better"], "count": int(got["count"]), "mean": number(got["mean"]),
                     "pass_rate": got["passed"] / judged if judged else None, "passed": int(got["passed"]),
                     "failed": int(got["failed"]), "errors": int(got["errors"]), "missing": int(got["missing"]),
-                    "histogram": self.histogram(i, got)}
+                    "histogram": self.histogram(i, got, s["threshold"])}
             if self.view.compare:
                 item.update({"win": int(got["win"]), "loss": int(got["loss"]), "tie": int(got["tie"]),
                              "mean_baseline": number(got["mean_baseline"]),
@@ -177,36 +184,35 @@ class Reader:
         out: dict[str, Any] = {"total": int(found["total"]), "scorers": scorers, "errors": int(found["row_errors"]),
                                "feedback": {"up": int(found["fb_up"]), "down": int(found["fb_down"]),
                                             "given": int(found["fb_given"])}}
+        out["usage"] = usage_of(found, "u")
         if self.view.compare:
+            out["base_usage"] = usage_of(found, "bu")
             out["only_in_baseline"], out["only_in_candidate"] = self.unmatched()
         return out
 
-    def histogram(self, i: int, got: dict[str, Any]) -> dict[str, Any]:
-        """Bars of a scorer's values: false/true for booleans, each value when there are few, else 10
-        even bins; the most frequent words for text values."""
+    def histogram(self, i: int, got: dict[str, Any], threshold: float | None = None) -> dict[str, Any]:
+        """Bars of a scorer's values placed on their axis (``_histogram``): false/true for booleans, a
+        bar per value when there are few, else even bins; the most frequent words for text values."""
         bools = got["trues"] + got["falses"]
         if bools and bools == got["numbers"]:
-            return {"kind": "bool", "bins": [{"label": "false", "count": int(got["falses"]), "result": "fail"},
-                                             {"label": "true", "count": int(got["trues"]), "result": "pass"}]}
-        if got["numbers"] and got["distinct"] <= 12:
+            return histograms.categorical([{"label": "false", "count": int(got["falses"]), "result": "fail"},
+                                           {"label": "true", "count": int(got["trues"]), "result": "pass"}], "bool")
+        if got["numbers"] and got["distinct"] <= histograms.FEW_VALUES:
             rows = self.query(f" WHERE s{i}_n IS NOT NULL GROUP BY 1 ORDER BY 1", select=f"s{i}_n AS k, count(*) AS n")
-            return {"kind": "values", "bins": [{"label": short_number(r["k"]), "count": int(r["n"]),
-                                                "lo": number(r["k"]), "hi": number(r["k"])} for r in rows]}
+            return histograms.points([(float(r["k"]), int(r["n"])) for r in rows], threshold)
         if got["numbers"]:
             lo, hi = float(got["lo"]), float(got["hi"])
-            width = (hi - lo) / 10 or 1.0
-            rows = self.query(f" WHERE s{i}_n IS NOT NULL GROUP BY 1", select_params=[lo, width],
-                              select=f"least(floor((s{i}_n - ?) / ?), 9)::INTEGER AS k, count(*) AS n")
-            counts = {int(r["k"]): int(r["n"]) for r in rows}
-            return {"kind": "bins", "bins": [{"label": f"{short_number(lo + k * width)}–"
-                                                       f"{short_number(lo + (k + 1) * width)}",
-                                              "count": counts.get(k, 0), "lo": lo + k * width,
-                                              "hi": lo + (k + 1) * width} for k in range(10)]}
+            start, width = histograms.bin_edges(lo, hi)
+            rows = self.query(f" WHERE s{i}_n IS NOT NULL GROUP BY 1", select_params=[start, width],
+                              select=f"least(greatest(floor((s{i}_n - ?) / ?), 0), {histograms.BINS - 1})::INTEGER "
+                                     "AS k, count(*) AS n")
+            return histograms.ranges(lo, hi, {int(r["k"]): int(r["n"]) for r in rows}, threshold)
         if got["texts"]:
             rows = self.query(f" WHERE s{i}_v LIKE '\"%' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8",
                               select=f"{word_sql(i)} AS k, count(*) AS n")
-            return {"kind": "labels", "bins": [{"label": clip(r["k"], 40) or "", "count": int(r["n"])} for r in rows]}
-        return {"kind": "none", "bins": []}
+            return histograms.categorical([{"label": clip(r["k"], 40) or "", "count": int(r["n"])} for r in rows],
+                                          "labels")
+        return histograms.empty()
 
     def unmatched(self) -> tuple[int, int]:
         """Rows of the baseline with no match in the candidate (by record_id), and the other way round."""
@@ -214,6 +220,33 @@ class Reader:
         a_ids, b_ids = record_ids(self.view.baseline), record_ids(self.view.candidate)
         return len(a_ids - b_ids), len(b_ids - a_ids)
 
+
+
+def total_tokens(input_tokens: Any, output_tokens: Any) -> int | None:
+    if input_tokens is None and output_tokens is None:
+        return None
+    return int(input_tokens or 0) + int(output_tokens or 0)
+
+
+def usage_sql(prefix: str, alias: str) -> list[str]:
+    """A side's latency, tokens and cost over the table's rows (``prefix`` "base_": the baseline's)."""
+    tokens = f"coalesce({prefix}input_tokens, 0) + coalesce({prefix}output_tokens, 0)"
+    known = f"{prefix}input_tokens IS NOT NULL OR {prefix}output_tokens IS NOT NULL"
+    out = [f"avg({prefix}latency_ms) AS {alias}_latency", f"sum({tokens}) FILTER (WHERE {known}) AS {alias}_tokens",
+           f"sum({prefix}cost_usd) AS {alias}_cost"]
+    if not prefix:  # the baseline's trace totals are not joined: only the table's own trace is
+        out.append(f"sum(trace_cost_usd) AS {alias}_trace_cost")
+    return out
+
+
+def usage_of(found: dict[str, Any], alias: str) -> dict[str, Any]:
+    """Mean latency, total tokens and total cost of a side (the app's spans; ``trace_cost_usd``: the
+    whole row traces', judges included)."""
+    out = {"latency_ms": number(found[f"{alias}_latency"]), "tokens": integer(found[f"{alias}_tokens"]),
+           "cost_usd": number(found[f"{alias}_cost"])}
+    if f"{alias}_trace_cost" in found:
+        out["trace_cost_usd"] = number(found[f"{alias}_trace_cost"])
+    return out
 
 
 def feedback_history(trace_id: str | None) -> list[dict[str, Any]]:

@@ -1,7 +1,10 @@
 """An eval table as script-free HTML and text: what a shared notebook shows of it.
 
-The run's facts, a table of per-scorer summaries and the first ``SNAPSHOT_ROWS`` rows; every
-string escaped (``llmops_nb._html``); never raises: a read error becomes the message.
+The run's facts and usage (latency, tokens, cost; in a comparison both runs' and the change), a
+table of per-scorer summaries with each histogram drawn as SVG on its value axis (``_svg``), and
+the first ``SNAPSHOT_ROWS`` rows with pass/fail in words and colour, the judges' rationales, each
+row's tokens and cost and its latest feedback (``_snapshot_cells``). Every string escaped
+(``llmops_nb._html``); never raises: a read error becomes the message.
 """
 
 from __future__ import annotations
@@ -9,22 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..._html import Markup, tag
-from ._format import clip, short_number
+from ._format import clip
 from ._reader import Reader
 from ._sides import side_of
+from ._snapshot_cells import _failed, feedback_cell, score_cell, usage_cells, usage_line
 from ._sql import View
+from ._svg import histogram_svg
 
 SNAPSHOT_ROWS = 50
-
-
-def value_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return short_number(value)
-    return str(value)
 
 
 def _percent(value: Any) -> str:
@@ -48,23 +43,24 @@ def snapshot(view: View, filters: dict[str, Any] | None = None, sort: Any = None
         message = f"{title} could not be read: {type(exc).__name__}: {exc}"
         return {"text/plain": message, "text/html": tag("p", message)}
     head = f"{title}: " + " · ".join(_facts(view, summary))
+    usage = usage_line(summary, view.compare)
     stats = [_scorer_stats(view, s) for s in summary["scorers"]]
     shown, total = len(data["rows"]), data["total"]
     more = f" The first {shown} rows are listed; run the notebook to browse them all." if total > shown else ""
-    headers = ["#", "inputs", "outputs"] + [s["name"] for s in view.scorers] + ["feedback"]
-    if view.compare:
-        headers[2:3] = ["baseline outputs", "outputs"]
     parts = [tag("p", tag("strong", head), more)]
+    if usage:
+        parts.append(tag("p", usage))
     if stats:
         parts.append(_table(["scorer", "source", "summary", "histogram"],
-                            [tag("tr", tag("th", name, scope="row"), *(tag("td", c) for c in cells))
-                             for name, *cells in stats]))
+                            [tag("tr", tag("th", s["name"], scope="row"), tag("td", s["source"]), tag("td", stat),
+                                 tag("td", histogram_svg(s["histogram"])))
+                             for s, (_, _, stat, _) in zip(summary["scorers"], stats, strict=True)]))
     if data["rows"]:
-        parts.append(_table(headers, [tag("tr", *(tag("td", clip(c, 200) or "") for c in _cells(view, r)))
-                                      for r in data["rows"]]))
+        parts.append(_table(_headers(view), [tag("tr", *(tag("td", c) for c in _cells(view, r)))
+                                             for r in data["rows"]]))
     html_text = tag("div", Markup("\n"), Markup("\n").join(parts), Markup("\n"), class_="llmops-nb-eval-table")
-    lines = [f"EvalTable: {head}"]
-    lines += [f"  {name:<20} {stat}" + (f"  [{bars}]" if bars else "") for name, _, stat, bars in stats]
+    lines = [f"EvalTable: {head}"] + ([f"  {usage}"] if usage else [])
+    lines += [f"  {name:<20} {stat}" for name, _, stat, _ in stats]
     lines += [f"  {r['row']:>4}  {clip(r['inputs'], 40) or '':<40}  {clip(r['outputs'], 40)}"
               for r in data["rows"][:10]]
     if total > min(shown, 10):
@@ -102,21 +98,20 @@ def _scorer_stats(view: View, s: dict[str, Any]) -> tuple[str, str, str, str]:
     return s["name"], s["source"], stat, bars
 
 
-def _cells(view: View, r: dict[str, Any]) -> list[str]:
-    cells = [str(r["row"]), r["inputs"]]
+def _headers(view: View) -> list[str]:
+    headers = ["#", "inputs", "outputs"] + [s["name"] for s in view.scorers]
     if view.compare:
-        cells.append(r["base"]["outputs"])
-    cells.append(r["outputs"] if not r["error"] else f"error: {r['error']}")
-    for score in r["scores"]:
-        if view.compare:
-            delta = "" if score["d"] is None else f" ({score['d']:+.3g}, {score['o']})"
-            cells.append(f"{value_text(score['bv'])} → {value_text(score['v'])}{delta}")
-        else:
-            cells.append(f"error: {score['e']}" if score["e"] else value_text(score["v"]))
-    f = r["feedback"]
-    thumb = "" if f is None else {True: "thumbs up", False: "thumbs down"}.get(f["value"], "")
-    cells.append("" if f is None else " ".join(x for x in (thumb, f["label"] or "", f["comment"] or "") if x))
-    return cells
+        headers[2:3] = ["baseline outputs", "outputs"]
+    return [*headers, "latency", "tokens", "cost", "feedback"]
+
+
+def _cells(view: View, r: dict[str, Any]) -> list[Any]:
+    cells: list[Any] = [str(r["row"]), clip(r["inputs"], 200) or ""]
+    if view.compare:
+        cells.append(clip(r["base"]["outputs"], 200) or "")
+    cells.append(_failed(r["error"]) if r["error"] else clip(r["outputs"], 200) or "")
+    cells += [score_cell(view, s, score) for s, score in zip(view.scorers, r["scores"], strict=True)]
+    return [*cells, *usage_cells(r, view.compare), feedback_cell(r["feedback"])]
 
 
 def _table(headers: list[str], rows: list[Markup]) -> Markup:

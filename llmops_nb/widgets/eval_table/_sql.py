@@ -1,7 +1,7 @@
 """The SQL of an eval table: every row of one run, or two runs joined on ``record_id``, with per scorer
 its value, number, pass/fail (``assessments.passed``, decided when the assessment was stored), and
 in a comparison the delta and win/loss/tie (the rules of :func:`llmops_nb.evals.compare_runs`), plus
-the latest human feedback per trace.
+the latest human feedback per trace and the row trace's total tokens and cost.
 """
 
 from __future__ import annotations
@@ -89,6 +89,9 @@ FROM assessments WHERE source_type = 'HUMAN' AND name = ? GROUP BY trace_id
 """
 
 
+TRACE_USAGE = ("tr.input_tokens + tr.output_tokens AS trace_tokens, tr.cost_usd AS trace_cost_usd")
+
+
 class View:
     """The rows a table shows: one side, or a candidate compared with a baseline on ``record_id``."""
 
@@ -120,7 +123,9 @@ class View:
             cols = ["b.row_index", "b.record_id", "b.trace_id", "b.inputs", "b.outputs", "b.expectations",
                     "b.latency_ms", "b.input_tokens", "b.output_tokens", "b.cost_usd", "b.error",
                     "a.row_index AS base_row", "a.trace_id AS base_trace_id", "a.outputs AS base_outputs",
-                    "a.error AS base_error", "a.latency_ms AS base_latency_ms"]
+                    "a.error AS base_error", "a.latency_ms AS base_latency_ms",
+                    "a.input_tokens AS base_input_tokens", "a.output_tokens AS base_output_tokens",
+                    "a.cost_usd AS base_cost_usd"]
             for s in self.scorers:
                 i, j = s["index"], s["base_index"]
                 cols += [f"b.s{i}_{c} AS s{i}_{c}" for c in ("v", "n", "r", "e", "span", "num", "p")]
@@ -132,7 +137,9 @@ class View:
                          f"WHEN ({delta} < 0) = {lower} THEN 'win' ELSE 'loss' END AS s{i}_o"]
             rows = f"SELECT {', '.join(cols)} FROM ({a_sql}) a JOIN ({b_sql}) b ON a.record_id = b.record_id"
         q.params.append(FEEDBACK_NAME)
-        sql = f"SELECT t.*, f.* EXCLUDE (trace_id) FROM ({rows}) t LEFT JOIN ({FEEDBACK_SQL}) f USING (trace_id)"
+        # the whole row trace's tokens and cost (the scorers' judge calls too), beside the app's own
+        sql = (f"SELECT t.*, f.* EXCLUDE (trace_id), {TRACE_USAGE} FROM ({rows}) t "
+               f"LEFT JOIN ({FEEDBACK_SQL}) f USING (trace_id) LEFT JOIN traces tr ON tr.trace_id = t.trace_id")
         return q, sql
 
     def scorer(self, name: Any) -> dict[str, Any]:

@@ -10,9 +10,10 @@ by word with ``llmops_nb.diff``.
 
 The view (``js/eval_table/``) asks through ``_rpc``: ``info``, ``summary``, ``page``, ``row``,
 ``row_ids``, ``runs``, ``feedback``, ``to_dataset``, and the explorer's ``skeleton``/``span``/``search``
-for the trace a row opens. Every request names the run it compares against (``compare``), so an
-answer never depends on which traitlet change reached the kernel first. Traitlets hold view state
-only (filters, sort, the selection, the open row and its explorer state); rows are never synced.
+for the trace a row opens, and ``snapshot`` (the saved output's HTML and text, asked for after feedback).
+Every request names the run it compares against (``compare``), so an answer never depends on which
+traitlet change reached the kernel first. Traitlets hold view state only (filters, sort, the
+selection, the open row and its explorer state); rows are never synced.
 
 >>> import llmops_nb
 >>> df = llmops_nb.evaluate(data, predict_fn=app, scorers=[...])  # doctest: +SKIP
@@ -101,7 +102,10 @@ class EvalTable(Widget, bundle=BUNDLE):
     ``results``: the DataFrame ``evaluate()`` returned, a run id, or ``compare_runs()``'s DataFrame
     (shown as its two runs compared). ``compare_to``: a baseline run (DataFrame or run id) to compare
     with, row by row on ``record_id``. ``author``: who the feedback given in the table is from
-    (default: the OS user). The rows checked in the table are in ``selected_rows``.
+    (default: the OS user). ``height``: the most pixels the table grows to by itself: it is as tall as
+    its rows up to that, and dragging its bottom corner makes it taller or shorter. The rows checked
+    in the table are in ``selected_rows``. Each row shows the app's latency, tokens and cost (and,
+    comparing, both runs' with the change).
 
     >>> import llmops_nb
     >>> from llmops_nb.widgets import EvalTable
@@ -152,7 +156,8 @@ class EvalTable(Widget, bundle=BUNDLE):
     def methods(self) -> Methods:
         return explorer_methods.extend(Methods({
             "info": self._info, "summary": self._summary, "page": self._page, "row": self._row,
-            "row_ids": self._row_ids, "runs": self._runs, "feedback": self._feedback, "to_dataset": self._to_dataset}))
+            "row_ids": self._row_ids, "runs": self._runs, "feedback": self._feedback, "to_dataset": self._to_dataset,
+            "snapshot": self._snapshot}))
 
     def _info(self, *, compare: Compare = None) -> dict[str, Any]:
         view = self._sources.view(compare)
@@ -213,13 +218,24 @@ class EvalTable(Widget, bundle=BUNDLE):
         return make_dataset(self._sources.candidate, rows, name=name, append=append,
                             expectations_from_outputs=expectations_from_outputs, description=description)
 
+    def _snapshot(self, *, compare: Compare = None, filters: dict[str, Any] | None = None,
+                  sort: dict[str, Any] | None = None) -> dict[str, str]:
+        """The saved output's ``text/html`` and ``text/plain`` for the table as the view shows it: the view
+        asks after feedback is stored, so a notebook saved afterwards carries it (``lnb-snapshot``)."""
+        return self._snapshot_of(compare, filters, sort)
+
     # -- display ------------------------------------------------------------------------
     def snapshot(self) -> dict[str, str]:
         """The script-free ``text/html`` and ``text/plain`` of what the table shows now."""
+        return self._snapshot_of(self.compare_to, self.filters, {"column": self.sort_by,
+                                                                  "descending": self.sort_desc})
+
+    def _snapshot_of(self, compare: Any, filters: Any, sort: Any) -> dict[str, str]:
+        # one code path for the mimebundle and the `snapshot` request
         try:
-            view = self._sources.view(self.compare_to)
-            filters = normalize_filters(self.filters, view)
-            sort = {"column": self.sort_by, "descending": self.sort_desc}
+            view = self._sources.view(compare)
+            filters = normalize_filters(filters, view)
+            order_by(sort, view)
         except (ValueError, LookupError) as exc:
             message = f"EvalTable: {exc}"
             return {"text/plain": message, "text/html": tag("p", message)}
