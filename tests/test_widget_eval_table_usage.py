@@ -152,7 +152,8 @@ def test_the_snapshot_has_rationales_verdict_colours_usage_histograms_and_feedba
     assert not {"✅", "❌", "✓", "✗"} & set(page)
     assert ">pass</span>" in page and ">fail</span>" in page and ">thumbs up</span>" in page
     # colours are ours, from a fixed set
-    assert parsed.styles <= {"color:#1a7f37;font-weight:600", "color:#cf222e;font-weight:600", "opacity:.7"}
+    assert parsed.styles <= {"color:#1a7f37;font-weight:600", "color:#cf222e;font-weight:600", "opacity:.7",
+                             "text-align:left;vertical-align:top"}
     assert "<th>tokens</th>" in page and "<th>cost</th>" in page and "<td>110</td>" in page
     assert "$0.000021" in page and "with scoring $0.00023" in page
     assert "svg" in parsed.tags and parsed.rects  # histograms drawn, not written as text

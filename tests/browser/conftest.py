@@ -155,8 +155,9 @@ def run_cell(page: Any, index: int) -> None:
 
 
 @contextlib.contextmanager
-def start_jupyter(app: str, base: Path) -> Iterator[JupyterServer]:
-    """``jupyter lab`` or ``jupyter notebook`` on 127.0.0.1 with its own dirs under ``base``."""
+def start_jupyter(app: str, base: Path, code: Path = ROOT) -> Iterator[JupyterServer]:
+    """``jupyter lab`` or ``jupyter notebook`` on 127.0.0.1 with its own dirs under ``base``; its kernels
+    import llmops_nb from ``code`` (another checkout, e.g. an older commit for docs' before pictures)."""
     root, config = base / "root", base / "config"
     (config / "labconfig").mkdir(parents=True, exist_ok=True)
     root.mkdir(parents=True, exist_ok=True)
@@ -165,7 +166,7 @@ def start_jupyter(app: str, base: Path) -> Iterator[JupyterServer]:
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(base / "runtime"),
                IPYTHONDIR=str(base / "ipython"), LLMOPS_NB_DB=str(base / "default.duckdb"),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+               PYTHONPATH=os.pathsep.join(filter(None, [str(code), str(ROOT), os.environ.get("PYTHONPATH")])))
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
         env.pop(name, None)
     log = base / f"{app}.log"

@@ -7,10 +7,10 @@ the kernel, reload the page. The extension in js/labextension/ renders the outpu
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
+import nbformat
 import pytest
 from playwright.sync_api import expect
 
@@ -28,7 +28,7 @@ CELLS = [
 
 
 def _saved_outputs(path: Any) -> list[dict[str, Any]]:
-    notebook = json.loads(path.read_text())
+    notebook = nbformat.read(path, as_version=4)  # joins the saved line lists back into strings
     return [out for cell in notebook["cells"] for out in cell.get("outputs", [])
             if SAVED_VIEW_MIME in out.get("data", {})]
 
@@ -84,3 +84,42 @@ def test_a_reopened_notebook_shows_the_snapshot_then_runs_live(request, page, pa
     expect(views.nth(0).locator(".lnb-saved-bar")).to_be_hidden()
     problems = [p for p in page_problems if not (app == "notebook" and KNOWN_NOTEBOOK7_ERROR in p)]
     assert not problems
+
+
+EVAL_CELLS = [
+    "%load_ext llmops_nb",
+    "import llmops_nb\nfrom llmops_nb import scorers\n"
+    "data = [{'inputs': {'q': q}, 'expectations': {'expected_response': a}} for q, a in "
+    "[('2+2', '4'), ('3+3', '6'), ('capital of France', 'Paris')]]\n"
+    "results = llmops_nb.evaluate(data, lambda q: {'2+2': '4', '3+3': '7'}.get(q, 'Paris'), "
+    "[scorers.exact_match()], name='feedback-kept', progress=False)",
+]
+
+
+def test_feedback_given_after_the_run_is_in_the_saved_snapshot(jupyter_lab, page, page_problems):
+    """The eval table sends a fresh snapshot after feedback; the extension writes it into the output, so
+    the saved notebook (and its reopened view) shows the feedback."""
+    path = jupyter_lab.write_notebook("feedback_kept.ipynb", EVAL_CELLS)
+    jupyter_lab.open_notebook(page, "feedback_kept.ipynb")
+    table = page.locator(".lnb-saved-view .lnb-eval")
+    up = table.locator(".lnb-ev-row[data-row='1'] .lnb-ev-thumb[data-value='up']")
+    expect(up).to_be_visible(timeout=FIRST_RENDER_MS)
+    up.click()
+    expect(up).to_have_attribute("aria-pressed", "true")
+    deadline = time.monotonic() + 30
+    while True:
+        run_command(page, "docmanager:save")
+        time.sleep(1)
+        saved = _saved_outputs(path)
+        if saved and "thumbs up" in saved[0]["data"]["text/html"]:
+            break
+        assert time.monotonic() < deadline, "the saved output never got the feedback"
+    assert "feedback on 1 (1 up, 0 down)" in saved[0]["data"]["text/plain"]
+
+    _restart_kernels(jupyter_lab)
+    page.reload()
+    wait_kernel_idle(page)
+    view = page.locator(".lnb-saved-view")
+    expect(view).to_have_attribute("data-shown", "saved", timeout=FIRST_RENDER_MS)
+    expect(view.locator(".lnb-saved-snapshot")).to_contain_text("thumbs up")
+    assert not page_problems

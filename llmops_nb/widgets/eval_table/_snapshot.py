@@ -20,6 +20,8 @@ from ._sql import View
 from ._svg import histogram_svg
 
 SNAPSHOT_ROWS = 50
+#: JupyterLab's and nbconvert's CSS right-align table cells; text reads from the left
+TEXT_CELL = "text-align:left;vertical-align:top"
 
 
 def _percent(value: Any) -> str:
@@ -56,7 +58,9 @@ def snapshot(view: View, filters: dict[str, Any] | None = None, sort: Any = None
                                  tag("td", histogram_svg(s["histogram"])))
                              for s, (_, _, stat, _) in zip(summary["scorers"], stats, strict=True)]))
     if data["rows"]:
-        parts.append(_table(_headers(view), [tag("tr", *(tag("td", c) for c in _cells(view, r)))
+        texts = 3 if view.compare else 2  # inputs and outputs (both sides) read from the left
+        parts.append(_table(_headers(view), [tag("tr", *(tag("td", c, style=TEXT_CELL if 0 < i <= texts else None)
+                                                         for i, c in enumerate(_cells(view, r))))
                                              for r in data["rows"]]))
     html_text = tag("div", Markup("\n"), Markup("\n").join(parts), Markup("\n"), class_="llmops-nb-eval-table")
     lines = [f"EvalTable: {head}"] + ([f"  {usage}"] if usage else [])
