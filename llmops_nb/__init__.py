@@ -70,6 +70,7 @@ _LAZY = {
     "get_model": ("llmops_nb.models", "get_model"),
     "receive": ("llmops_nb.otel._receiver", "receive"),
     "export_otlp": ("llmops_nb.otel._export", "export_otlp"),
+    "export_parquet": ("llmops_nb.store._parquet_export", "export_parquet"),
     "import_traces": ("llmops_nb.otel._import", "import_traces"),
     "replay": ("llmops_nb.replay", ""),
 }
@@ -95,6 +96,7 @@ __all__ = [
     "evaluate",
     "export_html",
     "export_otlp",
+    "export_parquet",
     "feedback",
     "flush",
     "get_current_span",

@@ -2,16 +2,26 @@
 
     python -m llmops_nb export NOTEBOOK.ipynb [-o OUT.html]
     python -m llmops_nb run NOTEBOOK.ipynb --record FILE.llmops | --replay FILE.llmops
+    python -m llmops_nb store export DIR [--partition-by date] [--since ISO] [--until ISO] [--overwrite]
 
 ``export`` writes the notebook as HTML in which llmops_nb's trace snapshots
 show without a network (see ``llmops_nb._export`` for why plain nbconvert
-may show nothing).
+may show nothing). ``store`` groups the commands that work on the store's data
+as a whole; each ``store`` command is one ``_add_store_*`` function that adds
+its parser and names its handler, so a new one is added without touching the others.
+
+Exit codes of the ``store`` commands: 0 done; 1 the work failed or was refused
+(the store is locked, the folder is not empty, a write failed); 2 bad arguments
+(argparse's own code for a usage error).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,10 +48,20 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-check", action="store_true", help="with --replay: do not compare the outputs")
     run.add_argument("-o", "--output", metavar="OUT.ipynb", help="also save the executed notebook")
     run.add_argument("--timeout", type=float, default=600, help="seconds per cell (default 600)")
+    run.set_defaults(handler=_run)
+    export.set_defaults(handler=_export)
+    store = commands.add_parser(
+        "store", help="work on the store's data as a whole (export)",
+        description="Commands on the store's data as a whole. The store is the configured one "
+                    "(LLMOPS_NB_DB, or the default path) unless --db names another.")
+    store_commands = store.add_subparsers(dest="store_command", required=True, metavar="COMMAND")
+    _add_store_export(store_commands)
     args = parser.parse_args(argv)
-    if args.command == "run":
-        return _run(args)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
 
+
+def _export(args: argparse.Namespace) -> int:
     from ._export import export_html
 
     try:
@@ -70,6 +90,76 @@ def _run(args: argparse.Namespace) -> int:
     done = f"recorded into {args.record}" if args.record else f"replayed from {args.replay}" + (
         ", outputs as recorded" if not args.no_check else "")
     print(f"llmops_nb run: {args.notebook}: {done}")
+    return 0
+
+
+def _add_db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="PATH", default=None,
+                        help="the store's DuckDB file (default: LLMOPS_NB_DB or the configured store)")
+
+
+def _use_db(args: argparse.Namespace) -> str | None:
+    """Point this process at ``--db`` (which must exist: a mistyped path would be a new, empty store);
+    returns why it cannot, or None."""
+    if args.db is None:
+        return None
+    from pathlib import Path
+
+    from ._runtime import configure
+
+    if not Path(args.db).expanduser().is_file():
+        return f"no store at {args.db} (--db names an existing llmops_nb DuckDB file)"
+    configure(db=args.db)
+    return None
+
+
+def _add_store_export(store_commands: Any) -> None:
+    export = store_commands.add_parser(
+        "export", help="write the store's tables as Hive-partitioned Parquet (Spark, Ray Data, Trino, DuckDB)",
+        description="Write traces, spans, evaluation runs, results and assessments (feedback included), "
+                    "datasets and prompts as Parquet under DIR, one folder per table, partitioned by the UTC "
+                    "date of each row's time (DIR/spans/date=2026-12-06/...). Layout and columns: "
+                    "docs/parquet-export.md.")
+    export.add_argument("dir", metavar="DIR", help="a new or empty folder (see --overwrite)")
+    export.add_argument("--partition-by", metavar="COLUMNS", default="date",
+                        help="comma-separated partition columns among date, year, month, day, hour; "
+                             "'none' for no partitioning (default: date)")
+    export.add_argument("--since", metavar="ISO",
+                        help="only rows at or after this time (local time without an offset; Z for UTC)")
+    export.add_argument("--until", metavar="ISO", help="only rows before this time (local time without an offset)")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace the tables' folders in a DIR that is not empty (other files are kept)")
+    _add_db_option(export)
+    export.set_defaults(handler=_store_export)
+
+
+def _store_export(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from .store._errors import StoreError
+    from .store._parquet_export import export_parquet, partition_columns, utc_bound
+
+    text = args.partition_by.strip()
+    names = () if text.lower() in ("", "none") else tuple(part.strip() for part in text.split(","))
+    try:
+        keys = partition_columns(names)
+        utc_bound(args.since, "--since")
+        utc_bound(args.until, "--until")
+    except ValueError as exc:
+        print(f"llmops_nb store export: {exc}", file=sys.stderr)
+        return 2
+    problem = _use_db(args)
+    if problem:
+        print(f"llmops_nb store export: {problem}", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    try:
+        counts = export_parquet(args.dir, keys, since=args.since, until=args.until, overwrite=args.overwrite)
+    except (StoreError, OSError, ValueError, duckdb.Error) as exc:  # DuckDB's: a Parquet write that failed
+        print(f"llmops_nb store export: {exc}", file=sys.stderr)
+        return 1
+    rows = ", ".join(f"{table} {count:,}" for table, count in counts.items())
+    print(f"Exported to {args.dir} in {time.monotonic() - started:.1f} s: {rows} rows.")
     return 0
 
 

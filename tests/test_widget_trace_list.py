@@ -414,8 +414,8 @@ def test_rpc_page_answers_rows_and_errors_and_the_explorer_methods(sample):
     assert len(sent) == 5
     assert by_id[1]["ok"] and [r["trace_id"] for r in by_id[1]["data"]["rows"]] == [tid(2)]
     assert by_id[2] == {"type": "response", "id": 2, "ok": False, "error_type": "ValueError",
-                        "error": "since='last week' is not an ISO date/time; write e.g. '2026-11-26' or "
-                                 "'2026-11-26T14:00'."}
+                        "error": "since='last week' is not an ISO date/time; write e.g. '2026-11-26', "
+                                 "'2026-11-26T14:00' (local time) or '2026-11-26T14:00Z' (UTC)."}
     assert not by_id[3]["ok"] and "Did you mean 'cost'" in by_id[3]["error"]
     assert by_id[4]["ok"] and by_id[4]["data"]["trace"]["trace_id"] == tid(2)
     assert not by_id[5]["ok"] and "Did you mean 'page'" in by_id[5]["error"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from typing import Any
 
 from ._connection import get_store
+from ._time import epoch_ns
 
 _TRACE_SELECT = """
 SELECT trace_id, name,
@@ -90,10 +90,10 @@ def traces(*, name: str | None = None, tag: str | dict[str, str] | list[str] | N
         params.append(upper)
     if since is not None:
         where.append("start_ns >= ?")
-        params.append(_epoch_ns(since, "since"))
+        params.append(epoch_ns(since, "since"))
     if until is not None:
         where.append("start_ns < ?")
-        params.append(_epoch_ns(until, "until"))
+        params.append(epoch_ns(until, "until"))
     if session is not None:
         where.append("session = ?")
         params.append(session)
@@ -214,28 +214,6 @@ def _is_glob(name: str) -> bool:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _epoch_ns(value: Any, label: str) -> int:
-    if isinstance(value, dt.timedelta):
-        value = dt.datetime.now(dt.timezone.utc) - value
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"{label}={value!r} is not an ISO date/time; write e.g. '2026-11-26' or "
-                             "'2026-11-26T14:00'.") from None
-    if hasattr(value, "to_pydatetime"):
-        value = value.to_pydatetime()
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime(value.year, value.month, value.day)
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.astimezone()  # naive means local time, as the user reads their clock
-        return int(value.timestamp() * 1e9)
-    if isinstance(value, (int, float)):
-        return int(value * 1e9)
-    raise TypeError(f"{label} must be a datetime, an ISO string, epoch seconds or a timedelta; got {value!r}.")
 
 
 def _parse_json_columns(frame: Any, columns: tuple[str, ...]) -> Any:

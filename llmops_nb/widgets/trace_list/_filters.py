@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ...store._queries import _STATUSES, _epoch_ns
+from ...store._queries import _STATUSES
+from ...store._time import epoch_ns
 from .._params import check_filter_keys
 
 FILTERS = ("name", "tags", "status", "model", "session", "eval_run", "since", "until", "text", "evals")
@@ -48,7 +49,7 @@ def normalize_filters(filters: Any) -> dict[str, Any]:
             continue
         if isinstance(value, str):
             value = value.strip()
-        bounds[key] = _epoch_ns(value, key)
+        bounds[key] = epoch_ns(value, key)
         out[key] = value if isinstance(value, str) else iso(bounds[key])
     evals = filters.get("evals")
     if evals not in (None, False):

@@ -23,7 +23,8 @@ from typing import Annotated, Any
 
 from ..._errors import did_you_mean
 from ...store._connection import get_store
-from ...store._queries import _epoch_ns, _escape_like, _json_path
+from ...store._queries import _escape_like, _json_path
+from ...store._time import epoch_ns
 from .._params import check_range
 from ._filters import iso, normalize_filters
 
@@ -116,10 +117,10 @@ def _where(filters: dict[str, Any], as_of_ns: int | None) -> tuple[str, list[Any
         params += [filters["eval_run"]] * 2
     if "since" in filters:
         where.append("start_ns >= ?")
-        params.append(_epoch_ns(filters["since"], "since"))
+        params.append(epoch_ns(filters["since"], "since"))
     if "until" in filters:
         where.append("start_ns < ?")
-        params.append(_epoch_ns(filters["until"], "until"))
+        params.append(epoch_ns(filters["until"], "until"))
     if as_of_ns is not None:
         where.append("start_ns <= ?")
         params.append(as_of_ns)
