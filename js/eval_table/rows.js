@@ -50,14 +50,14 @@ export function columnsFor(info) {
     });
   });
   // the app's latency, tokens and cost; comparing, both runs' and the change (less is better)
-  const usage = compare ? " (baseline → candidate, change)" : "";
+  const usage = compare ? " (the candidate's and the change; the tooltip has both runs')" : "";
   cols.push(
     {
       key: "latency",
       label: "Latency",
       sort: "latency",
       desc: true,
-      width: compare ? "150px" : "64px",
+      width: compare ? "120px" : "64px",
       num: true,
       usage: true,
       title: `time of the prediction${usage}; click to sort`,
@@ -67,7 +67,7 @@ export function columnsFor(info) {
       label: "Tokens",
       sort: "tokens",
       desc: true,
-      width: compare ? "130px" : "60px",
+      width: compare ? "84px" : "60px",
       num: true,
       usage: true,
       title: `tokens of the app's model calls${usage}; click to sort`,
@@ -77,7 +77,7 @@ export function columnsFor(info) {
       label: "Cost",
       sort: "cost",
       desc: true,
-      width: compare ? "170px" : "76px",
+      width: compare ? "150px" : "76px",
       num: true,
       usage: true,
       title: `cost of the app's model calls${usage} (the tooltip adds the judges'); click to sort`,
@@ -288,8 +288,9 @@ function fillUsage(slot, key, row, compare) {
     slot.cells[key].title = tip;
     return;
   }
+  // the candidate's value and the change fit the column; both runs' values are in the tooltip
   const d = usageDelta(row.base?.[field], row[field], format);
-  value.textContent = d.text;
+  value.textContent = row[field] == null ? "" : format(row[field]);
   delta.textContent = d.change ? ` ${d.change}` : "";
   delta.className = `lnb-ev-delta lnb-ev-${d.cls}`;
   slot.cells[key].title = [`baseline → candidate: ${d.text}`, d.change ? `change: ${d.change} (${d.cls})` : "", tip]

@@ -125,7 +125,7 @@ describe("tokens, cost and latency per row", () => {
     expect(slot.cells.cost.textContent).toBe("");
   });
 
-  it("comparing, shows both runs and the change coloured better or worse", () => {
+  it("comparing, shows the candidate's value and the change coloured better or worse, both runs in the tooltip", () => {
     const info = { baseline: { run_id: "b" }, scorers: SCORERS };
     const columns = columnsFor(info);
     const slot = makeRow(columns);
@@ -142,11 +142,13 @@ describe("tokens, cost and latency per row", () => {
       compare: true,
       scorers: SCORERS,
     });
-    expect(slot.cells.latency.textContent).toBe("12 ms → 9.0 ms −3.0 ms");
+    expect(slot.cells.latency.textContent).toBe("9.0 ms −3.0 ms");
+    expect(slot.cells.latency.title).toContain("baseline → candidate: 12 ms → 9.0 ms");
     expect(slot.usage.latency.delta.className).toBe("lnb-ev-delta lnb-ev-better");
-    expect(slot.cells.tokens.textContent).toBe("110 → 220 +110");
+    expect(slot.cells.tokens.textContent).toBe("220 +110");
     expect(slot.usage.tokens.delta.className).toBe("lnb-ev-delta lnb-ev-worse");
-    expect(slot.cells.cost.textContent).toBe("$0.000021 → $0.000042 +$0.000021");
+    expect(slot.cells.cost.textContent).toBe("$0.000042 +$0.000021");
+    expect(slot.cells.cost.title).toContain("baseline → candidate: $0.000021 → $0.000042");
     expect(slot.usage.cost.delta.className).toBe("lnb-ev-delta lnb-ev-worse");
     expect(slot.cells.cost.title).toContain("change: +$0.000021 (worse)");
     expect(usageDelta(null, 3, String)).toEqual({ text: "null → 3", change: "", cls: "none", delta: null });
