@@ -83,7 +83,8 @@ for i in range(100):
 '''
 EVALS = '''from llmops_nb import scorers
 data = [{"inputs": {"question": q}, "expectations": {"expected_response": a}} for q, a in [
-    ("Capital of Portugal?", "Lisbon"), ("River through Lisbon?", "Tagus"), ("Lisbon's tram number to the castle?", "28"),
+    ("Capital of Portugal?", "Lisbon"), ("River through Lisbon?", "Tagus"),
+    ("Lisbon's tram number to the castle?", "28"),
     ("Highest viewpoint in Lisbon?", "Senhora do Monte"), ("Museum by the river in Belem?", "MAAT"),
     ("Currency used in Lisbon?", "Euro")]]
 

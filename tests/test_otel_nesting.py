@@ -151,8 +151,8 @@ def _failure(model, mode):
 def test_a_failing_chat_model_raises_with_the_untraced_traceback(mode):
     import openai
 
-    with FakeLLMServer() as server:
-        client = openai.OpenAI(api_key="sk-test-not-real-000000000000", base_url=server.openai_base_url, max_retries=0)
+    with FakeLLMServer() as server, openai.OpenAI(api_key="sk-test-not-real-000000000000",
+                                                 base_url=server.openai_base_url, max_retries=0) as client:
         model = streaming_model(client)
         server.enqueue(Reply.error(500), Reply.error(500))
         llmops_nb.autolog(disable=True)
