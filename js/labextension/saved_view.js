@@ -35,8 +35,10 @@ export class SavedView extends Panel {
     this._model = null;
     /** @type {any} ipywidgets' renderer of the live view */
     this._live = null;
-    /** @type {any} the text/html renderer of the snapshot */
+    /** @type {any} the text/html renderer of the snapshot, made the first time it is shown */
     this._snapshot = null;
+    /** whether the output's snapshot changed since it was last drawn */
+    this._snapshotStale = true;
     this._bar = savedBar((above) => this._host.runCell(this.node, above));
     this._errorSeen = false;
     this._graceOver = false;
@@ -52,15 +54,22 @@ export class SavedView extends Panel {
   /** Called once per output, and again whenever the output's data changes (a new snapshot). */
   async renderModel(model) {
     this._model = model;
+    this._snapshotStale = true;
     if (this._live === null) this._startLive(model);
+    this._update();
+    if (this.node.dataset.shown === "saved") await this._renderSnapshot();
+  }
+
+  /** The snapshot is drawn only when it is shown: a live view's page holds no copy of its HTML. */
+  async _renderSnapshot() {
+    if (!this._snapshotStale || this._model === null || typeof this._model.data["text/html"] !== "string") return;
+    this._snapshotStale = false;
     if (this._snapshot === null) {
       this._snapshot = this._host.rendermime.createRenderer("text/html");
       this._snapshot.addClass("lnb-saved-snapshot");
       this.insertWidget(1, this._snapshot);
-      this._snapshot.hide();
     }
-    if (typeof model.data["text/html"] === "string") await this._snapshot.renderModel(model);
-    this._update();
+    await this._snapshot.renderModel(this._model);
   }
 
   /** @param {any} model */
@@ -98,6 +107,7 @@ export class SavedView extends Panel {
     setShown(this._bar, shown === "saved");
     if (this._snapshot) setShown(this._snapshot, shown === "saved");
     setShown(this._live, shown !== "saved");
+    if (shown === "saved") void this._renderSnapshot();
   }
 
   /** @param {Event} event */

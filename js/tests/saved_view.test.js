@@ -91,6 +91,7 @@ describe("SavedView", () => {
     const { view, live, model, runs } = setUp();
     await view.renderModel(model);
     expect(view.node.dataset.shown).toBe("waiting");
+    expect(view.node.querySelector(".lnb-saved-snapshot")).toBeNull();
     live.node.textContent = "Error displaying widget: model not found";
     await flush();
     expect(view.node.dataset.shown).toBe("saved");
@@ -133,6 +134,10 @@ describe("SavedView", () => {
     expect(model.setData).toHaveBeenCalledOnce();
     expect(model.data["text/html"]).toBe("snapshot two");
     expect(model.data[WIDGET_MIME]).toEqual({ model_id: "m" });
+    // not drawn while the view may still come live: the page holds no hidden copy of the snapshot
+    expect(view.node.querySelector(".lnb-saved-snapshot")).toBeNull();
+    live.node.textContent = "Error displaying widget: model not found";
+    await flush();
     expect(view.node.querySelector(".lnb-saved-snapshot")?.textContent).toBe("snapshot two");
   });
 });
