@@ -24,7 +24,17 @@ import { h } from "./dom.js";
  * @param {(Node | null)[]} children
  */
 export function viewRoot(className, children) {
-  return h("div", { class: `lnb-view ${className}`, attrs: { "data-lm-suppress-shortcuts": "true" } }, children);
+  const root = h("div", { class: `lnb-view ${className}`, attrs: { "data-lm-suppress-shortcuts": "true" } }, children);
+  // Lumino tests a shortcut's selector on the focused element before it looks up the tree for this
+  // attribute, and Notebook 7 binds the arrow keys to `.jp-Notebook.jp-mod-commandMode … :focus`: so
+  // without the attribute on the focused element itself, arrows move the notebook's cursor instead.
+  root.addEventListener("focusin", (event) => {
+    const target = event.target;
+    if (target instanceof Element && !target.hasAttribute("data-lm-suppress-shortcuts")) {
+      target.setAttribute("data-lm-suppress-shortcuts", "true");
+    }
+  });
+  return root;
 }
 
 /**

@@ -267,9 +267,11 @@ with llmops_nb.span("answer", kind="CHAIN"):
 """
 
 
-def test_keyboard_groups_collapse_all_and_resize(jupyter_lab, page, page_problems, store_path):
-    jupyter_lab.write_notebook("loop.ipynb", [setup_cell(store_path), LOOP_CELL])
-    jupyter_lab.open_notebook(page, "loop.ipynb")
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_keyboard_groups_collapse_all_and_resize(request, app, page, page_problems, store_path):
+    server = request.getfixturevalue("jupyter_lab" if app == "lab" else "notebook7")
+    server.write_notebook("loop.ipynb", [setup_cell(store_path), LOOP_CELL])
+    server.open_notebook(page, "loop.ipynb")
 
     explorer = page.locator(".lnb-explorer")
     rows = explorer.locator(".lnb-row:not([hidden])")
@@ -351,7 +353,8 @@ def test_keyboard_groups_collapse_all_and_resize(jupyter_lab, page, page_problem
     finally:
         set_theme(page, "JupyterLab Light")
         expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "true")
-    assert not page_problems, page_problems
+    problems = [p for p in page_problems if KNOWN_NOTEBOOK7_ERROR not in p]
+    assert not problems, problems
 
 
 def set_theme(page, name: str) -> None:
