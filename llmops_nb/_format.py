@@ -18,16 +18,22 @@ UNKNOWN = "–"
 _SMALLEST = 1e-8  # below this a sum of prices is float noise, not money
 
 
+def _finite(number: Any) -> float | None:
+    """A finite float, or None for what a view shows as unknown (None, a bool, NaN, not a number)."""
+    if number is None or isinstance(number, bool):
+        return None
+    try:
+        value = float(number)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
 def cost(usd: Any) -> str:
     """A cost in US dollars: ``$0.000017``, ``$0.0012``, ``$0.42``, ``$12.34``; ``$0`` for exactly
     zero, ``–`` when unknown (None, NaN or not a number)."""
-    if usd is None or isinstance(usd, bool):
-        return UNKNOWN
-    try:
-        value = float(usd)
-    except (TypeError, ValueError):
-        return UNKNOWN
-    if not math.isfinite(value):
+    value = _finite(usd)
+    if value is None:
         return UNKNOWN
     sign, value = ("-" if value < 0 else ""), abs(value)
     if value == 0:
@@ -48,13 +54,8 @@ def duration(ms: Any) -> str:
     >>> [duration(v) for v in (0.85, 2.5, 120, 1250, 125_000, None)]
     ['850 µs', '2.5 ms', '120 ms', '1.25 s', '2 min 5 s', '–']
     """
-    if ms is None or isinstance(ms, bool):
-        return UNKNOWN
-    try:
-        value = float(ms)
-    except (TypeError, ValueError):
-        return UNKNOWN
-    if not math.isfinite(value):
+    value = _finite(ms)
+    if value is None:
         return UNKNOWN
     if value < 1:
         return f"{value * 1000:.0f} µs"
