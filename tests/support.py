@@ -33,11 +33,20 @@ def run_cells(cells: list[str], db: Path, timeout: int = 120, env: dict[str, str
 
 
 def outputs_text(cell: Any) -> str:
-    parts = []
+    """A cell's outputs as text, one per line. Consecutive stream outputs are joined as written: one
+    ``print`` can arrive in several messages on a busy machine (``awaited`` then `` X``)."""
+    parts: list[str] = []
+    after_stream = False
     for out in cell.outputs:
         if out.output_type == "stream":
-            parts.append(out.text)
-        elif out.output_type == "error":
+            if after_stream:
+                parts[-1] += out.text
+            else:
+                parts.append(out.text)
+            after_stream = True
+            continue
+        after_stream = False
+        if out.output_type == "error":
             parts.append(f"{out.ename}: {out.evalue}")
         else:
             parts.append(str(out.get("data", {}).get("text/plain", "")))
