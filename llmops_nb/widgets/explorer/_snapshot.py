@@ -60,7 +60,8 @@ _LABELS = {"tool_result": "tool result", "thinking": "thinking", "refusal": "ref
 def trace_snapshot(trace_id: str) -> dict[str, str]:
     """``{"text/plain": ..., "text/html": ...}`` for a trace, reading the store once."""
     trace = load(trace_id)
-    return {"text/plain": _text(trace), "text/html": _html(trace)}
+    rows = grouped_rows(trace)  # once for both: grouping walks every span, not only the ones shown
+    return {"text/plain": _text(trace, rows), "text/html": _html(trace, rows)}
 
 
 def trace_snapshot_html(trace_id: str) -> str:
@@ -75,13 +76,13 @@ def trace_snapshot_text(trace_id: str) -> str:
 
 # -- HTML ------------------------------------------------------------------------------------
 
-def _html(trace: TraceTree) -> str:
+def _html(trace: TraceTree, entries: list[Row] | None = None) -> str:
     if trace.info is None:
         return (f"<p><strong>Trace {escape(trace.trace_id)} is not in the store (yet).</strong> Its spans may still "
                 "be in memory: call <code>llmops_nb.flush()</code>, then display it again.</p>")
     out = ['<div class="llmops-nb-snapshot">\n', _header_html(trace), '<ul style="list-style:none;padding-left:0">\n']
     used = sum(len(part.encode()) for part in out) + len("</ul></div>\n")
-    entries = grouped_rows(trace)
+    entries = grouped_rows(trace) if entries is None else entries
     payloads = Payloads(trace.trace_id, [r.item.span_id for r in entries[:MAX_SPANS] if isinstance(r.item, Span)])
     stack = 0  # open levels, each closed by _CLOSE_LEVEL
     shown = 0
@@ -282,7 +283,7 @@ def _part_html(part: dict[str, Any], cap: int) -> str:
 
 # -- plain text ------------------------------------------------------------------------------
 
-def _text(trace: TraceTree) -> str:
+def _text(trace: TraceTree, entries: list[Row] | None = None) -> str:
     if trace.info is None:
         return f"Trace {trace.trace_id} is not in the store (yet): call llmops_nb.flush(), then display it again."
     info = trace.info
@@ -290,7 +291,7 @@ def _text(trace: TraceTree) -> str:
              + " · ".join(_totals(info)) + f" · id {trace.trace_id}"]
     if info.get("error_message"):
         lines.append("  error: " + _one_line(str(info["error_message"]), 300))
-    entries = grouped_rows(trace)
+    entries = grouped_rows(trace) if entries is None else entries
     for row in entries[:MAX_SPANS]:
         indent = "  " * (min(row.level, MAX_NEST) + 1) + (f"[depth {row.depth}] " if row.level > MAX_NEST else "")
         lines.append(indent + (f"#{row.ordinal:,} " if row.ordinal else "") + _row_text(row.item))
