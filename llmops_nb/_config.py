@@ -8,17 +8,40 @@ every project land in one place the user owns:
 3. else ``$XDG_DATA_HOME/llmops_nb/llmops.duckdb``
    (``~/.local/share/llmops_nb/llmops.duckdb`` when XDG_DATA_HOME is unset).
 
+A ``db`` starting with ``ducklake:`` (``ducklake:postgres:dbname=llmops host=...``) is a team store
+on DuckLake instead, its Parquet files under ``data_path`` (else ``$LLMOPS_NB_DATA_PATH``); see
+``store/_lake.py``. For such a store ``db_path()`` names a local file beside which this machine's
+side files (notes of spans abandoned at exit) are kept, never the URL, which may hold a password.
+
 ``configure()`` itself lives in ``_runtime.py``: changing the store must flush the old one,
 which is the store's business, and this module stays below every other.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 MAX_FLUSH_INTERVAL_S = 1.0
+LAKE_PREFIX = "ducklake:"
+# A password in a libpq string (password=value, the value maybe quoted with \' escapes), in a URI's
+# user info (scheme://user:password@host) or its query (?password=...): the one rule, used by
+# store/_lake_url.redact_dsn for messages and here to name a lake's side files.
+_DSN_PASSWORDS = (
+    re.compile(r"(?i)(?<![?&])(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)"),
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]*)(?=@)"),
+    re.compile(r"(?i)([?&]password=)([^&\s]*)"),
+)
+
+
+def mask_dsn_passwords(text: str, mask: str = "[redacted]") -> str:
+    """``text`` with every connection-string password replaced by ``mask`` (quoted values stay quoted)."""
+    for pattern in _DSN_PASSWORDS:
+        text = pattern.sub(lambda m: m.group(1) + (f"'{mask}'" if m.group(2).startswith("'") else mask), text)
+    return text
 
 
 def default_buffer_bytes() -> int:
@@ -33,6 +56,8 @@ def default_buffer_bytes() -> int:
 @dataclass
 class Settings:
     db: str | None = None
+    # A DuckLake store's data files (a folder or s3://...); None: $LLMOPS_NB_DATA_PATH.
+    data_path: str | None = None
     # Spans reach the file at most this long after they end (bounded by 1 s).
     flush_interval: float = 0.5
     # Inputs, outputs and attributes are each capped at this many characters of JSON.
@@ -58,14 +83,37 @@ class Settings:
     # The recording's name in the store ($LLMOPS_NB_RECORDING, else the notebook's name).
     recording: str | None = None
 
+    def __repr__(self) -> str:
+        # configure() returns the settings, so a notebook cell shows this: never a lake's password
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        if isinstance(shown["db"], str):
+            shown["db"] = mask_dsn_passwords(shown["db"])
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
     def db_path(self) -> Path:
+        lake = self.lake_url()
+        if lake is not None:  # a local stand-in, named by a digest of the URL without its password
+            digest = hashlib.sha256(mask_dsn_passwords(lake).encode()).hexdigest()[:16]
+            return _data_home() / f"lake-{digest}.duckdb"
         if self.db:
             return Path(self.db).expanduser()
         env = os.environ.get("LLMOPS_NB_DB")
         if env:
             return Path(env).expanduser()
-        base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-        return Path(base) / "llmops_nb" / "llmops.duckdb"
+        return _data_home() / "llmops.duckdb"
+
+    def lake_url(self) -> str | None:
+        """The configured ``ducklake:...`` URL, or None when the store is a DuckDB file."""
+        chosen = self.db or os.environ.get("LLMOPS_NB_DB")
+        return chosen if chosen and chosen.startswith(LAKE_PREFIX) else None
+
+    def lake_data_path(self) -> str | None:
+        return self.data_path or os.environ.get("LLMOPS_NB_DATA_PATH") or None
+
+
+def _data_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "llmops_nb"
 
 
 settings = Settings()

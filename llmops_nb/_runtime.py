@@ -67,11 +67,12 @@ def configure(**options: object) -> Settings:
         resolve_headers(options.get("otlp_headers", settings.otlp_headers))  # type: ignore[arg-type]
     if {"replay", "replay_file", "recording"} & set(options):
         _start_replay(options)  # before any setting changes: a bad mode or file leaves them all as they were
-    new_db = "db" in options and options["db"] != settings.db
+    new_db = ("db" in options and options["db"] != settings.db) or \
+        ("data_path" in options and options["data_path"] != settings.data_path)
     if new_db and not recorder.flush(SWITCH_FLUSH_S):
         # The old store did not take them (locked, full, unreadable): they are not lost, they
         # go to the new store instead — say so, with the cause.
-        print(f"llmops_nb: {recorder.waiting():,} spans recorded for {settings.db_path()} could not be written "
+        print(f"llmops_nb: {recorder.waiting():,} spans recorded for {_connection.store_label()} could not be written "
               f"there ({recorder.store_problem or recorder.last_error or 'no answer in time'}); they will be "
               "written to the new store.")
     for name, value in options.items():
@@ -92,7 +93,7 @@ def status() -> dict[str, Any]:
     0
     """
     return {
-        "db": str(settings.db_path()),
+        "db": _connection.store_label(),  # a lake's URL without its password
         "flush_interval_s": settings.flush_interval,
         "spans_written": recorder.written_total,
         "spans_waiting": recorder.waiting(),

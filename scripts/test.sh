@@ -32,8 +32,9 @@ step js-types npm --prefix js run typecheck
 step js-tests npm --prefix js test
 # Browser tests run in their own pytest process: Playwright's sync API leaves an event loop
 # running in the main thread, which breaks every later test that calls asyncio.run().
-step tests python -m pytest -p no:cacheprovider -m "not browser" "$@"
+step tests python -m pytest -p no:cacheprovider -m "not browser and not lake" "$@"
 step browser-tests python -m pytest -p no:cacheprovider -m browser tests/browser "$@"
+step lake-tests bash scripts/test_lake.sh "$@"
 step notebooks python scripts/run_notebooks.py
 
 if [ ${#failed[@]} -gt 0 ]; then

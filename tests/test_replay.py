@@ -468,6 +468,7 @@ def test_compressed_bodies_are_stored_decompressed_and_redacted() -> None:
     assert stored_body([b"\x01\x02"], unknown) == ((b"\x01\x02",), unknown)  # kept as received, logged once
 
 
+@pytest.mark.file_store
 def test_a_store_that_refuses_recordings_is_counted_not_silent(server: FakeLLMServer, store_path: Path,
                                                                caplog: pytest.LogCaptureFixture) -> None:
     from store_faults import held

@@ -165,6 +165,7 @@ def test_memory_bound_drops_are_counted_recorded_and_shown():
     assert llmops_nb.status()["dropped_spans"] >= dropped
 
 
+@pytest.mark.file_store
 def test_writes_wait_for_another_process_holding_the_file(store_path):
     with llmops_nb.span("first"):
         pass
@@ -226,6 +227,7 @@ while True:
 """
 
 
+@pytest.mark.file_store
 def test_sigkill_leaves_a_file_that_opens_with_every_flushed_trace(store_path):
     child = subprocess.Popen([sys.executable, "-c", KILL_CHILD], stdout=subprocess.PIPE, text=True,
                              env=subprocess_env(store_path))

@@ -198,7 +198,7 @@ def save(name: str, records: list[Record], *, source: str, description: str | No
         raise ValueError(f"Dataset {name!r} would have no rows; select at least one.")
     assign_record_ids(records)
     store = get_store()
-    with store.connect() as con:
+    with store.exclusive("eval_datasets"), store.connect() as con:  # the next version number, gap-free
         con.execute("BEGIN TRANSACTION")
         try:
             current = con.execute("SELECT max(version) FROM eval_datasets WHERE name = ?", [name]).fetchone()[0]

@@ -1,7 +1,10 @@
 """Writing evaluation runs to the store: the run, its rows, and every score as an assessment.
 
 Rows are written in batches while the run goes (a killed kernel keeps what
-was finished), each batch in one short transaction through Arrow.
+was finished), each batch in one short transaction through Arrow. Every write here
+updates ``eval_runs`` or ``eval_results`` in place, so it runs inside
+``store.exclusive("eval_runs")``: on a DuckLake store two processes' updates of one
+table would conflict (for a file it costs nothing: the file lock already serializes).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ def create_run(run_id: str, name: str, row_count: int, *, dataset: Any, predict_
                params: dict[str, Any]) -> None:
     dataset_name = getattr(dataset, "name", None)
     dataset_version = getattr(dataset, "version", None)
-    with get_store().connect() as con:
+    store = get_store()
+    with store.exclusive("eval_runs"), store.connect() as con:
         con.execute(
             "INSERT INTO eval_runs (run_id, name, status, started_at, dataset_name, dataset_version, row_count, "
             "rows_done, predict_fn, scorers, params) VALUES (?, ?, 'RUNNING', ?, ?, ?, ?, 0, ?, ?, ?)",
@@ -60,7 +64,8 @@ def save_rows(run_id: str, rows: list[Row], scorers: list[Scorer], rows_done: in
                                ("row_index", row.index), ("span_id", row.span_ids.get(scorer.name)),
                                ("created_at", now)):
                 assessments[column].append(cell)
-    with get_store().connect() as con:
+    store = get_store()
+    with store.exclusive("eval_runs"), store.connect() as con:
         con.execute("BEGIN TRANSACTION")
         try:
             insert_rows(con, "eval_results", results, _RESULT_TYPES)
@@ -123,7 +128,8 @@ def save_usage(run_id: str, usage: dict[str, tuple[Any, Any, Any, Any]], rows: l
     table = pa.table(columns, schema=pa.schema([("row_index", pa.int64()), ("input_tokens", pa.int64()),
                                                 ("output_tokens", pa.int64()), ("cost_usd", pa.float64()),
                                                 ("latency_ms", pa.float64())]))
-    with get_store().connect() as con:
+    store = get_store()
+    with store.exclusive("eval_runs"), store.connect() as con:
         con.register("_llmops_usage", table)
         try:
             con.execute("UPDATE eval_results SET input_tokens = u.input_tokens, output_tokens = u.output_tokens, "
@@ -143,7 +149,8 @@ def row_latency(row: Row, usage: Any) -> Any:
 
 def finish_run(run_id: str, status: str, *, rows_done: int, summary: dict[str, Any], wall_s: float,
                error: str | None = None) -> None:
-    with get_store().connect() as con:
+    store = get_store()
+    with store.exclusive("eval_runs"), store.connect() as con:
         con.execute("UPDATE eval_runs SET status = ?, ended_at = ?, rows_done = ?, summary = ?, wall_s = ?, "
                     "error_message = ? WHERE run_id = ?",
                     [status, utc_now(), rows_done, to_json(summary), wall_s, error, run_id])

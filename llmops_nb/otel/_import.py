@@ -167,7 +167,7 @@ def _stored_keys(trace_ids: set[int]) -> set[tuple[int, int]]:
     from ..store._queries import sql
 
     hexes = [f"{t:032x}" for t in trace_ids if isinstance(t, int) and 0 < t < 2**128]
-    if not hexes or not settings.db_path().exists():
+    if not hexes or (settings.lake_url() is None and not settings.db_path().exists()):
         return set()
     frame = sql("SELECT trace_id, span_id FROM spans WHERE list_contains(?, trace_id)", [hexes])
     return {(int(t, 16), int(s, 16)) for t, s in zip(frame["trace_id"], frame["span_id"], strict=True)}

@@ -4,6 +4,9 @@ Every change is one transaction on the store's connection. Within a process the
 connection is used by one thread at a time, and across processes DuckDB's file
 lock admits one process at a time, so "read the latest version, insert the next"
 cannot interleave with another writer: versions are gap-free and nothing is lost.
+On a DuckLake store, where many processes write at once, each change runs inside
+``store.exclusive("prompts")`` (a PostgreSQL advisory lock) for the same guarantee,
+and an alias moves by a delete and an insert (DuckLake has no upsert).
 """
 
 from __future__ import annotations
@@ -166,14 +169,20 @@ def rollback(name: str, alias: str = "production", *, to: int | None = None,
 
 
 def _move(con: Any, name: str, alias: str, version: int | None, author: str) -> None:
+    from ..store._connection import get_store
+
+    replace = not get_store().supports_upsert  # DuckLake: no ON CONFLICT, so delete then insert
     now = time.time_ns()
     row = con.execute("SELECT version FROM prompt_aliases WHERE name = ? AND alias = ?", [name, alias]).fetchone()
     previous = row[0] if row else None
     if previous == version:
         return  # already there: nothing moved, nothing to record
-    if version is None:
+    if version is None or replace:
         con.execute("DELETE FROM prompt_aliases WHERE name = ? AND alias = ?", [name, alias])
-    else:
+    if version is not None and replace:
+        con.execute("INSERT INTO prompt_aliases (name, alias, version, author, updated_ns) VALUES (?, ?, ?, ?, ?)",
+                    [name, alias, version, author, now])
+    elif version is not None:
         con.execute("INSERT INTO prompt_aliases (name, alias, version, author, updated_ns) VALUES (?, ?, ?, ?, ?) "
                     "ON CONFLICT (name, alias) DO UPDATE SET version = EXCLUDED.version, author = EXCLUDED.author, "
                     "updated_ns = EXCLUDED.updated_ns", [name, alias, version, author, now])
@@ -247,7 +256,8 @@ def from_row(row: Any, aliases: tuple[str, ...] = ()) -> PromptVersion:
 def _transaction() -> Iterator[Any]:
     from ..store._connection import get_store
 
-    with get_store().connect() as con:
+    store = get_store()
+    with store.exclusive("prompts"), store.connect() as con:
         con.execute("BEGIN TRANSACTION")
         try:
             yield con

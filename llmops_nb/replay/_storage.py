@@ -160,7 +160,8 @@ def recordings() -> Any:
 
 
 def delete(recording: str) -> int:
-    with get_store().connect() as con:
+    store = get_store()
+    with store.exclusive("recorded_calls"), store.connect() as con:  # deletes from one table conflict on a lake
         (count,) = con.execute("SELECT count(*) FROM recorded_calls WHERE recording = ?", [recording]).fetchone()
         con.execute("DELETE FROM recorded_calls WHERE recording = ?", [recording])
     return int(count)

@@ -35,14 +35,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._config import settings
 from .._safety import log_once
 from ._errors import StoreError, StoreLockedError, classify, corrupt
 
-__all__ = ["LINGER_S", "MAX_HOLD_S", "Store", "StoreError", "StoreLockedError", "close_all", "exit_hooks",
-           "forget_stores", "get_store"]
+if TYPE_CHECKING:
+    from ._lake import LakeStore
+
+__all__ = ["LINGER_S", "MAX_HOLD_S", "Store", "StoreError", "StoreLockedError", "classify_current", "close_all",
+           "exit_hooks", "forget_stores", "get_store", "store_label"]
 
 _ALIAS = "llmops"
 LINGER_S = 0.2
@@ -57,8 +60,12 @@ DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
 
 
 class Store:
+    #: tables have keys and take INSERT … ON CONFLICT (a DuckLake store has neither, see _lake.py)
+    supports_upsert = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.label = str(path)  # what messages name
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._con: Any = None
@@ -102,6 +109,16 @@ class Store:
                                                         name="llmops_nb-store-closer")
                         self._closer.start()
                     self._cond.notify()
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """A block no other process's ``exclusive(name)`` block overlaps: for a file, every
+        transaction already is (DuckDB's file lock admits one process at a time)."""
+        yield
+
+    def classify(self, exc: BaseException) -> StoreError | None:
+        """The StoreError behind ``exc`` when the file is unavailable, else None (see ``_errors.classify``)."""
+        return classify(exc, self.path)
 
     def close(self) -> None:
         """Close the file now (it reopens on the next use)."""
@@ -312,18 +329,41 @@ def _register_exit_hooks() -> None:
 _register_exit_hooks()
 
 
-_stores: dict[Path, Store] = {}
+_stores: dict[Path | str, Store | LakeStore] = {}
 _stores_lock = threading.Lock()
 
 
-def get_store(path: Path | None = None) -> Store:
-    """The Store for ``path`` (default: the configured file), one per process."""
+def get_store(path: Path | None = None) -> Store | LakeStore:
+    """The store for ``path`` (default: the configured one), one per process: a ``Store`` for a
+    DuckDB file, a ``LakeStore`` when the configured ``db`` is a ``ducklake:`` URL — the one
+    place the backend is chosen."""
+    lake = settings.lake_url() if path is None else None
+    if lake is not None:
+        with _stores_lock:
+            store = _stores.get(lake)
+            if store is None:
+                from ._lake import LakeStore
+
+                store = _stores[lake] = LakeStore(lake, settings.lake_data_path(), settings.db_path())
+            return store
     resolved = (path or settings.db_path()).expanduser().absolute()
     with _stores_lock:
         store = _stores.get(resolved)
         if store is None:
             store = _stores[resolved] = Store(resolved)
         return store
+
+
+def classify_current(exc: BaseException) -> StoreError | None:
+    """The configured store's reading of ``exc``: the StoreError it means, or None (not the store's fault)."""
+    if settings.lake_url() is None:
+        return classify(exc, settings.db_path())
+    return get_store().classify(exc)
+
+
+def store_label() -> str:
+    """The configured store as messages name it (a lake's URL without its password)."""
+    return str(settings.db_path()) if settings.lake_url() is None else get_store().label
 
 
 def close_all(final: bool = False) -> None:

@@ -17,6 +17,7 @@ import json
 import os
 from pathlib import Path
 
+from .._config import settings
 from .._redact import redact_text
 from .._safety import log_once
 
@@ -69,7 +70,7 @@ def ingest_pending(db: Path) -> None:
 def _record(db: Path, entries: list[dict[str, object]]) -> None:
     import pyarrow as pa
 
-    from ._connection import get_store
+    from ._connection import Store, get_store
 
     counts: dict[str, int] = {}
     for entry in entries:
@@ -80,7 +81,13 @@ def _record(db: Path, entries: list[dict[str, object]]) -> None:
     log = [[dt.datetime.fromisoformat(str(e["at"])).replace(tzinfo=None),
             _only_trace(e), int(e["spans"]), int(e["process_id"]), int(e["traces"]),  # type: ignore[call-overload]
             f"abandoned at exit: {e['reason']}"] for e in entries]
-    with get_store(db).connect() as con:
+    store = get_store(db) if db != settings.db_path() else get_store()
+    if not isinstance(store, Store):  # a DuckLake store: appended parts, no upsert (see _lake_writer.py)
+        from ._lake_writer import append_lost
+
+        append_lost(store, counts, log)
+        return
+    with store.connect() as con:
         con.execute("BEGIN TRANSACTION")
         try:
             con.register("_lost", table)

@@ -51,7 +51,7 @@ class PendingTrace:
 
 
 def _new_error(record: tuple[Any, ...]) -> bool:
-    """An ERROR span whose exception no child recorded already: the store's rule (``_writer._NEW_ERROR``)."""
+    """An ERROR span whose exception no child recorded already: the store's rule (``_batch_sql.NEW_ERROR``)."""
     if record[rec.STATUS] != "ERROR":
         return False
     try:

@@ -44,7 +44,7 @@ from .._redact import redact_text
 from .._safety import log_once
 from ..tracing._record import SIZE, TRACE_ID
 from . import _connection, _lost, _writer
-from ._errors import StoreError, classify
+from ._errors import StoreError
 
 #: a chunk is sized to take about this long to write (measured as it goes), so the file is held
 #: briefly and released between chunks: ``Store.connect`` closes it before a chunk that would end
@@ -225,7 +225,7 @@ class Recorder:
             _lost.ingest_pending(settings.db_path())
             _writer.write_records(chunk, lock_wait=LOCK_WAIT_S, expected_s=len(chunk) * self._seconds_per_record)
         except Exception as exc:  # noqa: BLE001 - sorted below: the store's fault, or the data's
-            store_error = classify(exc, settings.db_path())
+            store_error = _connection.classify_current(exc)
             if store_error is not None or (not _writer.is_data_error(exc)
                                            and self._retry_failures < UNKNOWN_FAILURES_BEFORE_SPLIT):
                 self._store_failed(store_error or exc, chunk)
@@ -271,7 +271,7 @@ class Recorder:
                 _writer.write_records(part, lock_wait=LOCK_WAIT_S)
                 continue
             except Exception as exc:  # noqa: BLE001
-                store_error = classify(exc, settings.db_path())
+                store_error = _connection.classify_current(exc)
                 if store_error is not None:
                     return part + [r for pending in reversed(stack) for r in pending], store_error
                 self._note_failure(exc)
@@ -285,7 +285,7 @@ class Recorder:
                 self.placeholders_written += 1
             except Exception as exc:  # noqa: BLE001
                 rest = [r for pending in reversed(stack) for r in pending]
-                return part + rest, classify(exc, settings.db_path()) or exc
+                return part + rest, _connection.classify_current(exc) or exc
         return [], None
 
     def _write_drops(self, drops: dict[int, int], reasons: dict[str, int]) -> bool:
@@ -429,7 +429,7 @@ class Recorder:
                 noted = _lost.note(settings.db_path(), traces, reason)
                 where = "; the next llmops_nb process records them as dropped" if noted else ""
                 print(f"llmops_nb: exiting with {sum(traces.values()):,} spans of {len(traces):,} traces not "
-                      f"written to {settings.db_path()}: {reason.rstrip('.')}{where}.", file=sys.stderr)
+                      f"written to {_connection.store_label()}: {reason.rstrip('.')}{where}.", file=sys.stderr)
         # Stop the writer before DuckDB goes: a thread inside a DuckDB call while the interpreter
         # tears down aborts the process ("terminate called without an active exception").
         self._stopping = True

@@ -4,10 +4,10 @@ Runs on the recorder's thread. Everything it touches is already text or numbers 
 built on the caller's thread, see ``tracing/_record.py``), so nothing here can run user code.
 Per chunk: the records become columns with one ``zip``, every text column is redacted in one
 RE2 pass (``_redact.redact_strings``), and one Arrow table goes to DuckDB. DuckDB then does the
-rest in C++: hex ids (``printf``), the spans insert, and each trace's totals with a ``GROUP BY``
-upserted into ``traces`` (``INSERT … ON CONFLICT DO UPDATE``), so a trace whose spans arrive over
-many chunks — or whose root is still open — always has correct running totals. Row-by-row
-inserts are ~700x slower in DuckDB.
+rest in C++ (the SQL is in ``_batch_sql.py``): hex ids (``printf``), the spans insert, and each
+trace's totals with a ``GROUP BY`` upserted into ``traces`` (``INSERT … ON CONFLICT DO UPDATE``),
+so a trace whose spans arrive over many chunks — or whose root is still open — always has correct
+running totals. Row-by-row inserts are ~700x slower in DuckDB.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from typing import Any
 
 from .._redact import redact_strings
 from ..tracing import _record as rec
-from ..tracing._span import PROPAGATED
-from ._connection import get_store
+from ._batch_sql import INSERT_SPANS, TRACE_COLUMNS, TRACE_ID, TRACE_TOTALS
+from ._connection import Store, get_store
 
 _M64 = (1 << 64) - 1
-_PREVIEW_CHARS = 300  # traces.request_preview / response_preview
 _TEXT_FIELDS = (rec.NAME, rec.STATUS_MESSAGE, rec.ERROR, rec.INPUTS, rec.OUTPUTS, rec.ATTRIBUTES, rec.EVENTS,
                 rec.MODEL, rec.TAGS, rec.SESSION, rec.CELL)
 # (column in the Arrow batch, record field or None for derived, arrow type name)
@@ -35,47 +34,9 @@ _BATCH_COLUMNS: tuple[tuple[str, int | None, str], ...] = (
     ("output_tokens", rec.OUTPUT_TOKENS, "int64"), ("cost_usd", rec.COST, "float64"), ("is_root", rec.IS_ROOT, "bool"),
     ("tags", rec.TAGS, "string"), ("session", rec.SESSION, "string"), ("cell", rec.CELL, "string"),
 )
-_TRACE_ID = "printf('%016x%016x', trace_hi, trace_lo)"
-# An exception that passed through several spans is one error: the spans it reached from a child
-# carry this attribute (``Span._count_once``) and are not counted again. CASEs, not ANDs, since
-# only they fix the order: the JSON is looked at for ERROR spans only (never for the many others),
-# and a malformed attributes text is never parsed (it would fail the whole write): its span counts.
-_NEW_ERROR = (f"CASE WHEN status IS DISTINCT FROM 'ERROR' THEN false WHEN json_valid(attributes) "
-              f"THEN json_extract_string(attributes, '$.\"{PROPAGATED}\"') IS DISTINCT FROM 'true' ELSE true END")
-
-_INSERT_SPANS = f"""
-INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status, status_message,
-                   error, inputs, outputs, attributes, events, model, input_tokens, output_tokens, cost_usd)
-SELECT {_TRACE_ID}, printf('%016x', span_id), CASE WHEN parent_id = 0 THEN NULL ELSE printf('%016x', parent_id) END,
-       name, kind, start_ns, end_ns, status, status_message, error, inputs, outputs, attributes, events, model,
-       input_tokens, output_tokens, cost_usd
-FROM _batch
-"""
-
-# Root-only facts come from the root's row (at most one per trace); totals from every row.
 _UPSERT_TRACES = f"""
-INSERT INTO traces (trace_id, name, status, start_ns, end_ns, span_count, llm_calls, error_count, input_tokens,
-                    output_tokens, cost_usd, dropped_spans, tags, session, cell, request_preview,
-                    response_preview, error_message)
-SELECT {_TRACE_ID},
-       any_value(name) FILTER (WHERE is_root),
-       any_value(status) FILTER (WHERE is_root),
-       COALESCE(any_value(start_ns) FILTER (WHERE is_root), min(start_ns)),
-       any_value(end_ns) FILTER (WHERE is_root),
-       count(*),
-       count(*) FILTER (WHERE kind IN ('LLM', 'CHAT_MODEL')),
-       count(*) FILTER (WHERE {_NEW_ERROR}),
-       COALESCE(sum(input_tokens), 0),
-       COALESCE(sum(output_tokens), 0),
-       sum(cost_usd),
-       0,
-       any_value(tags) FILTER (WHERE is_root),
-       any_value(session) FILTER (WHERE is_root),
-       any_value(cell) FILTER (WHERE is_root),
-       any_value(left(inputs, {_PREVIEW_CHARS})) FILTER (WHERE is_root),
-       any_value(left(outputs, {_PREVIEW_CHARS})) FILTER (WHERE is_root),
-       any_value(status_message) FILTER (WHERE is_root AND status = 'ERROR')
-FROM _batch GROUP BY trace_hi, trace_lo
+INSERT INTO traces ({TRACE_COLUMNS})
+{TRACE_TOTALS}
 ON CONFLICT (trace_id) DO UPDATE SET
     name = COALESCE(EXCLUDED.name, traces.name),
     status = COALESCE(EXCLUDED.status, traces.status),
@@ -97,7 +58,7 @@ ON CONFLICT (trace_id) DO UPDATE SET
 """
 
 _UPSERT_DROPS = f"""
-INSERT INTO traces (trace_id, dropped_spans) SELECT {_TRACE_ID}, count FROM _drops
+INSERT INTO traces (trace_id, dropped_spans) SELECT {TRACE_ID}, count FROM _drops
 ON CONFLICT (trace_id) DO UPDATE SET dropped_spans = traces.dropped_spans + EXCLUDED.dropped_spans
 """
 #: per-trace drop counts go to ``traces`` in transactions of at most this many traces, each its own
@@ -112,8 +73,14 @@ def write_records(records: list[tuple[Any, ...]], *, lock_wait: float | None = N
     if not records:
         return
     table = _batch_table(records)
-    with get_store().connect(timeout=lock_wait, expected_s=expected_s) as con:
-        _in_transaction(con, [("_batch", table)], [_INSERT_SPANS, _UPSERT_TRACES])
+    store = get_store()
+    if not isinstance(store, Store):  # a DuckLake store: appends only
+        from ._lake_writer import append_batch
+
+        append_batch(store, table)
+        return
+    with store.connect(timeout=lock_wait, expected_s=expected_s) as con:
+        in_transaction(con, [("_batch", table)], [INSERT_SPANS, _UPSERT_TRACES])
 
 
 def write_drops(drops: dict[int, int], reasons: dict[str, int], *, lock_wait: float | None = None) -> None:
@@ -129,6 +96,11 @@ def write_drops(drops: dict[int, int], reasons: dict[str, int], *, lock_wait: fl
     traces = len(items)
     pid = os.getpid()
     store = get_store()
+    if not isinstance(store, Store):
+        from ._lake_writer import append_drops
+
+        append_drops(store, drops, [(only, count, pid, traces, reason) for reason, count in reasons.items()])
+        return
     for start in range(0, len(items), DROP_CHUNK):
         part = items[start:start + DROP_CHUNK]
         table = pa.table({
@@ -137,7 +109,7 @@ def write_drops(drops: dict[int, int], reasons: dict[str, int], *, lock_wait: fl
             "count": pa.array([count for _, count in part], pa.int64()),
         })
         with store.connect(timeout=lock_wait, expected_s=len(part) * DROP_SECONDS_PER_TRACE) as con:
-            _in_transaction(con, [("_drops", table)], [_UPSERT_DROPS])
+            in_transaction(con, [("_drops", table)], [_UPSERT_DROPS])
         for key, _ in part:
             del drops[key]
     rows = [[only, count, pid, traces, reason] for reason, count in reasons.items()]
@@ -149,11 +121,11 @@ def write_drops(drops: dict[int, int], reasons: dict[str, int], *, lock_wait: fl
                                 "VALUES (?, ?, ?, ?, ?)", rows)
                 con.execute("COMMIT")
             except BaseException:
-                _rollback(con)
+                rollback(con)
                 raise
 
 
-def _in_transaction(con: Any, tables: list[tuple[str, Any]], statements: list[str]) -> None:
+def in_transaction(con: Any, tables: list[tuple[str, Any]], statements: list[str]) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
         for name, table in tables:
@@ -162,7 +134,7 @@ def _in_transaction(con: Any, tables: list[tuple[str, Any]], statements: list[st
             con.execute(statement)
         con.execute("COMMIT")
     except BaseException:
-        _rollback(con)
+        rollback(con)
         raise
     finally:
         for name, _ in tables:
@@ -172,7 +144,7 @@ def _in_transaction(con: Any, tables: list[tuple[str, Any]], statements: list[st
                 pass
 
 
-def _rollback(con: Any) -> None:
+def rollback(con: Any) -> None:
     # A failed COMMIT (disk full) may already have ended the transaction; ROLLBACK then raises
     # "no transaction is active", which must not replace the real error being raised.
     try:

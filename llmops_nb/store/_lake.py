@@ -1,0 +1,316 @@
+"""The team store: DuckLake, its catalog in PostgreSQL and its data as Parquet files under ``data_path``.
+
+``LakeStore`` has ``Store``'s interface (``connect()``, ``close()``, ``exclusive()``,
+``classify()``…), chosen by ``get_store()`` for a ``ducklake:`` URL, so every query and write
+runs unchanged: the lake is attached to this process's in-memory DuckDB AS ``llmops`` and
+``USE llmops`` is in effect, as for a file. Unlike a file, many processes on many machines can
+keep a lake attached at once, so the attachment stays for the life of the process (attaching
+costs ~30 ms); inside the process a lock serializes use of the one connection.
+
+DuckLake and its PostgreSQL scanner are DuckDB extensions built for one DuckDB version, and
+nothing here downloads: they are installed from the wheels ``llmops_nb[lake]`` pins
+(``duckdb==1.5.5``, ``duckdb-extension-ducklake``, ``duckdb-extension-postgres``) into a private
+extension directory, with DuckDB's auto-install and auto-load off. A missing package or another
+DuckDB version is a ``StoreError`` saying what to ``pip install``.
+
+What DuckLake cannot do — keys, upserts, two deleters on one table — is handled by the schema
+(``_lake_schema.py``) and by ``exclusive(name)``: a PostgreSQL advisory lock (psycopg, one
+session per process) that serializes numbered inserts and in-place updates across processes.
+The same kind of lock makes one process the migrator. The catalog's password never reaches
+DuckDB's attached path, an error, a log line or ``status()`` (``_lake_url.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ._errors import StoreError
+from ._lake_url import LakeUrl, parse, redact_dsn
+
+#: the DuckDB version the extension packages in ``llmops_nb[lake]`` are built for
+LAKE_DUCKDB = "1.5.5"
+_EXTENSIONS = (("duckdb_extension_ducklake", "ducklake"), ("duckdb_extension_postgres", "postgres"))
+INSTALL_HINT = (f"pip install 'llmops_nb[lake]' (that is duckdb=={LAKE_DUCKDB}, "
+                f"duckdb-extension-ducklake=={LAKE_DUCKDB}, duckdb-extension-postgres=={LAKE_DUCKDB} and "
+                "psycopg[binary])")
+_ALIAS = "llmops"
+_SECRET = "llmops_nb_catalog"
+# DuckLake retries a commit that conflicts with another process's on its own, this many times
+MAX_COMMIT_RETRIES = 100
+_LOCK_NAMESPACE = "llmops_nb:"
+# "duplicate key ... ducklake_snapshot_pkey": two processes committed the same snapshot id (what DuckLake's
+# own retries handle, until they run out); the others are DuckLake's and PostgreSQL's conflict messages
+_CONFLICT_WORDS = ("conflict", "altered", "serializ", "concurrent", "another transaction", "deadlock",
+                   "maximum retry count", "has been modified", "ducklake_snapshot_pkey", "duplicate key value")
+
+
+class LakeStore:
+    """One process's attachment of a DuckLake store (see the module docstring)."""
+
+    supports_upsert = False  # no keys, no ON CONFLICT: see _lake_schema.py
+
+    def __init__(self, url: str, data_path: str | None, side_path: Path) -> None:
+        self._url = url
+        self.label = redact_dsn(url)  # what every message names
+        #: where this machine keeps the store's side files (notes of spans abandoned at exit)
+        self.path = side_path
+        with contextlib.suppress(OSError):  # a file store's folder exists with its file; this one must be made
+            side_path.parent.mkdir(parents=True, exist_ok=True)
+        self.data_path = _absolute_data_path(data_path)
+        self._lock = threading.RLock()
+        self._exclusive_lock = threading.RLock()
+        self._con: Any = None
+        self._pg: Any = None
+        self._ext_dir: str | None = None
+        self.opens = 0
+        self.lock_waits = 0
+        self.longest_hold_s = 0.0
+
+    def __repr__(self) -> str:
+        return f"<LakeStore {self.label}>"
+
+    @contextlib.contextmanager
+    def connect(self, timeout: float | None = None, expected_s: float = 0.0) -> Iterator[Any]:
+        """The attached connection (``USE llmops`` in effect) for this block; one thread at a time."""
+        with self._lock:
+            if self._con is None:
+                self._con = self._open()
+            try:
+                yield self._con
+            except BaseException as exc:
+                if not is_conflict(exc) and self.classify(exc) is not None:
+                    self.close()  # the catalog's connection may be broken: attach afresh next time
+                raise
+
+    def close(self) -> None:
+        """Detach the lake (it is attached again on the next use)."""
+        with self._lock:
+            con, self._con = self._con, None
+            if con is not None:
+                with contextlib.suppress(Exception):
+                    con.close()
+            # The locks' session goes too, unless a block holds one of its locks (closing it would let
+            # another process in): then it stays for the next use.
+            if self._pg is not None and self._exclusive_lock.acquire(blocking=False):
+                try:
+                    pg, self._pg = self._pg, None
+                    with contextlib.suppress(Exception):
+                        pg.close()
+                finally:
+                    self._exclusive_lock.release()
+
+    def release_instance(self) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold the lake-wide lock ``name`` (a PostgreSQL advisory lock) for this block.
+
+        For read-then-write changes (the next prompt version, an alias move, a run's status): no
+        other process holding the same lock runs its block meanwhile. Taken before ``connect()``
+        so a transaction begun inside sees every change committed before the lock was granted.
+        """
+        with self.connect():
+            pass  # attach (and migrate) first: opening takes a lock of its own, always before this one
+        # advisory locks are re-entrant per session: this process's threads queue on a lock of ours
+        with self._exclusive_lock, self._advisory(name):
+            yield
+
+    @contextlib.contextmanager
+    def _advisory(self, name: str) -> Iterator[None]:
+        key = _lock_key(name)
+        for attempt in range(2):
+            pg = self._catalog_session()
+            try:
+                pg.execute("SELECT pg_advisory_lock(%s)", [key])
+                break
+            except Exception as exc:  # noqa: BLE001 - the session died (a restart, a timeout): once more, anew
+                self._pg = None
+                with contextlib.suppress(Exception):
+                    pg.close()
+                if attempt:
+                    raise self.unavailable(exc) from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                pg.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+    def classify(self, exc: BaseException) -> StoreError | None:
+        """The StoreError behind ``exc`` when the lake is unavailable (catalog or data path), else None."""
+        if isinstance(exc, StoreError):
+            return exc
+        if is_conflict(exc):  # retried already (_lake_writer): the lake is busy, the data is fine — keep it
+            return StoreError(f"The llmops_nb lake {self.label} is busy: writes kept conflicting with other "
+                              f"processes' ({redact_dsn(_first_line(str(exc)))[:300]}). They are retried.")
+        lowered = str(exc).lower()
+        if any(word in lowered for word in ("unable to connect", "connection to server", "could not connect",
+                                            "server closed the connection", "terminating connection",
+                                            "no such file or directory", "permission denied",
+                                            "no space left", "failed to attach", "failed to commit",
+                                            "failed to execute query")) \
+                or type(exc).__name__ in ("IOException", "OperationalError"):
+            return self.unavailable(exc)
+        return None
+
+    def unavailable(self, exc: BaseException) -> StoreError:
+        return StoreError(
+            f"The llmops_nb lake {self.label} cannot be used ({redact_dsn(_first_line(str(exc)))}). Check that "
+            "its PostgreSQL catalog is running and reachable with these settings, and that data_path is "
+            "readable and writable here; or point llmops_nb elsewhere with llmops_nb.configure(db=...).")
+
+    # --- opening -------------------------------------------------------------------------------
+
+    def _open(self) -> Any:
+        duckdb = require_packages()
+        url = self._parsed()
+        con = duckdb.connect(":memory:", config={
+            "autoinstall_known_extensions": False, "autoload_known_extensions": False,
+            "extension_directory": self._extension_directory()})
+        try:
+            for module, name in _EXTENSIONS:
+                con.execute(f"INSTALL '{_sql_string(str(extension_file(module, name)))}'")
+                con.execute(f"LOAD {name}")
+            self._drop_extension_copies()
+            con.execute(f"SET ducklake_max_retry_count = {MAX_COMMIT_RETRIES}")
+            options = [f"METADATA_PARAMETERS MAP {{'SECRET': '{_SECRET}'}}"]
+            if url.password is not None:
+                con.execute(f"CREATE OR REPLACE TEMPORARY SECRET {_SECRET} "
+                            f"(TYPE postgres, PASSWORD '{_sql_string(url.password)}')")
+            else:
+                options = []
+            if self.data_path:
+                options.insert(0, f"DATA_PATH '{_sql_string(self.data_path)}'")
+            started = time.monotonic()
+            # One process at a time attaches and migrates: the first ATTACH of an empty catalog creates
+            # DuckLake's tables, and two at once would collide.
+            with self._advisory("migrate"):
+                con.execute(f"ATTACH '{_sql_string('ducklake:' + url.catalog)}' AS {_ALIAS}"
+                            + (f" ({', '.join(options)})" if options else ""))
+                con.execute(f"USE {_ALIAS}")
+                self._migrate(con)
+            self.longest_hold_s = max(self.longest_hold_s, time.monotonic() - started)
+            self.opens += 1
+        except StoreError:
+            con.close()
+            raise
+        except Exception as exc:  # DuckDB quotes the attach string: never let it out raw
+            con.close()
+            if type(exc).__name__ == "InterruptException":
+                raise  # Ctrl-C (or an evaluation stopped): not the lake's fault, and quotes nothing
+            hint = "" if self.data_path else (
+                ". A new lake needs a place for its data files: llmops_nb.configure(data_path=...) or "
+                "$LLMOPS_NB_DATA_PATH (a folder every writer can reach, or s3://...).")
+            raise self.classify(exc) or StoreError(
+                f"The llmops_nb lake {self.label} could not be attached or migrated: "
+                f"{redact_dsn(_first_line(str(exc)))}{hint}") from None
+        return con
+
+    def _migrate(self, con: Any) -> None:
+        from ._lake_schema import migrate, pending
+
+        if pending(con):
+            migrate(con)
+
+    def _parsed(self) -> LakeUrl:
+        try:
+            return parse(self._url)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
+
+    def _catalog_session(self) -> Any:
+        if self._pg is None:
+            require_packages()
+            import psycopg
+
+            url = self._parsed()
+            extra = {} if url.password is None else {"password": url.password}
+            try:
+                self._pg = psycopg.connect(url.conninfo, autocommit=True, application_name="llmops_nb", **extra)
+            except Exception as exc:  # noqa: BLE001
+                raise self.unavailable(exc) from None
+        return self._pg
+
+    def _extension_directory(self) -> str:
+        # Private to this process: INSTALL copies from the packages, and another process's copy
+        # in progress must never be what this one LOADs.
+        if self._ext_dir is None:
+            self._ext_dir = tempfile.mkdtemp(prefix="llmops_nb-duckdb-ext-")
+        return self._ext_dir
+
+    def _drop_extension_copies(self) -> None:
+        # Once loaded, the copies (~75 MB) are not needed: nothing is auto-loaded later. Where a
+        # loaded file cannot be removed (Windows), it stays in the temp dir.
+        if self._ext_dir is not None:
+            shutil.rmtree(self._ext_dir, ignore_errors=True)
+            self._ext_dir = None
+
+
+def require_packages() -> Any:
+    """The ``duckdb`` module when it and the lake's packages match; else a StoreError saying what to install."""
+    import duckdb
+
+    if duckdb.__version__ != LAKE_DUCKDB:
+        raise StoreError(
+            f"A DuckLake store needs duckdb {LAKE_DUCKDB}, the version its extensions are built for; this "
+            f"environment has duckdb {duckdb.__version__}. Install the lake's packages in their own environment: "
+            f"{INSTALL_HINT}.")
+    for module, name in _EXTENSIONS:
+        extension_file(module, name)
+    try:
+        importlib.import_module("psycopg")
+    except ImportError:
+        raise StoreError(f"A DuckLake store needs psycopg (for its PostgreSQL catalog's locks): {INSTALL_HINT}.") \
+            from None
+    return duckdb
+
+
+def extension_file(module: str, name: str) -> Path:
+    try:
+        package = importlib.import_module(module)
+    except ImportError:
+        raise StoreError(f"A DuckLake store needs the {name} extension package ({module.replace('_', '-')}), "
+                         f"which is not installed: {INSTALL_HINT}.") from None
+    found = Path(str(package.__file__)).parent / "extensions" / f"v{LAKE_DUCKDB}" / f"{name}.duckdb_extension"
+    if not found.is_file():
+        raise StoreError(f"The installed {module.replace('_', '-')} has no {name} extension for duckdb "
+                         f"{LAKE_DUCKDB} (looked for {found}): {INSTALL_HINT}.")
+    return found
+
+
+def _absolute_data_path(data_path: str | None) -> str | None:
+    """A local ``data_path`` made absolute, ending in '/': the catalog keeps it for every process,
+    whatever its working directory. URLs (s3://, gs://...) as given."""
+    if not data_path or "://" in data_path:
+        return data_path
+    return str(Path(data_path).expanduser().absolute()) + "/"
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for ``name`` (the same in every process and host)."""
+    digest = hashlib.sha256((_LOCK_NAMESPACE + name).encode()).digest()[:8]
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _sql_string(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """True for a DuckLake/PostgreSQL write conflict: nothing was applied, the same transaction may be retried."""
+    lowered = str(exc).lower()
+    # by the words only: a lost catalog connection is a TransactionException too, and its outcome is unknown
+    return any(word in lowered for word in _CONFLICT_WORDS)

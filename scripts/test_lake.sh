@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The DuckLake store's tests, on a real PostgreSQL: tests/test_lake.py, then the shared suite
+# (store, prompts, evals, feedback, datasets, replay) again, every test on its own lake
+# (LLMOPS_NB_TEST_STORE=lake; tests marked file_store are skipped there).
+#
+# The lake needs duckdb 1.5.5 (its extension wheels are built for exactly that version) while the
+# venv keeps the current DuckDB for the file store, so the lake's packages go to an overlay
+# directory put first on PYTHONPATH. PostgreSQL comes from apt (Debian's postgresql); the tests
+# start a throwaway cluster themselves (tests/postgres.py). CI=1: a missing piece fails, never skips.
+# Run from scripts/test.sh, or alone: bash scripts/test_lake.sh [pytest args].
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+python=${PYTHON:-.venv/bin/python}
+overlay=${LAKE_OVERLAY:-.venv/lake-overlay}  # LAKE_OVERLAY: an overlay made elsewhere (pip install --target)
+lake_packages=("duckdb==1.5.5" "duckdb-extension-ducklake==1.5.5" "duckdb-extension-postgres==1.5.5"
+               "psycopg[binary]>=3.1")
+
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "== installing postgresql (apt)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
+    else
+        echo "PostgreSQL is missing: sudo apt-get install postgresql" >&2
+    fi
+fi
+if ! PYTHONPATH=$overlay "$python" -c 'import duckdb, duckdb_extension_ducklake, duckdb_extension_postgres, psycopg
+assert duckdb.__version__ == "1.5.5"' 2>/dev/null; then
+    echo "== installing the lake's packages into $overlay"
+    "$python" -m pip install -q --upgrade --target "$overlay" "${lake_packages[@]}"
+fi
+
+export CI=${CI:-1} PYTHONPATH="$PWD:$(cd "$overlay" && pwd)"
+status=0  # both runs, whatever the first one's result
+"$python" -m pytest -p no:cacheprovider tests/test_lake.py "$@" || status=$?
+LLMOPS_NB_TEST_STORE=lake "$python" -m pytest -p no:cacheprovider \
+    tests/test_store.py tests/test_prompts.py tests/test_evals.py tests/test_evals_feedback.py \
+    tests/test_evals_datasets.py tests/test_replay.py "$@" || status=$?
+exit $status
