@@ -84,3 +84,21 @@ def assert_untraced_traceback(traced: BaseException, plain: BaseException) -> No
         ours = [frame for frame in shown if frame[0].startswith(PACKAGE)]
         assert len(ours) <= OURS_LEFT, ours
         assert [frame for frame in shown if frame not in ours] == frames(without)
+
+
+def make_trace(name: str, *, tags: dict[str, str] | None = None, session: str | None = None, fail: bool = False,
+               tokens: tuple[int, int] = (0, 0), text: str = "hello", cost: float = 0.5) -> str:
+    """A two-span trace (a CHAIN root and one priced CHAT_MODEL call), ended; its trace id."""
+    import llmops_nb
+
+    root = llmops_nb.tracing.start_span(name, kind="CHAIN", parent=None)
+    root.trace_meta = {"tags": tags or {}, "session": session, "cell": {"execution_count": 1}}
+    root.set_inputs({"question": text})
+    with llmops_nb.tracing.use_span(root):
+        with llmops_nb.span("llm", kind="CHAT_MODEL") as s:
+            s.set_attributes({"gen_ai.request.model": "m-1", "gen_ai.usage.input_tokens": tokens[0],
+                              "gen_ai.usage.output_tokens": tokens[1], "llmops_nb.cost_usd": cost})
+        if fail:
+            root.record_exception(ValueError("bad things"))
+    root.end()
+    return root.trace_id

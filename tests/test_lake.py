@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from postgres import LAKE_USER, PASSWORD, Cluster, Lake
-from support import ROOT
+from support import ROOT, make_trace
 
 import llmops_nb
 from llmops_nb import prompts
@@ -24,20 +24,6 @@ from llmops_nb.store import _writer
 from llmops_nb.store._connection import get_store
 from llmops_nb.store._errors import StoreError
 from llmops_nb.store._lake_url import parse, redact_dsn
-
-
-def _make_trace(name, *, tags=None, session=None, fail=False, tokens=(0, 0), text="hello", cost=0.5):
-    root = llmops_nb.tracing.start_span(name, kind="CHAIN", parent=None)
-    root.trace_meta = {"tags": tags or {}, "session": session, "cell": {"execution_count": 1}}
-    root.set_inputs({"question": text})
-    with llmops_nb.tracing.use_span(root):
-        with llmops_nb.span("llm", kind="CHAT_MODEL") as s:
-            s.set_attributes({"gen_ai.request.model": "m-1", "gen_ai.usage.input_tokens": tokens[0],
-                              "gen_ai.usage.output_tokens": tokens[1], "llmops_nb.cost_usd": cost})
-        if fail:
-            root.record_exception(ValueError("bad things"))
-    root.end()
-    return root.trace_id
 
 
 def _frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -57,8 +43,8 @@ def test_same_spans_give_the_same_frames_on_the_lake_and_a_file(lake: Lake, tmp_
         return write(records, **kwargs)
 
     monkeypatch.setattr(_writer, "write_records", keep)
-    _make_trace("alpha", tags={"env": "dev"}, session="s1", tokens=(3, 4))
-    _make_trace("beta", fail=True, tokens=(10, 1), cost=0.25)
+    make_trace("alpha", tags={"env": "dev"}, session="s1", tokens=(3, 4))
+    make_trace("beta", fail=True, tokens=(10, 1), cost=0.25)
     # a trace whose spans reach the store in three batches, its root last (open meanwhile)
     root = llmops_nb.tracing.start_span("gamma", kind="AGENT", parent=None)
     with llmops_nb.tracing.use_span(root):
@@ -93,8 +79,8 @@ def test_same_spans_give_the_same_frames_on_the_lake_and_a_file(lake: Lake, tmp_
 
 
 def test_sql_and_filters_work_unchanged(lake: Lake):
-    a = _make_trace("alpha", tags={"env": "dev"}, session="s1")
-    _make_trace("beta", fail=True)
+    a = make_trace("alpha", tags={"env": "dev"}, session="s1")
+    make_trace("beta", fail=True)
     assert llmops_nb.flush()
     assert llmops_nb.traces(tag="env=dev").trace_id.tolist() == [a]
     assert llmops_nb.traces(status="ERROR").name.tolist() == ["beta"]
@@ -220,7 +206,7 @@ def test_a_password_never_shows(postgres: Cluster, store_path: Path, tmp_path: P
     shown = repr(llmops_nb.configure(db=url, data_path=f"{tmp_path}/data/"))  # a cell's last line shows it
     assert PASSWORD not in shown and "password=[redacted]" in shown
     try:
-        trace_id = _make_trace("secretive")
+        trace_id = make_trace("secretive")
         assert llmops_nb.flush()
         assert llmops_nb.traces().trace_id.tolist() == [trace_id]
         status = repr(llmops_nb.status())
@@ -240,7 +226,7 @@ def test_a_password_never_shows(postgres: Cluster, store_path: Path, tmp_path: P
         assert PASSWORD not in str(failed.value) and "password=[redacted]" in str(failed.value)
         assert "authentication failed" in str(failed.value)
         llmops_nb.configure(db=url.replace(str(postgres.socket_dir), "/nonexistent"))
-        _make_trace("lost")
+        make_trace("lost")
         assert not llmops_nb.flush(timeout=1)
         deadline = time.monotonic() + 30
         while llmops_nb.status()["store_problem"] is None and time.monotonic() < deadline:
@@ -311,7 +297,7 @@ def test_a_chunk_sent_again_after_an_unknown_commit_outcome_is_applied_once(lake
         return write(records, **kwargs)
 
     monkeypatch.setattr(_writer, "write_records", keep)
-    _make_trace("once")
+    make_trace("once")
     assert llmops_nb.flush() and len(chunks) == 1
     # as after a COMMIT that failed without saying whether it landed (the catalog's connection dropped)
     batch_id = llmops_nb.sql("SELECT DISTINCT batch_id FROM trace_parts").batch_id.tolist()
@@ -327,7 +313,7 @@ def test_spans_abandoned_at_exit_are_recorded_by_the_next_writer(lake: Lake):
     from llmops_nb._config import settings
     from llmops_nb.store import _lost
 
-    trace_id = _make_trace("partly lost")
+    trace_id = make_trace("partly lost")
     assert llmops_nb.flush()
     assert _lost.note(settings.db_path(), {int(trace_id, 16): 4}, "the catalog was down")
     assert PASSWORD not in settings.db_path().name and "lake-" in settings.db_path().name

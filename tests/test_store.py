@@ -11,25 +11,11 @@ import time
 
 import duckdb
 import pytest
-from support import subprocess_env
+from support import make_trace, subprocess_env
 
 import llmops_nb
 from llmops_nb.store import _migrations
 from llmops_nb.store._connection import get_store
-
-
-def _make_trace(name, *, tags=None, session=None, fail=False, tokens=(0, 0), text="hello"):
-    root = llmops_nb.tracing.start_span(name, kind="CHAIN", parent=None)
-    root.trace_meta = {"tags": tags or {}, "session": session, "cell": {"execution_count": 1}}
-    root.set_inputs({"question": text})
-    with llmops_nb.tracing.use_span(root):
-        with llmops_nb.span("llm", kind="CHAT_MODEL") as s:
-            s.set_attributes({"gen_ai.request.model": "m-1", "gen_ai.usage.input_tokens": tokens[0],
-                              "gen_ai.usage.output_tokens": tokens[1], "llmops_nb.cost_usd": 0.5})
-        if fail:
-            root.record_exception(ValueError("bad things"))
-    root.end()
-    return root.trace_id
 
 
 def test_migrations_from_empty_record_every_step(tmp_path):
@@ -61,9 +47,9 @@ def test_migrations_from_every_earlier_schema_keep_data(tmp_path, step):
 
 
 def test_traces_columns_totals_and_filters():
-    ok = _make_trace("rag", tags={"env": "dev", "team": "x"}, session="s1", tokens=(10, 5), text="Paris weather")
+    ok = make_trace("rag", tags={"env": "dev", "team": "x"}, session="s1", tokens=(10, 5), text="Paris weather")
     time.sleep(0.01)
-    bad = _make_trace("agent", tags={"env": "prod"}, fail=True, tokens=(1, 2))
+    bad = make_trace("agent", tags={"env": "prod"}, fail=True, tokens=(1, 2))
     assert llmops_nb.flush()
     frame = llmops_nb.traces()
     for column in ("trace_id", "name", "start_time", "duration_ms", "status", "span_count", "llm_calls",
@@ -106,7 +92,7 @@ def test_filter_mistakes_are_clear():
 
 
 def test_sql_is_parameterized():
-    trace_id = _make_trace("x")
+    trace_id = make_trace("x")
     assert llmops_nb.flush()
     frame = llmops_nb.sql("SELECT count(*) AS n FROM spans WHERE trace_id = ?", [trace_id])
     assert frame.n[0] == 2
@@ -116,7 +102,7 @@ def test_sql_is_parameterized():
 
 
 def test_get_trace_object():
-    trace_id = _make_trace("obj", tokens=(3, 4))
+    trace_id = make_trace("obj", tokens=(3, 4))
     assert llmops_nb.flush()
     trace = llmops_nb.get_trace(trace_id)
     assert trace.status == "OK" and trace.span_count == 2 and len(trace.spans) == 2

@@ -35,6 +35,7 @@ from typing import Any
 
 from ._migration_list import Migration
 from ._migrations import MIGRATIONS as FILE_MIGRATIONS
+from ._migrations import apply
 
 # column-level "PRIMARY KEY" (implies NOT NULL) and a table-level ", PRIMARY KEY (a, b)"
 _COLUMN_KEY = re.compile(r"\bPRIMARY\s+KEY\b(?!\s*\()", re.IGNORECASE)
@@ -118,25 +119,7 @@ LAKE_MIGRATIONS: list[tuple[str, Migration]] = [(name, _lake_version(name, fn)) 
 
 def migrate(con: Any) -> list[str]:
     """Apply the lake migrations not yet recorded; the caller holds the migration lock."""
-    con.execute("CREATE TABLE IF NOT EXISTS _llmops_migrations (name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)")
-    done = {row[0] for row in con.execute("SELECT name FROM _llmops_migrations").fetchall()}
-    applied = []
-    for name, fn in LAKE_MIGRATIONS:
-        if name in done:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            fn(con)
-            con.execute("INSERT INTO _llmops_migrations VALUES (?, current_timestamp)", [name])
-            con.execute("COMMIT")
-        except BaseException:
-            try:
-                con.execute("ROLLBACK")
-            except Exception:  # noqa: BLE001 - must not hide the real error
-                pass
-            raise
-        applied.append(name)
-    return applied
+    return apply(con, LAKE_MIGRATIONS, "name VARCHAR NOT NULL")  # no key on the lake: the lock keeps it unique
 
 
 def pending(con: Any) -> bool:

@@ -134,12 +134,16 @@ MIGRATIONS = _ordered()
 
 def migrate(con: Any, upto: int | None = None) -> list[str]:
     """Apply the migrations not yet recorded in this file; return their names."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS _llmops_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
-    )
+    return apply(con, MIGRATIONS[:upto], "name VARCHAR PRIMARY KEY")
+
+
+def apply(con: Any, migrations: list[tuple[str, Migration]], name_column: str) -> list[str]:
+    """Apply those of ``migrations`` not yet recorded in ``_llmops_migrations`` (created with ``name_column``),
+    each in the transaction that records it; return their names. The file and the lake both use it."""
+    con.execute(f"CREATE TABLE IF NOT EXISTS _llmops_migrations ({name_column}, applied_at TIMESTAMP NOT NULL)")
     done = {row[0] for row in con.execute("SELECT name FROM _llmops_migrations").fetchall()}
     applied = []
-    for name, fn in MIGRATIONS[:upto]:
+    for name, fn in migrations:
         if name in done:
             continue
         con.execute("BEGIN TRANSACTION")
