@@ -3,6 +3,7 @@
     python -m llmops_nb export NOTEBOOK.ipynb [-o OUT.html]
     python -m llmops_nb run NOTEBOOK.ipynb --record FILE.llmops | --replay FILE.llmops
     python -m llmops_nb store export DIR [--partition-by date] [--since ISO] [--until ISO] [--overwrite]
+    python -m llmops_nb store maintain [--keep-days 7] [--db PATH|URL]
 
 ``export`` writes the notebook as HTML in which llmops_nb's trace snapshots
 show without a network (see ``llmops_nb._export`` for why plain nbconvert
@@ -51,11 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(handler=_run)
     export.set_defaults(handler=_export)
     store = commands.add_parser(
-        "store", help="work on the store's data as a whole (export)",
+        "store", help="work on the store's data as a whole (export, maintain)",
         description="Commands on the store's data as a whole. The store is the configured one "
                     "(LLMOPS_NB_DB, or the default path) unless --db names another.")
     store_commands = store.add_subparsers(dest="store_command", required=True, metavar="COMMAND")
     _add_store_export(store_commands)
+    _add_store_maintain(store_commands)
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
@@ -94,12 +96,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _add_db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="PATH", default=None,
-                        help="the store's DuckDB file (default: LLMOPS_NB_DB or the configured store)")
+    parser.add_argument("--db", metavar="PATH|URL", default=None,
+                        help="the store: a DuckDB file or a ducklake:postgres:... URL (default: LLMOPS_NB_DB or the "
+                             "configured store; a lake's data path from LLMOPS_NB_DATA_PATH)")
 
 
 def _use_db(args: argparse.Namespace) -> str | None:
-    """Point this process at ``--db`` (which must exist: a mistyped path would be a new, empty store);
+    """Point this process at ``--db`` (a file must exist: a mistyped path would be a new, empty store);
     returns why it cannot, or None."""
     if args.db is None:
         return None
@@ -107,10 +110,44 @@ def _use_db(args: argparse.Namespace) -> str | None:
 
     from ._runtime import configure
 
-    if not Path(args.db).expanduser().is_file():
-        return f"no store at {args.db} (--db names an existing llmops_nb DuckDB file)"
+    if not args.db.startswith("ducklake:") and not Path(args.db).expanduser().is_file():
+        return f"no store at {args.db} (--db names an existing llmops_nb DuckDB file or a ducklake: URL)"
     configure(db=args.db)
     return None
+
+
+def _add_store_maintain(store_commands: Any) -> None:
+    maintain = store_commands.add_parser(
+        "maintain", help="compact the store (a lake: flush inlined rows, merge files, expire snapshots, delete files)",
+        description="On a DuckLake store: flush rows inlined in the catalog, merge small Parquet files, expire "
+                    "snapshots older than --keep-days and delete the files no kept snapshot needs. On a DuckDB file: "
+                    "checkpoint. Safe while other processes write; run it from cron on a team store.")
+    maintain.add_argument("--keep-days", type=float, default=7.0,
+                          help="days of history kept for time travel (default 7)")
+    _add_db_option(maintain)
+    maintain.set_defaults(handler=_store_maintain)
+
+
+def _store_maintain(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from .store._errors import StoreError
+    from .store._maintain import maintain
+
+    if args.keep_days < 0:
+        print("llmops_nb store maintain: --keep-days is a number of days, 0 or more", file=sys.stderr)
+        return 2
+    problem = _use_db(args)
+    if problem:
+        print(f"llmops_nb store maintain: {problem}", file=sys.stderr)
+        return 1
+    try:
+        done = maintain(keep=dt.timedelta(days=args.keep_days))
+    except StoreError as exc:
+        print(f"llmops_nb store maintain: {exc}", file=sys.stderr)
+        return 1
+    print("Maintained: " + ", ".join(f"{key} {value}" for key, value in done.items()))
+    return 0
 
 
 def _add_store_export(store_commands: Any) -> None:

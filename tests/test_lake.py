@@ -5,6 +5,7 @@ Run where duckdb 1.5.5 and the lake's packages are installed (``llmops_nb[lake]`
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -474,3 +475,55 @@ def test_three_processes_attach_a_new_lake_at_once(postgres: Cluster, tmp_path: 
     for proc, (out, err) in zip(procs, outs):
         assert proc.returncode == 0, err[-3000:]
         assert out.split() == [str(len(LAKE_MIGRATIONS))]  # each migration recorded once
+
+
+def test_maintain_compacts_many_small_commits_and_keeps_every_row(lake: Lake, tmp_path: Path):
+    """A flush per trace is a commit, and a commit is a file (or rows inlined in the catalog): maintain()
+    merges them into few files, expires the snapshots and deletes the old files; every row stays."""
+    from llmops_nb.store import maintain
+    from llmops_nb.store._maintain import live_files
+
+    for i in range(25):  # 12 spans a commit: past DuckLake's inlining limit (10 rows), so each makes a file
+        with llmops_nb.span(f"t{i}", kind="AGENT"):
+            for j in range(11):
+                with llmops_nb.span(f"step{j}", kind="TOOL") as step:
+                    step.set_attribute("gen_ai.usage.input_tokens", j)
+        assert llmops_nb.flush()
+    before = llmops_nb.traces(limit=None).sort_values("trace_id").reset_index(drop=True)
+    spans_before = llmops_nb.sql("SELECT * FROM spans ORDER BY span_id")
+    with get_store().connect() as con:
+        files = live_files(con)
+    assert files >= 25  # a file per commit of spans; the one-row trace parts are inlined in the catalog
+    data = Path(lake.data_path)
+    on_disk = sum(1 for _ in data.rglob("*.parquet"))
+
+    done = maintain(keep=dt.timedelta(0))
+    assert done["store"] == "lake" and done["files_before"] == files
+    assert done["files_after"] < files / 5, done
+    assert done["snapshots_expired"] > 0 and done["files_deleted"] > 0 and done["inlined_rows_flushed"] > 0, done
+    assert sum(1 for _ in data.rglob("*.parquet")) < on_disk / 5  # the old files are gone from the disk
+    after = llmops_nb.traces(limit=None).sort_values("trace_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, after)
+    pd.testing.assert_frame_equal(spans_before, llmops_nb.sql("SELECT * FROM spans ORDER BY span_id"))
+    # writing goes on after maintenance, and a second pass has little left to do
+    make_trace("after")
+    assert llmops_nb.flush()
+    assert "after" in set(llmops_nb.traces(limit=None).name)
+    assert maintain()["files_after"] <= done["files_after"] + 2
+    with pytest.raises(ValueError, match="non-negative timedelta"):
+        maintain(keep=3)
+
+
+def test_store_maintain_from_the_command_line(lake: Lake, tmp_path: Path):
+    make_trace("cli")
+    assert llmops_nb.flush()
+    env = dict(os.environ, LLMOPS_NB_DATA_PATH=lake.data_path, XDG_DATA_HOME=str(tmp_path / "xdg"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    command = [sys.executable, "-m", "llmops_nb", "store", "maintain"]
+    done = subprocess.run([*command, "--db", lake.url, "--keep-days", "0"], check=False, capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Maintained: store lake, files_before ")
+    bad = subprocess.run([*command, "--keep-days", "-1"], check=False, capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert bad.returncode == 2 and "--keep-days" in bad.stderr

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -263,3 +264,15 @@ def test_name_filter_matches_literal_wildcard_characters():
     assert found("a[[]1]*") == ["a[1]b"]  # in a glob, [[] is a literal [
     with pytest.raises(ValueError, match=r"write \[\[\] for a literal"):
         llmops_nb.traces(name="a[1*")
+
+
+@pytest.mark.file_store
+def test_maintain_checkpoints_a_file_store(store_path):
+    from llmops_nb.store import maintain
+
+    trace_id = make_trace("kept")
+    assert llmops_nb.flush()
+    done = maintain()
+    assert done["store"] == "file" and done["checkpointed"] is True
+    assert llmops_nb.traces().trace_id.tolist() == [trace_id]
+    assert not Path(f"{store_path}.wal").exists() or Path(f"{store_path}.wal").stat().st_size == 0

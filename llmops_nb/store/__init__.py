@@ -1,6 +1,7 @@
-"""The DuckDB store: schema migrations, batch writes, and pandas queries."""
+"""The store (a DuckDB file, or a DuckLake): schema migrations, batch writes, pandas queries, maintenance."""
 
 from ._connection import StoreLockedError, get_store
+from ._maintain import maintain
 from ._queries import spans, sql, traces
 
-__all__ = ["StoreLockedError", "get_store", "spans", "sql", "traces"]
+__all__ = ["StoreLockedError", "get_store", "maintain", "spans", "sql", "traces"]
