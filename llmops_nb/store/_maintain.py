@@ -22,7 +22,7 @@ import datetime as dt
 import time
 from typing import Any
 
-from ._connection import get_store
+from ._connection import Store, get_store
 
 #: snapshots (time travel) kept by default
 KEEP = dt.timedelta(days=7)
@@ -40,7 +40,7 @@ def maintain(keep: dt.timedelta = KEEP) -> dict[str, Any]:
         raise ValueError(f"keep is how much history to keep, a non-negative timedelta; got {keep!r}.")
     store = get_store()
     started = time.monotonic()
-    if type(store).__name__ != "LakeStore":
+    if isinstance(store, Store):  # a DuckDB file
         with store.connect() as con:
             con.execute("CHECKPOINT")
         return {"store": "file", "checkpointed": True, "seconds": round(time.monotonic() - started, 3)}
