@@ -110,7 +110,11 @@ def _thread_pool(deco):
     def run():
         block = llmops_nb.span("fan-out") if deco is llmops_nb.trace else contextlib.nullcontext()
         with block, concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(inner).result()
+            future = pool.submit(inner)
+            # Future.result() raises from one of two lines, depending on whether the worker has finished;
+            # waiting first makes both runs take the same line, so their frames can be compared.
+            concurrent.futures.wait([future])
+            return future.result()
 
     return run
 
