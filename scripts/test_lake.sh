@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The DuckLake store's tests, on a real PostgreSQL: tests/test_lake.py, then the shared suite
+# The DuckLake store's tests, on a real PostgreSQL: tests/test_lake*.py, then the shared suite
 # (store, prompts, evals, feedback, datasets, replay) again, every test on its own lake
 # (LLMOPS_NB_TEST_STORE=lake; tests marked file_store are skipped there).
 #
@@ -31,7 +31,7 @@ fi
 
 export CI=${CI:-1} PYTHONPATH="$PWD:$(cd "$overlay" && pwd)"
 status=0  # both runs, whatever the first one's result
-"$python" -m pytest -p no:cacheprovider tests/test_lake.py "$@" || status=$?
+"$python" -m pytest -p no:cacheprovider tests/test_lake*.py "$@" || status=$?
 LLMOPS_NB_TEST_STORE=lake "$python" -m pytest -p no:cacheprovider \
     tests/test_store.py tests/test_prompts.py tests/test_evals.py tests/test_evals_feedback.py \
     tests/test_evals_datasets.py tests/test_replay.py "$@" || status=$?

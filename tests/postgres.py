@@ -13,6 +13,7 @@ lake's tests are skipped, saying which is missing — but they FAIL when ``$CI``
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -78,13 +79,19 @@ def _as_postgres(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args]
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Cluster]:
-    reason = missing()
-    if reason is not None:
-        skip_or_fail(reason)
+class ClusterError(RuntimeError):
+    """PostgreSQL could not be started (the message has its log)."""
+
+
+@contextlib.contextmanager
+def local_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster on a unix socket in a temp dir, stopped and removed after the block.
+
+    Used by the ``postgres`` fixture and, outside pytest, by the lake's benchmarks.
+    """
     bin_dir = _binaries()
-    assert bin_dir is not None
+    if bin_dir is None:
+        raise ClusterError("PostgreSQL binaries (initdb, pg_ctl) not found: apt-get install postgresql")
     root = Path(tempfile.mkdtemp(prefix="llmops-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
@@ -101,7 +108,7 @@ def postgres() -> Iterator[Cluster]:
     if started.returncode:
         log = (root / "log").read_text() if (root / "log").exists() else ""
         shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"PostgreSQL did not start: {started.stderr.decode()}\n{log}")
+        raise ClusterError(f"PostgreSQL did not start: {started.stderr.decode()}\n{log}")
     cluster = Cluster(root)
     try:
         import psycopg
@@ -113,6 +120,18 @@ def postgres() -> Iterator[Cluster]:
         subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
                        check=False, capture_output=True, env=env)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    reason = missing()
+    if reason is not None:
+        skip_or_fail(reason)
+    try:
+        with local_cluster() as cluster:
+            yield cluster
+    except ClusterError as exc:
+        pytest.fail(str(exc))
 
 
 @dataclass
