@@ -58,6 +58,9 @@ class Settings:
     db: str | None = None
     # A DuckLake store's data files (a folder or s3://...); None: $LLMOPS_NB_DATA_PATH.
     data_path: str | None = None
+    # A DuckLake store compacts itself in the background once this many commits piled up since its
+    # last compaction (store/_auto_maintain.py); 0: never. None: $LLMOPS_NB_AUTO_MAINTAIN, else 500.
+    auto_maintain: int | None = None
     # Spans reach the file at most this long after they end (bounded by 1 s).
     flush_interval: float = 0.5
     # Inputs, outputs and attributes are each capped at this many characters of JSON.

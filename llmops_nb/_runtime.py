@@ -59,6 +59,9 @@ def configure(**options: object) -> Settings:
     for name in ("max_payload_chars", "max_buffered_spans", "max_buffer_bytes"):
         if name in options and int(options[name]) < 1:  # type: ignore[call-overload]
             raise ValueError(f"{name} must be a positive integer, got {options[name]!r}.")
+    chosen = options.get("auto_maintain")
+    if chosen is not None and (isinstance(chosen, bool) or not isinstance(chosen, int) or chosen < 0):
+        raise ValueError(f"auto_maintain is a number of commits (0: never, None: the default, 500), got {chosen!r}.")
     forward = "otlp_endpoint" in options or "otlp_headers" in options
     if forward and options.get("otlp_endpoint", settings.otlp_endpoint) is not None:
         from .otel._http import resolve_endpoint, resolve_headers
@@ -105,9 +108,19 @@ def status() -> dict[str, Any]:
         "store_problem": recorder.store_problem,
         "writer": recorder.writer_status(),
         "internal_failures": dict(failure_counts),
+        "maintenance": _maintenance_status(),
         "otel": _otel_status(),
         "replay": _replay_status(),
     }
+
+
+def _maintenance_status() -> dict[str, Any] | None:
+    """A team store's background maintenance (None for a DuckDB file, which needs none)."""
+    if settings.lake_url() is None:
+        return None
+    from .store import _auto_maintain
+
+    return _auto_maintain.status()
 
 
 def _start_replay(options: dict[str, object]) -> None:

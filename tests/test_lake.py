@@ -210,6 +210,11 @@ def test_a_password_never_shows(postgres: Cluster, store_path: Path, tmp_path: P
         trace_id = make_trace("secretive")
         assert llmops_nb.flush()
         assert llmops_nb.traces().trace_id.tolist() == [trace_id]
+        # time travel attaches the lake a second time: its password goes the same way, and no error quotes it
+        assert llmops_nb.traces(as_of=dt.timedelta(0)).trace_id.tolist() == [trace_id]
+        with pytest.raises(StoreError) as too_early:
+            llmops_nb.traces(as_of="2001-01-01T00:00Z")
+        assert PASSWORD not in str(too_early.value)
         status = repr(llmops_nb.status())
         assert PASSWORD not in status and "password=[redacted]" in status
         shown = llmops_nb.sql("SELECT * FROM duckdb_databases()").to_string() + \

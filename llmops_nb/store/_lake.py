@@ -23,6 +23,7 @@ DuckDB's attached path, an error, a log line or ``status()`` (``_lake_url.py``).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import importlib
 import shutil
@@ -43,6 +44,7 @@ INSTALL_HINT = (f"pip install 'llmops_nb[lake]' (that is duckdb=={LAKE_DUCKDB}, 
                 f"duckdb-extension-ducklake=={LAKE_DUCKDB}, duckdb-extension-postgres=={LAKE_DUCKDB} and "
                 "psycopg[binary])")
 _ALIAS = "llmops"
+_AS_OF_ALIAS = "llmops_as_of"  # the lake attached again at a past snapshot (connect_as_of)
 _SECRET = "llmops_nb_catalog"
 # DuckLake retries a commit that conflicts with another process's on its own, this many times
 MAX_COMMIT_RETRIES = 100
@@ -91,6 +93,36 @@ class LakeStore:
                     self.close()  # the catalog's connection may be broken: attach afresh next time
                 raise
 
+    @contextlib.contextmanager
+    def connect_as_of(self, moment: dt.datetime) -> Iterator[Any]:
+        """A connection that reads the lake as it was at ``moment`` (an aware datetime), read-only.
+
+        The lake is attached a second time at the snapshot current then (DuckLake's SNAPSHOT_TIME,
+        ~25 ms) and made the default catalog for the block, so every query — the ``traces`` view
+        included, which binds in its own catalog — reads that snapshot unchanged.
+        """
+        with self.connect() as con:
+            try:
+                con.execute(f"ATTACH '{_sql_string('ducklake:' + self._parsed().catalog)}' AS {_AS_OF_ALIAS} "
+                            f"({', '.join(self._attach_options(con))}, "
+                            f"SNAPSHOT_TIME '{moment.isoformat()}', READ_ONLY)")
+            except Exception as exc:  # noqa: BLE001 - DuckDB quotes the attach string: never let it out raw
+                if "snapshot" in str(exc).lower():
+                    raise StoreError(
+                        f"The lake {self.label} has no snapshot at {moment.isoformat()}: history older than what "
+                        "llmops_nb.store.maintain(keep=...) keeps (7 days by default) is expired, and nothing "
+                        "predates the lake's creation.") from None
+                raise self.classify(exc) or StoreError(
+                    f"The lake {self.label} could not be read as of {moment.isoformat()}: "
+                    f"{redact_dsn(_first_line(str(exc)))}") from None
+            try:
+                con.execute(f"USE {_AS_OF_ALIAS}")
+                yield con
+            finally:
+                with contextlib.suppress(Exception):
+                    con.execute(f"USE {_ALIAS}")
+                    con.execute(f"DETACH {_AS_OF_ALIAS}")
+
     def close(self) -> None:
         """Detach the lake (it is attached again on the next use)."""
         with self._lock:
@@ -124,6 +156,38 @@ class LakeStore:
         # advisory locks are re-entrant per session: this process's threads queue on a lock of ours
         with self._exclusive_lock, self._advisory(name):
             yield
+
+    @contextlib.contextmanager
+    def try_exclusive(self, name: str) -> Iterator[bool]:
+        """Take the lake-wide lock ``name`` if no process holds it; yields whether it was taken.
+
+        For background work that another process may be doing already (maintenance): it never
+        waits. The lock is held on a PostgreSQL session of its own, so this process's
+        ``exclusive()`` blocks (prompts, eval runs) are not held up meanwhile.
+        """
+        import psycopg
+
+        url = self._parsed()
+        extra = {} if url.password is None else {"password": url.password}
+        try:
+            session = psycopg.connect(url.conninfo, autocommit=True, application_name="llmops_nb", **extra)
+        except Exception as exc:  # noqa: BLE001
+            raise self.unavailable(exc) from None
+        with session:
+            row = session.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(name)]).fetchone()
+            yield bool(row and row[0])  # closing the session releases the lock
+
+    @contextlib.contextmanager
+    def side_connection(self) -> Iterator[Any]:
+        """Another DuckDB connection to the attached lake (``USE llmops`` in effect), for a thread
+        that works beside this process's writer (maintenance) without holding its lock."""
+        with self.connect() as con:
+            side = con.cursor()
+        try:
+            side.execute(f"USE {_ALIAS}")
+            yield side
+        finally:
+            side.close()
 
     @contextlib.contextmanager
     def _advisory(self, name: str) -> Iterator[None]:
@@ -182,14 +246,7 @@ class LakeStore:
                 con.execute(f"LOAD {name}")
             self._drop_extension_copies()
             con.execute(f"SET ducklake_max_retry_count = {MAX_COMMIT_RETRIES}")
-            options = [f"METADATA_PARAMETERS MAP {{'SECRET': '{_SECRET}'}}"]
-            if url.password is not None:
-                con.execute(f"CREATE OR REPLACE TEMPORARY SECRET {_SECRET} "
-                            f"(TYPE postgres, PASSWORD '{_sql_string(url.password)}')")
-            else:
-                options = []
-            if self.data_path:
-                options.insert(0, f"DATA_PATH '{_sql_string(self.data_path)}'")
+            options = self._attach_options(con)
             started = time.monotonic()
             # One process at a time attaches and migrates: the first ATTACH of an empty catalog creates
             # DuckLake's tables, and two at once would collide.
@@ -214,6 +271,19 @@ class LakeStore:
                 f"The llmops_nb lake {self.label} could not be attached or migrated: "
                 f"{redact_dsn(_first_line(str(exc)))}{hint}") from None
         return con
+
+    def _attach_options(self, con: Any) -> list[str]:
+        """ATTACH's options: the data path, and the catalog's password through a temporary secret
+        (so it is never part of the attached path that DuckDB shows)."""
+        url = self._parsed()
+        options = []
+        if self.data_path:
+            options.append(f"DATA_PATH '{_sql_string(self.data_path)}'")
+        if url.password is not None:
+            con.execute(f"CREATE OR REPLACE TEMPORARY SECRET {_SECRET} "
+                        f"(TYPE postgres, PASSWORD '{_sql_string(url.password)}')")
+            options.append(f"METADATA_PARAMETERS MAP {{'SECRET': '{_SECRET}'}}")
+        return options
 
     def _migrate(self, con: Any) -> None:
         from ._lake_schema import migrate, pending

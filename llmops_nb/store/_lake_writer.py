@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from ._auto_maintain import after_commit
 from ._batch_sql import INSERT_SPANS, TRACE_COLUMNS, TRACE_ID, TRACE_TOTALS
 from ._lake import LakeStore, is_conflict
 
@@ -50,6 +51,7 @@ def append_batch(store: LakeStore, table: Any) -> None:
         lambda con: con.execute(INSERT_SPANS),
         lambda con: con.execute(_PART_INSERT, [batch_id, now]),
     ])
+    after_commit(store)  # maybe compact in the background (_auto_maintain.py)
 
 
 def append_drops(store: LakeStore, drops: dict[int, int], log: list[tuple[Any, ...]]) -> None:

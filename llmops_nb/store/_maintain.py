@@ -44,21 +44,26 @@ def maintain(keep: dt.timedelta = KEEP) -> dict[str, Any]:
         with store.connect() as con:
             con.execute("CHECKPOINT")
         return {"store": "file", "checkpointed": True, "seconds": round(time.monotonic() - started, 3)}
-    with store.exclusive("maintain"), store.connect() as con:
-        before = live_files(con)
-        # every row of each function is read: counted by an aggregate instead, a merge left every file in place
-        flushed = con.execute(f"CALL ducklake_flush_inlined_data('{_CATALOG}')").fetchall()
-        merged = con.execute(f"CALL ducklake_merge_adjacent_files('{_CATALOG}')").fetchall()
-        cutoff = dt.datetime.now(dt.timezone.utc) - keep
-        # only the id: fetching its TIMESTAMPTZ column would need pytz
-        expired = con.execute(f"SELECT snapshot_id FROM ducklake_expire_snapshots('{_CATALOG}', older_than => ?)",
-                              [cutoff]).fetchall()
-        deleted = con.execute(f"CALL ducklake_cleanup_old_files('{_CATALOG}', cleanup_all => true)").fetchall()
-        after = live_files(con)
-    return {"store": "lake", "files_before": before, "files_after": after,
+    # beside the writer: this process's traces keep being written meanwhile
+    with store.exclusive("maintain"), store.side_connection() as con:
+        done = compact(con, keep)
+    return {**done, "seconds": round(time.monotonic() - started, 3)}
+
+
+def compact(con: Any, keep: dt.timedelta = KEEP) -> dict[str, Any]:
+    """DuckLake's four maintenance steps on ``con`` (the lake attached, ``USE``d); the caller holds the lock."""
+    before = live_files(con)
+    # every row of each function is read: counted by an aggregate instead, a merge left every file in place
+    flushed = con.execute(f"CALL ducklake_flush_inlined_data('{_CATALOG}')").fetchall()
+    merged = con.execute(f"CALL ducklake_merge_adjacent_files('{_CATALOG}')").fetchall()
+    cutoff = dt.datetime.now(dt.timezone.utc) - keep
+    # only the id: fetching its TIMESTAMPTZ column would need pytz
+    expired = con.execute(f"SELECT snapshot_id FROM ducklake_expire_snapshots('{_CATALOG}', older_than => ?)",
+                          [cutoff]).fetchall()
+    deleted = con.execute(f"CALL ducklake_cleanup_old_files('{_CATALOG}', cleanup_all => true)").fetchall()
+    return {"store": "lake", "files_before": before, "files_after": live_files(con),
             "inlined_rows_flushed": sum(int(row[2] or 0) for row in flushed), "tables_merged": len(merged),
-            "snapshots_expired": len(expired), "files_deleted": len(deleted),
-            "seconds": round(time.monotonic() - started, 3)}
+            "snapshots_expired": len(expired), "files_deleted": len(deleted)}
 
 
 def live_files(con: Any) -> int:

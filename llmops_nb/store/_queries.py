@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from ._connection import get_store
-from ._time import epoch_ns
+from ._time import epoch_ns, instant
 
 _TRACE_SELECT = """
 SELECT trace_id, name,
@@ -59,7 +59,8 @@ def sql(query: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
 
 def traces(*, name: str | None = None, tag: str | dict[str, str] | list[str] | None = None,
            status: str | None = None, since: Any = None, until: Any = None, text: str | None = None,
-           session: str | None = None, prompt: Any = None, limit: int | None = 100, offset: int = 0) -> Any:
+           session: str | None = None, prompt: Any = None, limit: int | None = 100, offset: int = 0,
+           as_of: Any = None) -> Any:
     """The store's traces, newest first, as a pandas DataFrame.
 
     Filters: ``name`` (exact, unless it holds ``*`` or ``?``: then a glob, where ``[*]``, ``[?]``
@@ -70,6 +71,10 @@ def traces(*, name: str | None = None, tag: str | dict[str, str] | list[str] | N
     ``prompt`` (``"qa"`` any version, ``"qa@3"``/``"qa/3"``/``"prompts:/qa/3"`` that version,
     ``"qa@production"`` the version the alias points to now, or a ``PromptVersion``: traces
     with any span that loaded or formatted it).
+
+    ``as_of`` (a team store on DuckLake only; a time as for ``since``): the traces as the store held
+    them then — before a colleague's runs landed, or to reproduce a dashboard. History goes back as
+    far as ``llmops_nb.store.maintain(keep=...)`` keeps it (7 days by default).
 
     >>> import llmops_nb
     >>> llmops_nb.traces(tag="env=dev", status="ERROR", since="2026-11-01")  # doctest: +SKIP
@@ -116,22 +121,36 @@ def traces(*, name: str | None = None, tag: str | dict[str, str] | list[str] | N
     if limit is not None:
         query += " LIMIT ? OFFSET ?"
         params += [int(limit), int(offset)]
-    with get_store().connect() as con:
+    with _connect(as_of) as con:
         frame = con.execute(query, params).df()
     return _parse_json_columns(frame, _JSON_TRACE_COLUMNS)
 
 
-def spans(trace_id: str, *, parse_json: bool = True) -> Any:
+def spans(trace_id: str, *, parse_json: bool = True, as_of: Any = None) -> Any:
     """Every span of one trace, in start order, as a pandas DataFrame (JSON columns parsed).
+    ``as_of``: as the store held them at that time (a team store on DuckLake only; see ``traces``).
 
     >>> import llmops_nb
     >>> llmops_nb.spans(llmops_nb.traces().trace_id[0])  # doctest: +SKIP
     """
     trace_id = _check_trace_id(trace_id)
-    with get_store().connect() as con:
+    with _connect(as_of) as con:
         where, params = trace_spans_filter(con, trace_id)
         frame = con.execute(f"{_SPAN_SELECT} WHERE {where} ORDER BY start_ns, span_id", params).df()
     return _parse_json_columns(frame, _JSON_SPAN_COLUMNS) if parse_json else frame
+
+
+def _connect(as_of: Any) -> Any:
+    """The store's connection, or one reading the lake as it was at ``as_of``."""
+    store = get_store()
+    if as_of is None:
+        return store.connect()
+    moment = instant(as_of, "as_of")
+    connect_as_of = getattr(store, "connect_as_of", None)
+    if connect_as_of is None:
+        raise ValueError("as_of needs a team store on DuckLake, which keeps every commit as a snapshot; a DuckDB "
+                         "file keeps no history. Drop as_of, or configure(db='ducklake:postgres:...').")
+    return connect_as_of(moment)
 
 
 #: how far a span may start outside its trace's [start, end] (clocks of other processes and machines)
