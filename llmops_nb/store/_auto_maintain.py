@@ -7,7 +7,10 @@ store to stay fast. So after a write, at most every ``CHECK_EVERY_S`` per proces
 thread counts the commits since the lake's last compaction (one catalog query, ~2 ms); at
 ``settings.auto_maintain`` commits or more (default ``AUTO_MAINTAIN_COMMITS``;
 ``$LLMOPS_NB_AUTO_MAINTAIN``; 0 turns it off) it runs ``compact()`` — unless another process is
-maintaining already (a lock tried, never waited for).
+maintaining already (a lock tried, never waited for), or this process's PostgreSQL role does not own
+the catalog: compaction drops and replaces catalog tables, which only their owner may do, so on a
+team whose writers have only row privileges (the README's roles) the owner maintains, from cron;
+``status()["maintenance"]["skipped"]`` then says so.
 
 "Since the last compaction" is read from DuckLake's own record of snapshots: a compaction is a
 snapshot whose changes include a flush of inlined rows or a merge of files. The thread works on a
@@ -40,7 +43,7 @@ WHERE snapshot_id > COALESCE((SELECT max(snapshot_id) FROM {_CHANGES}
 
 _log = logging.getLogger("llmops_nb")
 _lock = threading.Lock()
-_state: dict[str, Any] = {"last_check": 0.0, "thread": None, "last_run": None, "runs": 0}
+_state: dict[str, Any] = {"last_check": 0.0, "thread": None, "last_run": None, "runs": 0, "not_owner": False}
 
 
 def threshold() -> int:
@@ -84,6 +87,10 @@ def _check_and_compact(store: Any, limit: int) -> None:
             pending = commits_since_compaction(con)
             if pending < limit:
                 return
+            if not store.owns_catalog():  # a writer's role: maintenance is the owner's (README, roles)
+                with _lock:
+                    _state["not_owner"] = True
+                return
             with store.try_exclusive("maintain") as taken:
                 if not taken:  # another process is at it
                     return
@@ -110,8 +117,12 @@ def status() -> dict[str, Any]:
     """What ``status()["maintenance"]`` shows: the threshold, runs by this process, the last one."""
     with _lock:
         running = _state["thread"] is not None and _state["thread"].is_alive()
-        return {"auto_maintain_commits": threshold(), "runs": _state["runs"], "running": running,
-                "last_run": _state["last_run"]}
+        shown = {"auto_maintain_commits": threshold(), "runs": _state["runs"], "running": running,
+                 "last_run": _state["last_run"]}
+        if _state["not_owner"]:
+            shown["skipped"] = ("this role does not own the lake's catalog: run python -m llmops_nb store maintain "
+                                "as the owner, e.g. from cron")
+        return shown
 
 
 def wait(timeout: float = 60.0) -> None:

@@ -135,6 +135,9 @@ class Store:
                 self.longest_hold_s = max(self.longest_hold_s, time.monotonic() - self._opened_at)
                 self._reopen_after = time.monotonic() + COOLDOWN_S
 
+    def retire(self) -> None:
+        """Dropped by ``forget_stores``: a file reopens safely on a later use (its lock is per use)."""
+
     def release_instance(self) -> None:
         """Free the in-memory DuckDB instance (at exit: nothing of DuckDB's is left for teardown)."""
         with self._lock:
@@ -380,7 +383,10 @@ def forget_stores() -> None:
     """Close and drop every store (the configured file changed)."""
     close_all()
     with _stores_lock:
+        stores = list(_stores.values())
         _stores.clear()
+    for store in stores:
+        store.retire()
 
 
 def _forget_in_child() -> None:

@@ -30,6 +30,10 @@ class StorePermissionError(StoreError):
     """The store's file or folder cannot be written (permissions, read-only file system)."""
 
 
+class StoreReplacedError(StoreError):
+    """A store object used after ``configure()`` moved to another store: take ``get_store()`` again."""
+
+
 class StoreCorruptError(StoreError):
     """The file at the store's path is damaged, or is not a DuckDB file at all."""
 

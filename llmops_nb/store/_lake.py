@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._errors import StoreError
+from ._errors import StoreError, StorePermissionError, StoreReplacedError
 from ._lake_url import LakeUrl, parse, redact_dsn
 
 #: the DuckDB version the extension packages in ``llmops_nb[lake]`` are built for
@@ -73,6 +73,7 @@ class LakeStore:
         self._con: Any = None
         self._pg: Any = None
         self._ext_dir: str | None = None
+        self._released = False
         self.opens = 0
         self.lock_waits = 0
         self.longest_hold_s = 0.0
@@ -84,12 +85,18 @@ class LakeStore:
     def connect(self, timeout: float | None = None, expected_s: float = 0.0) -> Iterator[Any]:
         """The attached connection (``USE llmops`` in effect) for this block; one thread at a time."""
         with self._lock:
+            if self._released:  # configure() moved on: a thread that still holds this object must not reopen it
+                raise StoreReplacedError(f"The llmops_nb lake {self.label} is no longer the configured store; "
+                                 "llmops_nb.get_store() gives the current one.")
             if self._con is None:
                 self._con = self._open()
             try:
                 yield self._con
             except BaseException as exc:
-                if not is_conflict(exc) and self.classify(exc) is not None:
+                named = None if is_conflict(exc) else self.classify(exc)
+                if named is not None and _refused(exc):
+                    raise named from None  # the role's rights, not a broken connection: what to do, not DuckDB's SQL
+                if named is not None:
                     self.close()  # the catalog's connection may be broken: attach afresh next time
                 raise
 
@@ -142,6 +149,14 @@ class LakeStore:
 
     def release_instance(self) -> None:
         self.close()
+
+    def retire(self) -> None:
+        """Close for good: the configured store changed (``forget_stores``). A thread still holding
+        this object (the writer, retrying a batch) gets a StoreError instead of reattaching a lake
+        nobody would close again, and takes the current store on its next try."""
+        with self._lock:
+            self._released = True
+            self.close()
 
     @contextlib.contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
@@ -217,6 +232,14 @@ class LakeStore:
             return StoreError(f"The llmops_nb lake {self.label} is busy: writes kept conflicting with other "
                               f"processes' ({redact_dsn(_first_line(str(exc)))[:300]}). They are retried.")
         lowered = str(exc).lower()
+        if _refused(exc) and "must be owner of" in lowered:
+            return self.not_owner(f" ({redact_dsn(_first_line(str(exc)))[:300]})")
+        if "permission denied for" in lowered:  # the catalog's GRANTs (a file's "Permission denied" is below)
+            return StorePermissionError(
+                f"The llmops_nb lake {self.label} is read-only for the PostgreSQL role {self.role()} "
+                f"({redact_dsn(_first_line(str(exc)))[:300]}). Reading works (traces(), spans(), sql()); to write "
+                "traces, prompts or evaluations, connect with a role granted writes (see the README, 'A team store', "
+                "roles).")
         if any(word in lowered for word in ("unable to connect", "connection to server", "could not connect",
                                             "server closed the connection", "terminating connection",
                                             "no such file or directory", "permission denied",
@@ -225,6 +248,26 @@ class LakeStore:
                 or type(exc).__name__ in ("IOException", "OperationalError"):
             return self.unavailable(exc)
         return None
+
+    def role(self) -> str:
+        """The catalog's PostgreSQL user, as messages name it."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        user = conninfo_to_dict(self._parsed().conninfo).get("user")
+        return str(user) if user else "(the login's default user)"
+
+    def not_owner(self, detail: str = "") -> StoreError:
+        return StorePermissionError(
+            f"Maintaining or upgrading the llmops_nb lake {self.label} needs the PostgreSQL role that owns its "
+            f"catalog; {self.role()} does not{detail}. Run it as the owner: python -m llmops_nb store maintain "
+            "--db 'ducklake:postgres:... user=OWNER' (see the README, 'A team store', roles).")
+
+    def owns_catalog(self) -> bool:
+        """Whether this role owns the catalog's tables: maintenance drops and replaces some of them."""
+        row = self._catalog_session().execute(
+            "SELECT pg_has_role(current_user, tableowner, 'USAGE') FROM pg_tables "
+            "WHERE schemaname = current_schema() AND tablename = 'ducklake_snapshot'").fetchone()
+        return bool(row and row[0])
 
     def unavailable(self, exc: BaseException) -> StoreError:
         return StoreError(
@@ -377,6 +420,12 @@ def _sql_string(text: str) -> str:
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _refused(exc: BaseException) -> bool:
+    """A statement the catalog refused for this role's rights (read-only, not the owner)."""
+    lowered = str(exc).lower()
+    return "permission denied for" in lowered or "must be owner of" in lowered
 
 
 def is_conflict(exc: BaseException) -> bool:

@@ -46,6 +46,11 @@ def maintain(keep: dt.timedelta = KEEP) -> dict[str, Any]:
         return {"store": "file", "checkpointed": True, "seconds": round(time.monotonic() - started, 3)}
     # beside the writer: this process's traces keep being written meanwhile
     with store.exclusive("maintain"), store.side_connection() as con:
+        # Checked first, not left to fail: a flush of inlined rows by a role that may not drop the
+        # catalog's inlined-data tables fails at its commit's last step, and DuckLake 1.5.5 then
+        # deletes the Parquet files whose rows the catalog has already taken — the lake loses them.
+        if not store.owns_catalog():
+            raise store.not_owner()
         done = compact(con, keep)
     return {**done, "seconds": round(time.monotonic() - started, 3)}
 

@@ -44,7 +44,7 @@ from .._redact import redact_text
 from .._safety import log_once
 from ..tracing._record import SIZE, TRACE_ID
 from . import _connection, _lost, _writer
-from ._errors import StoreError
+from ._errors import StoreError, StoreReplacedError
 
 #: a chunk is sized to take about this long to write (measured as it goes), so the file is held
 #: briefly and released between chunks: ``Store.connect`` closes it before a chunk that would end
@@ -225,6 +225,9 @@ class Recorder:
             _lost.ingest_pending(settings.db_path())
             _writer.write_records(chunk, lock_wait=LOCK_WAIT_S, expected_s=len(chunk) * self._seconds_per_record)
         except Exception as exc:  # noqa: BLE001 - sorted below: the store's fault, or the data's
+            if isinstance(exc, StoreReplacedError):  # configure() switched stores mid-write: the new one next
+                self.retry = chunk
+                return False
             store_error = _connection.classify_current(exc)
             if store_error is not None or (not _writer.is_data_error(exc)
                                            and self._retry_failures < UNKNOWN_FAILURES_BEFORE_SPLIT):
