@@ -395,3 +395,25 @@ def test_a_span_with_malformed_attributes_text_still_writes_and_counts():
     record[_record.ATTRIBUTES] = "{not json"
     _sink.emit(tuple(record))
     assert _error_counts() == {"bad": 2}
+
+
+def test_trace_and_span_label_the_trace_they_start_with_tags_and_session():
+    @llmops_nb.trace(tags={"app": "served", "build": 7}, session="s-1")
+    def answer(question):
+        with llmops_nb.span("inner", tags={"step": "lookup"}, session="ignored-here"):
+            return question.upper()
+
+    assert answer("hi") == "HI"
+    with llmops_nb.span("batch", kind="CHAIN", tags={"app": "batch"}):
+        pass
+    assert llmops_nb.flush()
+    served = llmops_nb.traces(tag="app=served")
+    assert served.name.tolist() == ["answer"] and served.tags[0] == {"app": "served", "build": "7"}
+    assert served.session[0] == "s-1"
+    assert llmops_nb.traces(tag={"app": "batch"}).name.tolist() == ["batch"]
+    inner = llmops_nb.spans(served.trace_id[0]).set_index("name").attributes["inner"]
+    assert inner["llmops_nb.tags"] == {"step": "lookup"} and inner["llmops_nb.session"] == "ignored-here"
+    with pytest.raises(TypeError, match="tags is a dict"):
+        llmops_nb.trace(tags=["app=served"])
+    with pytest.raises(TypeError, match="session is a string"):
+        llmops_nb.span("x", session=3)

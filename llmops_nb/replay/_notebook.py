@@ -171,7 +171,8 @@ async def _execute(nb: Any, path: Path, workdir: Path, timeout: float, *, env: d
         return _where(running, nb, added)
 
     try:
-        await client.async_execute(env=env)
+        # cleanup_kc: nbclient closes the kernel client's sockets only for a manager it made itself
+        await client.async_execute(env=env, cleanup_kc=True)
     except CellExecutionError as exc:
         raise NotebookRunError(f"{where()} failed:\n{_ANSI.sub('', str(exc))}") from None
     except DeadKernelError:
@@ -179,7 +180,9 @@ async def _execute(nb: Any, path: Path, workdir: Path, timeout: float, *, env: d
     except CellTimeoutError:
         raise NotebookRunError(f"{where()} ran longer than --timeout={timeout:g} s") from None
     finally:
-        if kernel.has_kernel:  # asked to end, so its exit flushes and closes the store
+        # asked to end, so its exit flushes and closes the store (nbclient has done so after a clean run;
+        # a dead kernel is not asked: its sockets are closed)
+        if kernel.has_kernel and await kernel.is_alive():
             await kernel.shutdown_kernel(now=False)
 
 

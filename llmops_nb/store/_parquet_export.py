@@ -159,7 +159,13 @@ def export_parquet(dir: str | os.PathLike[str], partition_by: Sequence[str] | st
 def _stepwise(store: Any) -> Connect:
     """``store.connect``, closing the file once the export has held it for STEP_S: a kernel waiting to write
     gets it within about one step, where a lingering connection would keep it waiting up to MAX_HOLD_S.
-    Short steps (planning a table, a small table) share one hold: each reopen costs ~40 ms."""
+    Short steps (planning a table, a small table) share one hold: each reopen costs ~40 ms.
+    A lake is shared by many processes at once and closing it would reattach it (~0.3 s) at every
+    step: its connection stays."""
+    from ._connection import Store
+
+    if not isinstance(store, Store):
+        return store.connect  # type: ignore[no-any-return]
     held = 0.0
 
     @contextlib.contextmanager

@@ -41,6 +41,28 @@ def plain_attributes(attributes: dict[str, Any] | None) -> dict[str, Any] | None
             for key, value in attributes.items()}
 
 
+def trace_labels(tags: Any, session: Any, where: str) -> dict[str, Any] | None:
+    """``tags``/``session`` checked once, where they are given: the trace_meta a root span gets."""
+    if tags is None and session is None:
+        return None
+    if tags is not None and (not isinstance(tags, dict) or not all(isinstance(k, str) and k for k in tags)):
+        raise TypeError(f"{where}: tags is a dict of names to values, e.g. tags={{'app': 'served'}}; got {tags!r}.")
+    if session is not None and not isinstance(session, str):
+        raise TypeError(f"{where}: session is a string (a conversation or user session id); got {session!r}.")
+    return {"tags": {key: str(value) for key, value in (tags or {}).items()}, "session": session}
+
+
+def label_trace(span: Span, meta: dict[str, Any]) -> None:
+    """Label the trace ``span`` starts; inside another trace, keep the labels on the span itself."""
+    if span.is_root:
+        span.trace_meta = {"tags": dict(meta["tags"]), "session": meta["session"]}
+        return
+    if meta["tags"]:
+        span.set_attribute("llmops_nb.tags", dict(meta["tags"]))
+    if meta["session"] is not None:
+        span.set_attribute("llmops_nb.session", meta["session"])
+
+
 @contextlib.contextmanager
 def use_span(span: Span) -> Iterator[Span]:
     """Make ``span`` the parent of spans started inside the block (does not end it)."""
@@ -60,12 +82,13 @@ class span:  # noqa: N801 - reads like a function at the call site: ``with llmop
     ...     s.set_outputs([{"id": "doc-1", "score": 0.9}])
 
     Works with ``async with`` too. An exception inside the block marks the span
-    ERROR and propagates unchanged.
+    ERROR and propagates unchanged. ``tags``/``session``: as for ``@trace``.
     """
 
-    __slots__ = ("_attributes", "_kind", "_name", "_span", "_token")
+    __slots__ = ("_attributes", "_kind", "_meta", "_name", "_span", "_token")
 
-    def __init__(self, name: str, kind: str = "UNKNOWN", attributes: dict[str, Any] | None = None) -> None:
+    def __init__(self, name: str, kind: str = "UNKNOWN", attributes: dict[str, Any] | None = None, *,
+                 tags: dict[str, str] | None = None, session: str | None = None) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"span() needs a non-empty name string, got {name!r}.")
         if not _context.installed:
@@ -73,12 +96,15 @@ class span:  # noqa: N801 - reads like a function at the call site: ``with llmop
         self._name = name
         self._kind = check_kind(kind)
         self._attributes = plain_attributes(attributes)
+        self._meta = trace_labels(tags, session, "span()")
         self._span: Span | None = None
         self._token: Any = None
 
     def __enter__(self) -> Span:
         try:
             self._span = Span(self._name, self._kind, get_current_span(), self._attributes)
+            if self._meta is not None:
+                label_trace(self._span, self._meta)
             self._token = current_span.set(self._span)
         except Exception as exc:  # noqa: BLE001
             log_once("span.enter", exc)
@@ -110,12 +136,13 @@ class span:  # noqa: N801 - reads like a function at the call site: ``with llmop
 def trace(func: F, /) -> F: ...
 @overload
 def trace(*, name: str | None = None, kind: str = "UNKNOWN", attributes: dict[str, Any] | None = None,
-          capture_inputs: bool = True, capture_outputs: bool = True) -> Callable[[F], F]: ...
+          capture_inputs: bool = True, capture_outputs: bool = True, tags: dict[str, str] | None = None,
+          session: str | None = None) -> Callable[[F], F]: ...
 
 
 def trace(func: Any = None, /, *, name: str | None = None, kind: str = "UNKNOWN",
           attributes: dict[str, Any] | None = None, capture_inputs: bool = True,
-          capture_outputs: bool = True) -> Any:
+          capture_outputs: bool = True, tags: dict[str, str] | None = None, session: str | None = None) -> Any:
     """Trace every call of a function as a span: sync, async, generator or async generator.
 
     >>> import llmops_nb
@@ -127,8 +154,12 @@ def trace(func: Any = None, /, *, name: str | None = None, kind: str = "UNKNOWN"
 
     Inputs are the call's arguments by parameter name (``self``/``cls`` left
     out); outputs are the return value, or the yielded items of a generator.
+    ``tags`` and ``session`` label the trace a call starts, as ``%%llm_trace --tag``/``--session``
+    do (``traces(tag="app=served")``); a call inside another trace keeps them as the span's
+    ``llmops_nb.tags``/``llmops_nb.session`` attributes, the trace's labels being its root's.
     """
     kind = check_kind(kind)
+    meta = trace_labels(tags, session, "@trace")
     if name is not None and not isinstance(name, str):
         raise TypeError(f"@trace(name=...) needs a string, got {name!r}.")
     if not _context.installed:
@@ -140,7 +171,8 @@ def trace(func: Any = None, /, *, name: str | None = None, kind: str = "UNKNOWN"
         target = fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
         default = getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(target)
         plan = _Plan(target, name or default.rsplit("<locals>.", 1)[-1], kind,
-                     plain_attributes(attributes), capture_inputs=capture_inputs, capture_outputs=capture_outputs)
+                     plain_attributes(attributes), capture_inputs=capture_inputs, capture_outputs=capture_outputs,
+                     meta=meta)
         if inspect.isasyncgenfunction(target):
             wrapper = _wrap_async_gen(target, plan)
         elif inspect.isgeneratorfunction(target):
@@ -167,6 +199,7 @@ class _Plan:
         "capture_inputs",
         "capture_outputs",
         "kind",
+        "meta",
         "name",
         "names",
         "signature",
@@ -176,8 +209,8 @@ class _Plan:
     )
 
     def __init__(self, fn: Any, name: str, kind: str, attributes: dict[str, Any] | None, *,
-                 capture_inputs: bool, capture_outputs: bool) -> None:
-        self.name, self.kind, self.attributes = name, kind, attributes
+                 capture_inputs: bool, capture_outputs: bool, meta: dict[str, Any] | None = None) -> None:
+        self.name, self.kind, self.attributes, self.meta = name, kind, attributes, meta
         self.capture_inputs, self.capture_outputs = capture_inputs, capture_outputs
         try:
             self.signature: inspect.Signature | None = inspect.signature(fn)
@@ -191,6 +224,8 @@ class _Plan:
 
     def begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
         span = Span(self.name, self.kind, get_current_span(), self.attributes)
+        if self.meta is not None:
+            label_trace(span, self.meta)
         if self.capture_inputs and (args or kwargs):
             span.set_inputs(self.bind(args, kwargs))
         return span
@@ -238,7 +273,7 @@ def _fail(span: Span, token: Any, exc: BaseException) -> None:
 def _wrap_sync(fn: Any, plan: _Plan) -> Any:
     # The hottest path in the package: everything is bound to locals and inlined,
     # since each extra Python call costs about as much as the whole floor recorder.
-    name, kind, attributes = plan.name, plan.kind, plan.attributes
+    name, kind, attributes, meta = plan.name, plan.kind, plan.attributes, plan.meta
     capture_inputs, capture_outputs = plan.capture_inputs, plan.capture_outputs
     get_parent, set_current, reset_current = current_span.get, current_span.set, current_span.reset
     cell_root = _context._cell_root
@@ -246,6 +281,8 @@ def _wrap_sync(fn: Any, plan: _Plan) -> Any:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             span = Span(name, kind, get_parent() or (cell_root[0] and cell_root_span()), attributes)
+            if meta is not None:
+                label_trace(span, meta)
             if capture_inputs and (args or kwargs):
                 span.set_inputs(plan.bind(args, kwargs))
             token = set_current(span)
