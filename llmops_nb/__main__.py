@@ -4,6 +4,7 @@
     python -m llmops_nb run NOTEBOOK.ipynb --record FILE.llmops | --replay FILE.llmops
     python -m llmops_nb store export DIR [--partition-by date] [--since ISO] [--until ISO] [--overwrite]
     python -m llmops_nb store maintain [--keep-days 7] [--db PATH|URL]
+    python -m llmops_nb store copy SRC DST [--data-path PATH]
 
 ``export`` writes the notebook as HTML in which llmops_nb's trace snapshots
 show without a network (see ``llmops_nb._export`` for why plain nbconvert
@@ -12,8 +13,8 @@ as a whole; each ``store`` command is one ``_add_store_*`` function that adds
 its parser and names its handler, so a new one is added without touching the others.
 
 Exit codes of the ``store`` commands: 0 done; 1 the work failed or was refused
-(the store is locked, the folder is not empty, a write failed); 2 bad arguments
-(argparse's own code for a usage error).
+(the store is locked, the folder is not empty, a write failed, a copy's SRC and DST
+hold conflicting versions); 2 bad arguments (argparse's own code for a usage error).
 """
 
 from __future__ import annotations
@@ -52,12 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(handler=_run)
     export.set_defaults(handler=_export)
     store = commands.add_parser(
-        "store", help="work on the store's data as a whole (export, maintain)",
+        "store", help="work on the store's data as a whole (export, maintain, copy)",
         description="Commands on the store's data as a whole. The store is the configured one "
                     "(LLMOPS_NB_DB, or the default path) unless --db names another.")
     store_commands = store.add_subparsers(dest="store_command", required=True, metavar="COMMAND")
     _add_store_export(store_commands)
     _add_store_maintain(store_commands)
+    _add_store_copy(store_commands)
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
@@ -197,6 +199,40 @@ def _store_export(args: argparse.Namespace) -> int:
         return 1
     rows = ", ".join(f"{table} {count:,}" for table, count in counts.items())
     print(f"Exported to {args.dir} in {time.monotonic() - started:.1f} s: {rows} rows.")
+    return 0
+
+
+def _add_store_copy(store_commands: Any) -> None:
+    copy = store_commands.add_parser(
+        "copy", help="copy everything a store holds into another: file <-> lake, or an export folder into either",
+        description="Copy traces, spans, evaluations, feedback, datasets, prompts and recorded calls from SRC to DST, "
+                    "skipping what DST already has (running it again adds nothing; a copy that stopped is finished "
+                    "by running it again). Prompt or dataset versions both hold with different content stop the copy "
+                    "before anything is written; DST's aliases are never moved. A DuckDB file written by duckdb 2.x "
+                    "reaches a lake in two steps: `store export DIR --db FILE` where the file opens, then "
+                    "`store copy DIR ducklake:...` where the lake's packages (duckdb 1.5.5) are.")
+    copy.add_argument("src", metavar="SRC", help="a DuckDB file, a ducklake:postgres:... URL, or a folder written by "
+                                                 "`store export`")
+    copy.add_argument("dst", metavar="DST", help="a DuckDB file (created if new) or a ducklake:postgres:... URL")
+    copy.add_argument("--data-path", metavar="PATH", default=None,
+                      help="where a new lake DST keeps its data files (default: LLMOPS_NB_DATA_PATH)")
+    copy.set_defaults(handler=_store_copy)
+
+
+def _store_copy(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from ._config import mask_dsn_passwords
+    from ._errors import LlmopsError
+    from .store._copy import copy_store
+
+    try:
+        report = copy_store(args.src, args.dst, data_path=args.data_path)
+    except (LlmopsError, OSError, ValueError, duckdb.Error) as exc:
+        print(f"llmops_nb store copy: {mask_dsn_passwords(str(exc))}", file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(line)
     return 0
 
 

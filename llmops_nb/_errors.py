@@ -11,7 +11,9 @@ both, so existing ``except ValueError`` code keeps working::
     │   ├── StoreFullError                   the disk is full
     │   ├── StorePermissionError             the file or its folder is not writable
     │   ├── StoreCorruptError                the file is damaged, or not a DuckDB file
-    │   └── StoreVersionError                written by a DuckDB this one cannot read
+    │   ├── StoreVersionError                written by a DuckDB this one cannot read
+    │   ├── StoreReplacedError               a store object used after configure() moved on
+    │   └── CopyRefusedError                 a copy's SRC and DST hold different versions (store/_copy_tables.py)
     ├── PromptNotFoundError(LookupError)     no prompt, version or alias of that name (prompts/_errors.py)
     ├── PromptFormatError(ValueError)        format() with missing or unexpected variables
     ├── ModelCallError(RuntimeError)         a model call failed for good (models/_model.py)
