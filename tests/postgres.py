@@ -43,7 +43,7 @@ def missing() -> str | None:
     if _binaries() is None:
         return "PostgreSQL binaries (initdb, pg_ctl) not found: apt-get install postgresql"
     try:
-        from llmops_nb.store._lake import require_packages
+        from llmops_nb.store._lake_extensions import require_packages
 
         require_packages()
     except Exception as exc:  # the reason is the message

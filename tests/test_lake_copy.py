@@ -20,7 +20,7 @@ from llmops_nb import prompts
 from llmops_nb.store import copy_store
 from llmops_nb.store._connection import get_store
 from llmops_nb.store._copy_tables import CopyRefusedError
-from llmops_nb.store._lake import LAKE_DUCKDB
+from llmops_nb.store._lake_extensions import LAKE_DUCKDB
 
 #: this checkout, without the lake's overlay: the venv's own DuckDB (2.x), as a user's notebook has it
 FILE_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}

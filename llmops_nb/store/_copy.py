@@ -261,7 +261,7 @@ def _opened(text: str, role: str, data_path: str | None) -> Iterator[Any]:
 
 
 def _require_lake(url: str) -> None:
-    from ._lake import require_packages
+    from ._lake_extensions import require_packages
 
     try:
         require_packages()

@@ -7,11 +7,8 @@ runs unchanged: the lake is attached to this process's in-memory DuckDB AS ``llm
 keep a lake attached at once, so the attachment stays for the life of the process (attaching
 costs ~30 ms); inside the process a lock serializes use of the one connection.
 
-DuckLake and its PostgreSQL scanner are DuckDB extensions built for one DuckDB version, and
-nothing here downloads: they are installed from the wheels ``llmops_nb[lake]`` pins
-(``duckdb==1.5.5``, ``duckdb-extension-ducklake``, ``duckdb-extension-postgres``) into a private
-extension directory, with DuckDB's auto-install and auto-load off. A missing package or another
-DuckDB version is a ``StoreError`` saying what to ``pip install``.
+DuckLake and its PostgreSQL scanner are DuckDB extensions built for one DuckDB version, loaded
+offline from the packages ``llmops_nb[lake]`` pins (``_lake_extensions.py``).
 
 What DuckLake cannot do — keys, upserts, two deleters on one table — is handled by the schema
 (``_lake_schema.py``) and by ``exclusive(name)``: a PostgreSQL advisory lock (psycopg, one
@@ -25,9 +22,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import importlib
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -35,14 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import StoreError, StorePermissionError, StoreReplacedError
+from ._lake_extensions import load_extensions, process_extension_directory, require_packages
 from ._lake_url import LakeUrl, parse, redact_dsn
 
-#: the DuckDB version the extension packages in ``llmops_nb[lake]`` are built for
-LAKE_DUCKDB = "1.5.5"
-_EXTENSIONS = (("duckdb_extension_ducklake", "ducklake"), ("duckdb_extension_postgres", "postgres"))
-INSTALL_HINT = (f"pip install 'llmops_nb[lake]' (that is duckdb=={LAKE_DUCKDB}, "
-                f"duckdb-extension-ducklake=={LAKE_DUCKDB}, duckdb-extension-postgres=={LAKE_DUCKDB} and "
-                "psycopg[binary])")
 _ALIAS = "llmops"
 _AS_OF_ALIAS = "llmops_as_of"  # the lake attached again at a past snapshot (connect_as_of)
 _SECRET = "llmops_nb_catalog"
@@ -72,7 +61,6 @@ class LakeStore:
         self._exclusive_lock = threading.RLock()
         self._con: Any = None
         self._pg: Any = None
-        self._ext_dir: str | None = None
         self._released = False
         self.opens = 0
         self.lock_waits = 0
@@ -282,12 +270,9 @@ class LakeStore:
         url = self._parsed()
         con = duckdb.connect(":memory:", config={
             "autoinstall_known_extensions": False, "autoload_known_extensions": False,
-            "extension_directory": self._extension_directory()})
+            "extension_directory": process_extension_directory()})
         try:
-            for module, name in _EXTENSIONS:
-                con.execute(f"INSTALL '{_sql_string(str(extension_file(module, name)))}'")
-                con.execute(f"LOAD {name}")
-            self._drop_extension_copies()
+            load_extensions(con)
             con.execute(f"SET ducklake_max_retry_count = {MAX_COMMIT_RETRIES}")
             options = self._attach_options(con)
             started = time.monotonic()
@@ -352,53 +337,6 @@ class LakeStore:
             except Exception as exc:  # noqa: BLE001
                 raise self.unavailable(exc) from None
         return self._pg
-
-    def _extension_directory(self) -> str:
-        # Private to this process: INSTALL copies from the packages, and another process's copy
-        # in progress must never be what this one LOADs.
-        if self._ext_dir is None:
-            self._ext_dir = tempfile.mkdtemp(prefix="llmops_nb-duckdb-ext-")
-        return self._ext_dir
-
-    def _drop_extension_copies(self) -> None:
-        # Once loaded, the copies (~75 MB) are not needed: nothing is auto-loaded later. Where a
-        # loaded file cannot be removed (Windows), it stays in the temp dir.
-        if self._ext_dir is not None:
-            shutil.rmtree(self._ext_dir, ignore_errors=True)
-            self._ext_dir = None
-
-
-def require_packages() -> Any:
-    """The ``duckdb`` module when it and the lake's packages match; else a StoreError saying what to install."""
-    import duckdb
-
-    if duckdb.__version__ != LAKE_DUCKDB:
-        raise StoreError(
-            f"A DuckLake store needs duckdb {LAKE_DUCKDB}, the version its extensions are built for; this "
-            f"environment has duckdb {duckdb.__version__}. Install the lake's packages in their own environment: "
-            f"{INSTALL_HINT}.")
-    for module, name in _EXTENSIONS:
-        extension_file(module, name)
-    try:
-        importlib.import_module("psycopg")
-    except ImportError:
-        raise StoreError(f"A DuckLake store needs psycopg (for its PostgreSQL catalog's locks): {INSTALL_HINT}.") \
-            from None
-    return duckdb
-
-
-def extension_file(module: str, name: str) -> Path:
-    try:
-        package = importlib.import_module(module)
-    except ImportError:
-        raise StoreError(f"A DuckLake store needs the {name} extension package ({module.replace('_', '-')}), "
-                         f"which is not installed: {INSTALL_HINT}.") from None
-    found = Path(str(package.__file__)).parent / "extensions" / f"v{LAKE_DUCKDB}" / f"{name}.duckdb_extension"
-    if not found.is_file():
-        raise StoreError(f"The installed {module.replace('_', '-')} has no {name} extension for duckdb "
-                         f"{LAKE_DUCKDB} (looked for {found}): {INSTALL_HINT}.")
-    return found
-
 
 def _absolute_data_path(data_path: str | None) -> str | None:
     """A local ``data_path`` made absolute, ending in '/': the catalog keeps it for every process,
