@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The DuckLake store's tests, on a real PostgreSQL: tests/test_lake*.py, then the shared suite
-# (store, prompts, evals, feedback, datasets, replay) again, every test on its own lake
+# (store, prompts, evals, feedback, datasets, replay, %llm_sql, the widgets' data) again, every test on its own lake
 # (LLMOPS_NB_TEST_STORE=lake; tests marked file_store are skipped there).
 #
 # The lake needs duckdb 1.5.5 (its extension wheels are built for exactly that version) while the
@@ -34,5 +34,8 @@ status=0  # both runs, whatever the first one's result
 "$python" -m pytest -p no:cacheprovider tests/test_lake*.py "$@" || status=$?
 LLMOPS_NB_TEST_STORE=lake "$python" -m pytest -p no:cacheprovider \
     tests/test_store.py tests/test_prompts.py tests/test_evals.py tests/test_evals_feedback.py \
-    tests/test_evals_datasets.py tests/test_replay.py "$@" || status=$?
+    tests/test_evals_datasets.py tests/test_replay.py tests/test_sql_magic_params.py \
+    tests/test_widget_explorer.py tests/test_widget_trace_list.py tests/test_widget_eval_table.py \
+    tests/test_widget_eval_table_usage.py tests/test_widget_rpc.py tests/test_widget_prompt_diff.py \
+    tests/test_widget_messages.py tests/test_widget_params.py "$@" || status=$?
 exit $status
