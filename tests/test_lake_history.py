@@ -67,6 +67,7 @@ def test_traces_as_of_reads_the_lake_as_it_was(lake: Lake):
         llmops_nb.traces(as_of="yesterday-ish")
 
 
+@pytest.mark.file_store
 def test_as_of_on_a_file_says_it_needs_a_lake():
     with pytest.raises(ValueError, match="as_of needs a team store on DuckLake"):
         llmops_nb.traces(as_of=dt.timedelta(hours=1))

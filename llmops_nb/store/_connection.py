@@ -62,6 +62,7 @@ DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
 class Store:
     #: tables have keys and take INSERT … ON CONFLICT (a DuckLake store has neither, see _lake.py)
     supports_upsert = True
+    writes_take_turns = True  # one process at a time holds the file: keep each write short
 
     def __init__(self, path: Path) -> None:
         self.path = path

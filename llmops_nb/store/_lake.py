@@ -48,6 +48,7 @@ class LakeStore:
     """One process's attachment of a DuckLake store (see the module docstring)."""
 
     supports_upsert = False  # no keys, no ON CONFLICT: see _lake_schema.py
+    writes_take_turns = False  # many processes commit at once: a writer may send all it has in one commit
 
     def __init__(self, url: str, data_path: str | None, side_path: Path) -> None:
         self._url = url

@@ -67,14 +67,28 @@ _LATEST = ("name", "status", "tags", "session", "cell", "request_preview", "resp
 _SUMMED = ("span_count", "llm_calls", "error_count", "input_tokens", "output_tokens")
 
 
-def _traces_view() -> str:
+def _aggregates() -> dict[str, str]:
+    """Each ``traces`` column as the aggregate of the trace's parts that gives it."""
     latest = {c: f"arg_max({c}, written_ns) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in (*_LATEST, "end_ns")}
     summed = {c: f"CAST(sum({c}) AS BIGINT) AS {c}" for c in (*_SUMMED, "dropped_spans")}
-    columns = {**latest, **summed, "start_ns": "min(start_ns) AS start_ns", "cost_usd": "sum(cost_usd) AS cost_usd"}
-    order = ("name", "status", "start_ns", "end_ns", *_SUMMED, "cost_usd", "dropped_spans", "tags", "session", "cell",
-             "request_preview", "response_preview", "error_message")
-    select = ",\n       ".join(columns[c] for c in order)
-    return f"CREATE VIEW traces AS\nSELECT trace_id,\n       {select}\nFROM trace_parts GROUP BY trace_id"
+    return {**latest, **summed, "start_ns": "min(start_ns) AS start_ns", "cost_usd": "sum(cost_usd) AS cost_usd"}
+
+
+_ORDER = ("name", "status", "start_ns", "end_ns", *_SUMMED, "cost_usd", "dropped_spans", "tags", "session", "cell",
+          "request_preview", "response_preview", "error_message")
+#: the columns traces() filters and sorts on: what its first, narrow step aggregates (see _queries.py)
+FILTER_COLUMNS = ("name", "status", "start_ns", "tags", "session")
+
+
+def traces_select(source: str = "trace_parts", columns: tuple[str, ...] = _ORDER) -> str:
+    """One row per trace of ``source`` (trace_parts, or a filtered subquery of it): ``columns`` of ``traces``."""
+    aggregates = _aggregates()
+    select = ",\n       ".join(aggregates[c] for c in columns)
+    return f"SELECT trace_id,\n       {select}\nFROM {source} GROUP BY trace_id"
+
+
+def _traces_view() -> str:
+    return f"CREATE VIEW traces AS\n{traces_select()}"
 
 
 def m003_traces(con: Any) -> None:

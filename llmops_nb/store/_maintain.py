@@ -27,6 +27,7 @@ from ._connection import Store, get_store
 #: snapshots (time travel) kept by default
 KEEP = dt.timedelta(days=7)
 _CATALOG = "llmops"  # the alias the lake is attached as (_lake.py)
+ROW_GROUP_ROWS = 8192
 
 
 def maintain(keep: dt.timedelta = KEEP) -> dict[str, Any]:
@@ -58,6 +59,10 @@ def maintain(keep: dt.timedelta = KEEP) -> dict[str, Any]:
 def compact(con: Any, keep: dt.timedelta = KEEP) -> dict[str, Any]:
     """DuckLake's four maintenance steps on ``con`` (the lake attached, ``USE``d); the caller holds the lock."""
     before = live_files(con)
+    # Merged files in row groups of 8,192 rows, not DuckDB's 122,880: a trace's spans are found by
+    # skipping row groups on start_ns, and big groups leave little to skip (measured at 1M spans:
+    # spans() 70 ms with big groups after a merge, 30 ms with these). Kept in the catalog.
+    con.execute(f"CALL {_CATALOG}.set_option('parquet_row_group_size', {ROW_GROUP_ROWS})")
     # every row of each function is read: counted by an aggregate instead, a merge left every file in place
     flushed = con.execute(f"CALL ducklake_flush_inlined_data('{_CATALOG}')").fetchall()
     merged = con.execute(f"CALL ducklake_merge_adjacent_files('{_CATALOG}')").fetchall()

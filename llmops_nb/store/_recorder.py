@@ -199,7 +199,9 @@ class Recorder:
         self.retry, self._retry_markers = [], []
         size = sum(record[SIZE] for record in chunk)
         queue = self.queue
-        limit = self._chunk_records
+        # A file is written by one process at a time: chunks sized to hold it ~CHUNK_TARGET_S. A lake
+        # takes every process's commits at once, each with a fixed cost (~50 ms): all that waits, in one.
+        limit = self._chunk_records if _connection.get_store().writes_take_turns else CHUNK_MAX_RECORDS
         while len(chunk) < limit and size < CHUNK_BYTES:
             try:
                 item = queue.popleft()
