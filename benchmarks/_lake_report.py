@@ -324,10 +324,13 @@ def _why(results: dict[str, Any]) -> str:
             continue
         floor = _lake_ms(results, "after", "catalog_only")
         if name == "traces":
-            why = (f"its SQL alone takes {num(_lake_ms(results, 'after', step))} ms: on the lake `traces` is a view "
-                   "that sums every trace's parts at read time (`_lake_schema.py`), so the first page aggregates "
-                   f"all {results['built']['after']['traces']:,} traces before ORDER BY … LIMIT 50, where the file "
-                   "reads a table of one row per trace")
+            why = ("on the lake `traces` is a view that sums every trace's parts at read time (`_lake_schema.py`), "
+                   "where the file reads a table of one row per trace. `traces()` pages it in two steps "
+                   "(`_queries._lake_page`): the page's ids from the earliest start of each of the "
+                   f"{results['built']['after']['traces']:,} traces' parts, then the whole rows of those 50 traces "
+                   "from their parts alone, bounded by the page's oldest start, which still reads a whole row group "
+                   "of wide columns; the view's own first page takes "
+                   f"{num(_lake_ms(results, 'after', step))} ms in SQL alone")
         else:
             groups = results["maintain"]["spans_row_groups"]
             why = (f"it is two queries, the trace's range from the `traces` view "

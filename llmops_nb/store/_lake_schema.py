@@ -76,8 +76,6 @@ def _aggregates() -> dict[str, str]:
 
 _ORDER = ("name", "status", "start_ns", "end_ns", *_SUMMED, "cost_usd", "dropped_spans", "tags", "session", "cell",
           "request_preview", "response_preview", "error_message")
-#: the columns traces() filters and sorts on: what its first, narrow step aggregates (see _queries.py)
-FILTER_COLUMNS = ("name", "status", "start_ns", "tags", "session")
 
 
 def traces_select(source: str = "trace_parts", columns: tuple[str, ...] = _ORDER) -> str:
