@@ -189,8 +189,8 @@ def evals() -> dict[str, object]:
         if get_store().supports_upsert:
             con.execute("UPDATE traces SET session = 's-1' WHERE trace_id = ?", [root.trace_id])
         else:  # a later part's session wins on the lake
-            con.execute("INSERT INTO trace_parts (trace_id, batch_id, written_ns, session) VALUES (?, 'test', ?, 's-1')",
-                        [root.trace_id, 2**62])
+            con.execute("INSERT INTO trace_parts (trace_id, batch_id, written_ns, session) "
+                        "VALUES (?, 'test', ?, 's-1')", [root.trace_id, 2**62])
 
     def app(question: str) -> str:
         return question.upper()
