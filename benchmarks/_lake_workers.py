@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .persist import DOCS, QUESTION, REPLY
+from .persist import QUESTION, typical_app
 from .query import QueryStore as _QueryStore
 
 SPANS_PER_TRACE = 11  # a CHAIN root calling 5 TOOL and 5 LLM children (persist.py's "typical" trace)
@@ -99,29 +99,7 @@ class Writer:
         self.workdir = workdir
         self.chunks = {"chunks": 0.0, "records": 0.0, "write_s": 0.0}
         _counting_writes(self.chunks)
-        trace = llmops_nb.trace
-
-        @trace(kind="TOOL")
-        def search(query: str, top_k: int = 3) -> list[dict[str, Any]]:
-            return DOCS[:top_k]
-
-        @trace(kind="LLM")
-        def generate(prompt: str, temperature: float = 0.2) -> dict[str, Any]:
-            span = llmops_nb.get_current_span()
-            assert span is not None  # inside a traced function
-            span.set_attributes({
-                "gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": 412,
-                "gen_ai.usage.output_tokens": 18})
-            return REPLY
-
-        @trace(kind="CHAIN")
-        def answer(question: str) -> str:
-            for _ in range(5):
-                search(question)
-                generate(question)
-            return str(REPLY["text"])
-
-        self.answer = answer
+        self.answer = typical_app(llmops_nb)
 
     def prepare(self, db: str, data_path: str | None = None) -> dict[str, Any]:
         """Point at ``db``, attach (a new lake: migrate) and write one trace: a kernel after its first cell."""

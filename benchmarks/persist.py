@@ -20,6 +20,7 @@ All in one llmops_nb process (nothing to compare against here):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,31 @@ from ._report import Context, Section, Target, num, table
 QUESTION = "What is the capital of France, and which river runs through it? Answer in one short sentence."
 DOCS = [{"id": f"doc-{i}", "score": round(0.9 - i / 10, 2), "title": f"Paris facts, part {i}"} for i in range(3)]
 REPLY = {"text": "Paris; the Seine runs through it.", "finish_reason": "stop"}
+
+
+def typical_app(llmops_nb: Any) -> Callable[[str], str]:
+    """A RAG-like call, traced: a CHAIN with 5 retrievals and 5 priced LLM calls (11 spans a trace)."""
+    trace = llmops_nb.trace
+
+    @trace(kind="TOOL")
+    def search(query: str, top_k: int = 3) -> list[dict[str, Any]]:
+        return DOCS[:top_k]
+
+    @trace(kind="LLM")
+    def generate(prompt: str, temperature: float = 0.2) -> dict[str, Any]:
+        llmops_nb.get_current_span().set_attributes({
+            "gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": 412,
+            "gen_ai.usage.output_tokens": 18})
+        return REPLY
+
+    @trace(kind="CHAIN")
+    def answer(question: str) -> str:
+        for _ in range(5):
+            search(question)
+            generate(question)
+        return str(REPLY["text"])
+
+    return answer
 
 
 class Persist:
@@ -43,23 +69,7 @@ class Persist:
         llmops_nb.configure(db=str(workdir / "persist.duckdb"))
         trace = llmops_nb.trace
 
-        @trace(kind="TOOL")
-        def search(query: str, top_k: int = 3) -> list[dict[str, Any]]:
-            return DOCS[:top_k]
-
-        @trace(kind="LLM")
-        def generate(prompt: str, temperature: float = 0.2) -> dict[str, Any]:
-            llmops_nb.get_current_span().set_attributes({
-                "gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": 412,
-                "gen_ai.usage.output_tokens": 18})
-            return REPLY
-
-        @trace(kind="CHAIN")
-        def answer(question: str) -> str:
-            for _ in range(5):
-                search(question)
-                generate(question)
-            return REPLY["text"]
+        answer = typical_app(llmops_nb)
 
         @trace
         def noop() -> None:
