@@ -36,14 +36,15 @@ CHECK_EVERY_S = 30.0
 _CHANGES = "__ducklake_metadata_llmops.ducklake_snapshot_changes"
 _SINCE_COMPACTION = f"""
 SELECT count(*) FROM {_CHANGES}
-WHERE snapshot_id > COALESCE((SELECT max(snapshot_id) FROM {_CHANGES}
-                              WHERE changes_made LIKE '%inline_flush%' OR changes_made LIKE '%compact%'
-                                 OR changes_made LIKE '%merge%'), 0)
+WHERE snapshot_id > greatest(?, COALESCE((SELECT max(snapshot_id) FROM {_CHANGES}
+                                          WHERE changes_made LIKE '%inline_flush%' OR changes_made LIKE '%compact%'
+                                             OR changes_made LIKE '%merge%'), 0))
 """
 
 _log = logging.getLogger("llmops_nb")
 _lock = threading.Lock()
-_state: dict[str, Any] = {"last_check": 0.0, "thread": None, "last_run": None, "runs": 0, "not_owner": False}
+_state: dict[str, Any] = {"last_check": 0.0, "thread": None, "last_run": None, "runs": 0, "not_owner": False,
+                          "compacted_to": {}}
 
 
 def threshold() -> int:
@@ -57,8 +58,10 @@ def threshold() -> int:
     return max(0, int(chosen))
 
 
-def commits_since_compaction(con: Any) -> int:
-    return int(con.execute(_SINCE_COMPACTION).fetchone()[0])
+def commits_since_compaction(con: Any, lake: str = "") -> int:
+    """Commits since ``lake``'s last compaction, or since this process's last run on it (one that
+    found nothing to merge or flush leaves no snapshot of its own)."""
+    return int(con.execute(_SINCE_COMPACTION, [_state["compacted_to"].get(lake, 0)]).fetchone()[0])
 
 
 def after_commit(store: Any) -> None:
@@ -84,7 +87,7 @@ def _check_and_compact(store: Any, limit: int) -> None:
 
     try:
         with store.side_connection() as con:
-            pending = commits_since_compaction(con)
+            pending = commits_since_compaction(con, store.label)
             if pending < limit:
                 return
             if not store.owns_catalog():  # a writer's role: maintenance is the owner's (README, roles)
@@ -94,15 +97,17 @@ def _check_and_compact(store: Any, limit: int) -> None:
             with store.try_exclusive("maintain") as taken:
                 if not taken:  # another process is at it
                     return
-                if commits_since_compaction(con) < limit:  # it just finished one
+                if commits_since_compaction(con, store.label) < limit:  # it just finished one
                     return
                 started = time.monotonic()
                 done = compact(con)
+                last = con.execute(f"SELECT max(snapshot_id) FROM {_CHANGES}").fetchone()[0]
         done = {**done, "commits_before": pending, "seconds": round(time.monotonic() - started, 3),
                 "finished_at": time.time()}
         with _lock:
             _state["last_run"] = done
             _state["runs"] += 1
+            _state["compacted_to"][store.label] = int(last or 0)
         _log.info("llmops_nb maintained the lake after %d commits: %d files -> %d in %.1f s", pending,
                   done["files_before"], done["files_after"], done["seconds"])
     except Exception as exc:  # noqa: BLE001 - background work: never the user's problem, but never silent
