@@ -50,3 +50,26 @@ def test_a_cell_over_the_timeout_fails_naming_the_cell(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert seconds < 30
     assert "cell index 1" in done.stdout and "ran longer than --timeout=2 s" in done.stdout
+
+
+def test_a_replayed_table_whose_masked_times_are_padded_differently_compares_equal() -> None:
+    """pandas pads a column to its widest value, and a time's width varies (15:21:03.123 when its last
+    microseconds are zero): the replay check compares the table's content, not its alignment."""
+    import pandas as pd
+
+    from llmops_nb.replay._notebook import compare, normalized_outputs
+
+    def notebook(moment: str) -> nbformat.NotebookNode:
+        frame = pd.DataFrame({"name": ["chat"], "updated_at": [pd.Timestamp(moment)]})
+        cell = nbformat.v4.new_code_cell("frame", outputs=[nbformat.v4.new_output(
+            "execute_result", {"text/plain": repr(frame)}, execution_count=1)])
+        return nbformat.v4.new_notebook(cells=[cell])
+
+    recorded = notebook("2026-12-06 15:21:03.123456")
+    replayed = notebook("2026-12-06 15:21:03.123")
+    shown = [nb.cells[0].outputs[0].data["text/plain"] for nb in (recorded, replayed)]
+    assert len(shown[0]) != len(shown[1])  # padded to different widths
+    assert compare(normalized_outputs(recorded), replayed) is None
+    other = notebook("2026-12-06 15:21:03.123")
+    other.cells[0].outputs[0].data["text/plain"] = other.cells[0].outputs[0].data["text/plain"].replace("chat", "chit")
+    assert compare(normalized_outputs(recorded), other) is not None  # a changed value still shows
