@@ -105,9 +105,14 @@ def _output_text(output: Any) -> str:
 def _mask(text: str) -> str:
     for pattern, replacement in VOLATILE:
         text = pattern.sub(replacement, text)
+    return text
+
+
+def _unpadded(texts: list[str]) -> list[str]:
     # A table's columns are padded to their widest value, and a masked value's width varies (pandas
     # shows 15:21:03.123 for .123000 µs, else 15:21:03.123456): alignment is layout, not content.
-    return _PADDING.sub(" ", text)
+    # Applied when comparing, to both sides: recordings keep the outputs as they were shown.
+    return [_PADDING.sub(" ", text) for text in texts]
 
 
 def compare(expected: list[list[str]], nb: Any) -> Difference | None:
@@ -118,7 +123,7 @@ def compare(expected: list[list[str]], nb: Any) -> Difference | None:
         return Difference(min(len(actual), len(expected)), "", f"the notebook has {len(actual)} code cells, the "
                           f"recording {len(expected)}: record it again")
     for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
-        if want != got:
+        if _unpadded(want) != _unpadded(got):
             diff = difflib.unified_diff("\n".join(want).splitlines(), "\n".join(got).splitlines(), "recorded",
                                         "replayed", lineterm="", n=2)
             return Difference(index, sources[index], "\n".join(list(diff)[:60]))
