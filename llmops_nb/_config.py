@@ -58,9 +58,15 @@ class Settings:
     db: str | None = None
     # A DuckLake store's data files (a folder or s3://...); None: $LLMOPS_NB_DATA_PATH.
     data_path: str | None = None
+    # A file holding the key of an encrypted store (a path, never the key: settings are shown); None:
+    # $LLMOPS_NB_DB_KEY_FILE, else the key in $LLMOPS_NB_DB_KEY, else no encryption (store/_encryption.py).
+    db_key_file: str | None = None
     # A DuckLake store compacts itself in the background once this many commits piled up since its
     # last compaction (store/_auto_maintain.py); 0: never. None: $LLMOPS_NB_AUTO_MAINTAIN, else 500.
     auto_maintain: int | None = None
+    # PII handled before a span is stored or exported (llmops_nb/pii): an action ("mask"), a dict or
+    # a policy file. None: $LLMOPS_NB_PII (an action or a file path), else PII is kept as written.
+    pii: object = None
     # Spans reach the file at most this long after they end (bounded by 1 s).
     flush_interval: float = 0.5
     # Inputs, outputs and attributes are each capped at this many characters of JSON.

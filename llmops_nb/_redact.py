@@ -37,7 +37,10 @@ try:  # RE2: linear-time, ~60x faster than re on this alternation
 except ImportError:  # pragma: no cover - google-re2 is a dependency; keep working without it
     _fast_re = re
 
-__all__ = ["REDACTED", "is_secret_name", "redact_mapping", "redact_strings", "redact_text"]
+__all__ = ["REDACTED", "fast_re", "is_secret_name", "redact_mapping", "redact_strings", "redact_text"]
+
+#: RE2 when installed, else ``re``: for other linear-time scans (the PII candidates, pii/_detect.py)
+fast_re = _fast_re
 
 REDACTED = "[redacted]"
 

@@ -45,3 +45,11 @@ def _backend(store_path: Path, request: pytest.FixtureRequest) -> None:
         if request.node.get_closest_marker("file_store"):
             pytest.skip("checks the DuckDB file itself; the suite runs on the lake")
         request.getfixturevalue("lake")
+
+
+@pytest.fixture
+def collector():
+    """A local OTLP/HTTP collector (``tests/otlp_sink.py``): ``_Sink.bodies`` holds what it received."""
+    from tests.otlp_sink import start_collector
+
+    yield from start_collector()

@@ -7,10 +7,7 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
 
 import pytest
 
@@ -18,6 +15,7 @@ pytest.importorskip("opentelemetry.proto")
 
 import llmops_nb
 from llmops_nb.otel import _forward
+from tests.otlp_sink import _Sink, decoded_spans
 
 
 def free_port() -> int:
@@ -127,46 +125,6 @@ def test_export_to_mlflow_reads_back_equal(mlflow_server):
         assert again[name]["span_id"] == ours[name]["span_id"]
     assert again["llm"]["input_tokens"] == 12
     assert llmops_nb.import_traces(client.search_traces(locations=[experiment]))["skipped_existing"] == 4
-
-
-class _Sink(BaseHTTPRequestHandler):
-    bodies: ClassVar[list[tuple[bytes, dict[str, str]]]] = []
-    fail = 0
-
-    def do_POST(self):  # the name http.server dispatches to
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if _Sink.fail:
-            _Sink.fail -= 1
-            self.send_response(503)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        import gzip
-
-        _Sink.bodies.append((gzip.decompress(body), dict(self.headers)))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def collector():
-    _Sink.bodies, _Sink.fail = [], 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def decoded_spans():
-    from llmops_nb.otel._otlp_decode import decode_protobuf
-
-    return [span for body, _ in _Sink.bodies for span in decode_protobuf(body)]
 
 
 def test_live_forwarder_sends_redacted_spans_and_survives_a_down_backend(collector):

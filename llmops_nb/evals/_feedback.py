@@ -11,6 +11,7 @@ from typing import Any
 
 from .._config import current_author
 from .._redact import redact_strings
+from ..pii._records import scrub_texts
 from ..store._connection import get_store
 from ._run_store import as_number
 from ._scorer import verdict
@@ -54,8 +55,8 @@ def log_feedback(trace_id: Any, value: Any = None, *, label: str | None = None, 
             "INSERT INTO assessments (assessment_id, trace_id, name, source_type, source_id, value, value_number, "
             "passed, label, rationale, run_id, row_index, created_at) "
             "VALUES (?, ?, ?, 'HUMAN', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [assessment_id, trace_id, name, who, *redact_strings([to_json(value)]),
-             as_number(value), verdict(value), *redact_strings([label, comment]), run_id, row, utc_now()])
+            [assessment_id, trace_id, name, who, *scrub_texts(redact_strings([to_json(value)])),
+             as_number(value), verdict(value), *scrub_texts(redact_strings([label, comment])), run_id, row, utc_now()])
     return assessment_id
 
 

@@ -53,11 +53,13 @@ def insert_rows(con: Any, table: str, columns: dict[str, list[Any]], types: dict
     if not columns or not len(next(iter(columns.values()))):
         return
     from .._redact import redact_strings
+    from ..pii._records import scrub_texts
 
     kinds = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "time": pa.timestamp("us")}
     schema = pa.schema([(name, kinds.get((types or {}).get(name, ""), pa.string())) for name in columns])
     # Evaluation data is copied from traces and datasets: it gets the store's secret redaction too.
-    columns = {name: redact_strings(values) if schema.field(name).type == pa.string() else values
+    # And the PII policy, if one is set: a dataset of customer tickets is as sensitive as the traces.
+    columns = {name: scrub_texts(redact_strings(values)) if schema.field(name).type == pa.string() else values
                for name, values in columns.items()}
     view = f"_llmops_insert_{table}"
     con.register(view, pa.table(columns, schema=schema))

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._safety import log_once
+from ..pii._errors import PiiBlockedError
+from ..pii._records import check_request
 from ..tracing import use_span
 from ..tracing._tracebacks import drop_our_frames
 from ._call import Call, CallSpec, begin, current_call
@@ -39,7 +41,7 @@ def wrap_call(original: Any, spec: CallSpec, is_async: bool) -> Any:
         async def traced_async(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
                 return await run_traced_async(begin(spec, self, args, kwargs, is_async=True),
-                                              lambda: original(self, *args, **kwargs))
+                                              lambda: _checked(kwargs, original)(self, *args, **kwargs))
             except BaseException as exc:
                 drop_our_frames(exc)  # this frame, run_traced_async's and the lambda's
                 raise
@@ -49,12 +51,24 @@ def wrap_call(original: Any, spec: CallSpec, is_async: bool) -> Any:
     @functools.wraps(original)
     def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return run_traced(begin(spec, self, args, kwargs), lambda: original(self, *args, **kwargs))
+            return run_traced(begin(spec, self, args, kwargs),
+                              lambda: _checked(kwargs, original)(self, *args, **kwargs))
         except BaseException as exc:
             drop_our_frames(exc)  # this frame, run_traced's and the lambda's
             raise
 
     return traced
+
+
+def _checked(kwargs: dict[str, Any], original: Any) -> Any:
+    """``original``, once the PII policy let the request through (its ``block`` raises here, in the span)."""
+    try:
+        check_request(kwargs)
+    except PiiBlockedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a fault of ours never stops the user's call
+        log_once("pii-check", exc)
+    return original
 
 
 @dataclass(frozen=True)

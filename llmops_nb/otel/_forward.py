@@ -18,6 +18,7 @@ from typing import Any
 
 from .._redact import redact_strings
 from .._safety import log_once
+from ..pii._records import scrub_record
 from ..store._recorder import recorder
 from ..tracing import _record, _sink
 from ._http import ExportError, post, resolve_endpoint, resolve_headers
@@ -86,7 +87,7 @@ class Forwarder:
     def _take(self) -> list[tuple[Any, ...]]:
         batch: list[tuple[Any, ...]] = []
         while self.backlog and len(batch) < BATCH:
-            record = _record.full(self.backlog.popleft())
+            record = scrub_record(_record.full(self.backlog.popleft()))  # the PII policy first
             values = [record[i] for i in _FIELDS]
             for i, text in zip(_TEXT, redact_strings([values[i] for i in _TEXT]), strict=True):
                 values[i] = text

@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from .._redact import redact_strings
+from ..pii._records import scrub_columns
 from ..tracing import _record as rec
 from ._batch_sql import INSERT_SPANS, TRACE_COLUMNS, TRACE_ID, TRACE_TOTALS
 from ._connection import Store, get_store
@@ -161,6 +162,7 @@ def _batch_table(records: list[tuple[Any, ...]]) -> Any:
     count = len(records)
     for index in _TEXT_FIELDS:
         fields[index] = redact_strings(list(fields[index]))
+    scrub_columns(fields)  # the PII policy, if one is configured
     trace_ids = fields[rec.TRACE_ID]
     columns: dict[str, Any] = {}
     for name, field, kind in _BATCH_COLUMNS:
