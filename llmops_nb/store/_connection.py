@@ -15,6 +15,8 @@ and a write-ahead log left by a process that died without closing the store is c
 first, because DuckDB may discard a WAL it cannot read without a word. DuckDB's extension
 auto-install and auto-load are off on every connection: nothing here ever reaches the network.
 Every failure is named by ``_errors.classify`` (locked, disk full, permission, damaged, version).
+A file may be encrypted at rest: its header says so, and ``_encryption.py`` decides from it and the
+configured key how it is attached (with the key, refused, or as it is).
 
 File locks have no queue, so fairness is ours to keep: a connection is never
 held past ``MAX_HOLD_S`` of continuous use (it closes at the first idle
@@ -39,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import settings
 from .._safety import log_once
+from . import _encryption
 from ._errors import StoreError, StoreLockedError, classify, corrupt
 
 if TYPE_CHECKING:
@@ -172,15 +175,22 @@ class Store:
             # DuckDB instance costs ~15 ms, attaching a file ~0.5 ms.
             self._instance = duckdb.connect(":memory:", config=DUCKDB_CONFIG)
         con = self._instance
-        self._check_file()
+        encrypted = self._check_file()
+        attach = f"ATTACH '{_sql_string(os.fspath(self.path))}' AS {_ALIAS}"
+        key = _encryption.attach_key(self.path, encrypted, strict=self.path == _configured_path())
+        if key is not None:
+            _encryption.load_crypto(con)
+            attach += f" (ENCRYPTION_KEY '{_sql_string(key)}')"
         while True:
             try:
-                con.execute(f"ATTACH '{_sql_string(os.fspath(self.path))}' AS {_ALIAS}")
+                con.execute(attach)
                 con.execute(f"USE {_ALIAS}")
                 self.opens += 1
                 break
             except duckdb.Error as exc:
                 named = classify(exc, self.path)
+                if key is not None and (key in str(exc) or _sql_string(key) in str(exc)):  # DuckDB quoted the SQL
+                    raise named or StoreError(f"The llmops_nb store {self.path} could not be attached.") from None
                 if not isinstance(named, StoreLockedError):
                     self._drop_broken_instance(exc)
                     if named is not None:
@@ -221,8 +231,11 @@ class Store:
                 self._instance.close()
             self._instance = None
 
-    def _check_file(self) -> None:
-        """Refuse what is not a DuckDB file and keep a copy of a crashed process's WAL, before ATTACH."""
+    def _check_file(self) -> bool | None:
+        """Refuse what is not a DuckDB file and keep a copy of a crashed process's WAL, before ATTACH.
+
+        Returns whether the file is encrypted, None when there is no file yet.
+        """
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             size = self.path.stat().st_size if self.path.exists() else None
@@ -231,12 +244,13 @@ class Store:
                 size = None
             if size is not None:
                 with open(self.path, "rb") as handle:
-                    head = handle.read(16)
+                    head = handle.read(_encryption.HEADER_BYTES)
                 if head.startswith(b"SQLite format 3"):
                     raise corrupt(self.path, "it is a SQLite database, not a DuckDB file")
                 if len(head) < 12 or head[8:12] != b"DUCK":
                     raise corrupt(self.path, "it is not a DuckDB file (no DuckDB header)")
                 _keep_wal_copy(self.path)
+            return None if size is None else _encryption.is_encrypted(head)
         except StoreError:
             raise
         except OSError as exc:
@@ -295,6 +309,11 @@ def glob_escape(text: str) -> str:
 
 def _sql_string(text: str) -> str:
     return text.replace("'", "''")
+
+
+def _configured_path() -> Path | None:
+    """The configured file store's path as ``get_store`` resolves it (None for a lake)."""
+    return None if settings.lake_url() is not None else settings.db_path().expanduser().absolute()
 
 
 #: run at interpreter exit, before DuckDB's own exit hook (the recorder's final flush goes here)

@@ -42,7 +42,18 @@ class StoreVersionError(StoreError):
     """The file was written by a DuckDB version this one cannot read."""
 
 
+class StoreEncryptionError(StoreError):
+    """The store's encryption cannot be used here (DuckDB's httpfs extension, its crypto, is missing)."""
+
+
+class StoreKeyError(StoreEncryptionError):
+    """The store's key is missing, wrong or unreadable, or given for a file that is not encrypted."""
+
+
 _POINT_ELSEWHERE = "or point llmops_nb elsewhere with llmops_nb.configure(db=...) or $LLMOPS_NB_DB"
+#: where the key of an encrypted store comes from (store/_encryption.py); never the key itself
+SET_KEY = ("set $LLMOPS_NB_DB_KEY to its key, or $LLMOPS_NB_DB_KEY_FILE (or llmops_nb.configure(db_key_file=...)) "
+           "to a file holding it")
 
 
 def classify(exc: BaseException, path: Path) -> StoreError | None:
@@ -51,6 +62,9 @@ def classify(exc: BaseException, path: Path) -> StoreError | None:
         return exc
     text = str(exc)
     lowered = text.lower()
+    encryption = _encryption_error(text, path)
+    if encryption is not None:
+        return encryption
     code = getattr(exc, "errno", None)
     if code == errno.ENOSPC or "no space left" in lowered or "disk full" in lowered or "disk quota" in lowered:
         return StoreFullError(
@@ -82,6 +96,38 @@ def classify(exc: BaseException, path: Path) -> StoreError | None:
         return StoreError(f"The llmops_nb store {path} cannot be used ({_first_line(text)}). Check the path and "
                           f"its disk, {_POINT_ELSEWHERE}.")
     return None
+
+
+def _encryption_error(text: str, path: Path) -> StoreEncryptionError | None:
+    """DuckDB's words for a key it lacks, a wrong key, a key for a plain file, or no crypto to write with.
+
+    ``_encryption.py`` names the first three before DuckDB sees the file (from its header); these are
+    the net for what gets past that. None of DuckDB's texts quotes the key, nor does any message here.
+    """
+    lowered = text.lower()
+    if "without a key" in lowered and "encrypted" in lowered:
+        return StoreKeyError(f"The llmops_nb store {path} is encrypted and no key is set: {SET_KEY}, "
+                             f"{_POINT_ELSEWHERE}. The file is unchanged.")
+    if "wrong encryption key" in lowered:
+        return StoreKeyError(f"The llmops_nb store {path} is encrypted with another key than the one set: {SET_KEY} "
+                             f"(the key it was made with), {_POINT_ELSEWHERE}. The file is unchanged.")
+    if "key is explicitly specified" in lowered and "not encrypted" in lowered:
+        return StoreKeyError(f"The llmops_nb store {path} is not encrypted, but a key is set. Unset the key to use it "
+                             f"as it is, or copy it into an encrypted file: python -m llmops_nb store copy {path} "
+                             f"NEW.duckdb (with the key set); {_POINT_ELSEWHERE}.")
+    if "read-only crypto module" in lowered:  # a file written without httpfs loaded (load_crypto failed)
+        return StoreEncryptionError(f"The llmops_nb store {path} cannot be encrypted here: DuckDB's httpfs "
+                                    f"extension, which encrypts with OpenSSL, is not loaded ({_first_line(text)}). "
+                                    f"{INSTALL_CRYPTO}")
+    return None
+
+
+#: what to do when DuckDB's httpfs extension (its secure crypto) is missing
+INSTALL_CRYPTO = (
+    "DuckDB's built-in crypto only reads encrypted files (it has no secure random source to write them), and "
+    "llmops_nb never uses its unsafe mode. Install httpfs for this duckdb: pip install "
+    "duckdb-extension-httpfs==<your duckdb version> where PyPI has it, or once, online: "
+    "python -c \"import duckdb; duckdb.sql('INSTALL httpfs')\"; or unset the key to use an unencrypted store.")
 
 
 def corrupt(path: Path, why: str) -> StoreCorruptError:

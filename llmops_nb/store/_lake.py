@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ._encryption import refuse_key_for_lake
 from ._errors import StoreError, StorePermissionError, StoreReplacedError
 from ._lake_extensions import load_extensions, process_extension_directory, require_packages
 from ._lake_url import LakeUrl, parse, redact_dsn
@@ -268,6 +269,7 @@ class LakeStore:
 
     def _open(self) -> Any:
         duckdb = require_packages()
+        refuse_key_for_lake(self.label)  # a key of yours is not how DuckLake encrypts: see _encryption.py
         url = self._parsed()
         con = duckdb.connect(":memory:", config={
             "autoinstall_known_extensions": False, "autoload_known_extensions": False,
