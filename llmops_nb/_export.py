@@ -63,6 +63,9 @@ def export_html(notebook_path: str | os.PathLike[str], output_path: str | os.Pat
     body, _ = _exporter().from_filename(os.fspath(source))
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(body, encoding="utf-8")
+    from .store._audit import record_quietly
+
+    record_quietly("export.html", os.fspath(target.absolute()), {"notebook": os.fspath(source.absolute())})
     return target
 
 

@@ -17,6 +17,7 @@ from ._config import MAX_FLUSH_INTERVAL_S, Settings, settings
 from ._errors import did_you_mean
 from ._safety import failure_counts
 from .store import _connection, _queries
+from .store._audit import record_quietly
 from .store._recorder import recorder
 from .tracing import _sink
 
@@ -62,6 +63,10 @@ def configure(**options: object) -> Settings:
     chosen = options.get("auto_maintain")
     if chosen is not None and (isinstance(chosen, bool) or not isinstance(chosen, int) or chosen < 0):
         raise ValueError(f"auto_maintain is a number of commits (0: never, None: the default, 500), got {chosen!r}.")
+    if options.get("pii") is not None:
+        from .pii import load_policy
+
+        load_policy(options["pii"])  # a bad policy is refused here, naming the entry, before any span uses it
     forward = "otlp_endpoint" in options or "otlp_headers" in options
     if forward and options.get("otlp_endpoint", settings.otlp_endpoint) is not None:
         from .otel._http import resolve_endpoint, resolve_headers
@@ -81,6 +86,8 @@ def configure(**options: object) -> Settings:
     for name, value in options.items():
         setattr(settings, name, value if name != "db" or value is None else os.fspath(value))  # type: ignore[call-overload]
     recorder.apply_limits()
+    if "pii" in options:  # who changed how PII is handled, and to what: the audit trail, in the store now configured
+        record_quietly("pii.policy_changed", "pii", {"policy": options["pii"]})
     if forward:
         _forward_spans()
     if new_db:

@@ -95,6 +95,11 @@ def export_otlp(traces: Any = None, *, endpoint: str | None = None, headers: dic
             post(url, encode(batch), sent_headers, timeout=timeout, retries=retries)
             spans += len(batch)
             requests += 1
+    from .._redact import redact_text
+    from ..store._audit import record_quietly
+
+    # the endpoint without credentials in its URL; the headers (keys, tokens) are never recorded
+    record_quietly("export.otlp", redact_text(url), {"traces": len(ids), "spans": spans, "requests": requests})
     return {"endpoint": url, "traces": len(ids), "spans": spans, "requests": requests}
 
 

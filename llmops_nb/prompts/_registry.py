@@ -6,7 +6,8 @@ lock admits one process at a time, so "read the latest version, insert the next"
 cannot interleave with another writer: versions are gap-free and nothing is lost.
 On a DuckLake store, where many processes write at once, each change runs inside
 ``store.exclusive("prompts")`` (a PostgreSQL advisory lock) for the same guarantee,
-and an alias moves by a delete and an insert (DuckLake has no upsert).
+and an alias moves by a delete and an insert (DuckLake has no upsert). Each new version
+and alias change appends its audit-trail row in the same transaction (``store/_audit.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from .._config import current_author
 from .._errors import did_you_mean
 from .._redact import REDACTED, redact_mapping
+from ..store import _audit
 from . import _template
 from ._errors import PromptNotFoundError
 from ._link import link_current_span
@@ -72,6 +74,8 @@ def register_version(name: str, template: Any, commit_message: str | None = None
                 [name, version, _dumps(template), _template.prompt_type(template),
                  _dumps(_template.variables(template)), commit_message, _dumps(tags) if tags else None,
                  _dumps(model_config) if model_config else None, digest, who, time.time_ns()])
+            _audit.append(con, "prompt.version_created", f"prompts:/{name}/{version}",
+                          {"name": name, "version": version, "content_sha256": digest}, actor=who)
         prompt = _fetch(con, name, version, None)
     return prompt, created
 
@@ -189,6 +193,10 @@ def _move(con: Any, name: str, alias: str, version: int | None, author: str) -> 
     con.execute("INSERT INTO prompt_alias_history (seq, name, alias, action, from_version, to_version, author, "
                 "changed_ns) SELECT COALESCE(max(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ? FROM prompt_alias_history",
                 [name, alias, "delete" if version is None else "set", previous, version, author, now])
+    action = "prompt.alias_deleted" if version is None else "prompt.alias_set" if previous is None \
+        else "prompt.alias_moved"
+    _audit.append(con, action, f"prompts:/{name}@{alias}",
+                  {"name": name, "alias": alias, "from_version": previous, "to_version": version}, actor=author)
 
 
 def _resolve_args(ref: Any, version: Any, alias: Any) -> tuple[str, int | None, str | None]:
@@ -257,7 +265,8 @@ def _transaction() -> Iterator[Any]:
     from ..store._connection import get_store
 
     store = get_store()
-    with store.exclusive("prompts"), store.connect() as con:
+    # the audit trail's lock after the registry's, both before the transaction (see store/_audit.py)
+    with store.exclusive("prompts"), _audit.locked(store), store.connect() as con:
         con.execute("BEGIN TRANSACTION")
         try:
             yield con

@@ -24,6 +24,9 @@ What a copy into a store that already holds data does — the team lake with col
   its view adds up the same way, so file → lake → file reads back equal.
 - **An evaluation run** DST holds as RUNNING that SRC has taken further (ended, more rows) is
   replaced by SRC's, results included: a run copied mid-way is finished by the next copy.
+- **The audit trail** is not copied: it is DST's own hash chain (``_audit.py``), which SRC's rows
+  would break; SRC's stays readable and verifiable where it is. The daily usage retention kept
+  (``_retention.py``) is copied row by row, like the drop log.
 - **Prompt and dataset versions** are numbered per name: one that both stores hold must be the
   same version (equal ``content_sha256``; for datasets equal creation time and size), else the
   copy is refused before anything is written, naming them. A DST alias is never moved: one that
@@ -39,6 +42,10 @@ table is written under the lock its own writers take (``prompts``, ``eval_datase
 ``eval_runs``, ``recorded_calls``), so numbered inserts never collide. SRC and DST must differ, a
 missing SRC is refused (a typo must not become an empty store), and a lake is named without its
 password everywhere.
+
+Encrypted files (``_encryption.py``) are opened with the configured key; a new DST is encrypted when
+a key is set, and SRC is read as it is, so ``store copy PLAIN NEW.duckdb`` with the key set is how a
+plain store becomes an encrypted one.
 """
 
 from __future__ import annotations
@@ -70,6 +77,7 @@ from ._copy_tables import (
     copy_traces,
     refuse_conflicts,
 )
+from ._encryption import as_it_is
 from ._errors import StoreError, StoreVersionError
 from ._parquet_export import MANIFEST, SKIPPED, TABLES
 
@@ -88,13 +96,17 @@ PLAN: tuple[tuple[tuple[str, ...], Copier], ...] = (
     (("assessments",), partial(copy_keyed, spec=Keyed("assessments", ("assessment_id",), "assessment_id"))),
     (("recorded_calls",), partial(copy_keyed, spec=Keyed(
         "recorded_calls", ("recording", "call_key", "started_ns"), "started_ns", "recorded_calls"))),
+    (("daily_usage",), partial(copy_keyed, spec=Keyed("daily_usage", ("day", "model", "recorded_at"), "recorded_at"))),
 )
+#: tables store copy leaves in SRC, and why
+NOT_COPIED = {"_llmops_migrations": "each store records its own migrations",
+              "audit_log": "DST's audit trail is its own hash chain, which SRC's rows would break"}
 
 
 def _check_plan() -> None:
     """Every logical table (the export's list, and those it skips) has a rule here: a new one must get one."""
     planned = {table for tables, _ in PLAN for table in tables}
-    logical = {table.name for table in TABLES} | set(SKIPPED) - {"_llmops_migrations"}
+    logical = ({table.name for table in TABLES} | set(SKIPPED)) - set(NOT_COPIED)
     if planned != logical:
         raise RuntimeError(f"store copy has no rule for {sorted(logical - planned)} (or one for a table that is "
                            f"gone: {sorted(planned - logical)}): add it to PLAN in llmops_nb/store/_copy.py")
@@ -249,12 +261,14 @@ def _opened(text: str, role: str, data_path: str | None) -> Iterator[Any]:
     else:
         store, owned = get_store(Path(text).expanduser().absolute()), False
     try:
-        try:
-            with store.connect():
-                pass
-        except StoreVersionError as exc:
-            raise CopyRefusedError(_two_steps(role, store.label, exc)) from None
-        yield store
+        # a plain SRC is read as it is when a key is set: that is how a store gets encrypted
+        with as_it_is(store.path) if role == "SRC" and isinstance(store, Store) else contextlib.nullcontext():
+            try:
+                with store.connect():
+                    pass
+            except StoreVersionError as exc:
+                raise CopyRefusedError(_two_steps(role, store.label, exc)) from None
+            yield store
     finally:
         if owned or isinstance(store, Store):  # a file is free for other processes as soon as the copy ends
             store.close()

@@ -12,9 +12,10 @@ rows of one table at once conflict. Each logical table, and why it is shaped so 
   (``COALESCE(new, old)``, ``LEAST`` start, summed counts) leaves in its row. Several writer
   processes append parts at once without conflicts. ``trace_parts.batch_id`` names the write that
   added each part: a batch whose commit outcome is unknown is looked up before it is sent again.
-- ``eval_datasets``, ``prompt_versions``, ``prompt_alias_history``: appends, but numbered
+- ``eval_datasets``, ``prompt_versions``, ``prompt_alias_history``, ``audit_log``: appends, but numbered
   ("the next version", "the next seq"): the number is read and the row written under a
-  PostgreSQL advisory lock (``LakeStore.exclusive``), so numbers stay gap-free with many writers.
+  PostgreSQL advisory lock (``LakeStore.exclusive``), so numbers stay gap-free with many writers
+  (and the audit trail's hash chain never forks: ``_audit.py``). ``daily_usage`` is appended only.
 - ``prompt_aliases``, ``eval_runs``, ``eval_results``: updated in place (an alias moves, a run's
   progress and status, a row's usage) — under the same kind of advisory lock, so no two processes
   ever delete from one of these tables at once. Primary keys become NOT NULL columns; their

@@ -92,11 +92,15 @@ TABLES: tuple[ExportTable, ...] = (
     ExportTable("prompt_aliases", None, note="The aliases as they point now: always written whole and "
                 "unpartitioned, whatever `since`/`until` say (their moves are in `prompt_alias_history`)."),
     ExportTable("prompt_alias_history", "t.changed_ns", note="Placed by `changed_ns`."),
+    ExportTable("daily_usage", "t.day", "timestamp", note="Totals per UTC day and model of "
+                "traces that retention deleted, placed by `day`; sum the rows of a day and model."),
 )
 
 #: tables of the store that are not exported, and why
 SKIPPED = {
     "_llmops_migrations": "the store's own bookkeeping (which migrations ran); the export's schema is this document",
+    "audit_log": "the governance trail: read it with `llmops_nb.audit()` and prove it unbroken with "
+                 "`llmops_nb.verify_audit()` in the store that wrote it",
     "recorded_calls": "record & replay's cassettes of raw HTTP responses (binary chunks) for re-running "
                       "notebooks offline, not observations; the calls themselves are in `spans`",
 }
@@ -153,6 +157,10 @@ def export_parquet(dir: str | os.PathLike[str], partition_by: Sequence[str] | st
             with contextlib.suppress(OSError):
                 target.rmdir()
         raise
+    from ._audit import record_quietly
+
+    record_quietly("export.parquet", os.fspath(target), {"rows": counts, "since": _iso(low), "until": _iso(high),
+                                                         "partition_by": list(keys)})
     return counts
 
 
