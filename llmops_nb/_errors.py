@@ -13,6 +13,8 @@ both, so existing ``except ValueError`` code keeps working::
     │   ├── StoreCorruptError                the file is damaged, or not a DuckDB file
     │   ├── StoreVersionError                written by a DuckDB this one cannot read
     │   ├── StoreReplacedError               a store object used after configure() moved on
+    │   ├── StoreEncryptionError             no secure crypto here (DuckDB's httpfs) for an encrypted store
+    │   │   └── StoreKeyError                the key is missing, wrong, unreadable, or set for a plain file
     │   └── CopyRefusedError                 a copy's SRC and DST hold different versions (store/_copy_tables.py)
     ├── PromptNotFoundError(LookupError)     no prompt, version or alias of that name (prompts/_errors.py)
     ├── PromptFormatError(ValueError)        format() with missing or unexpected variables
@@ -21,6 +23,10 @@ both, so existing ``except ValueError`` code keeps working::
     ├── MissingInputError(ValueError)        a row lacks what a judge's prompt needs (evals/_judge.py)
     ├── JudgeParseError(ValueError)          no verdict of the expected type in a reply (evals/_parse.py)
     ├── LocalModelError(RuntimeError)        the offline model cannot run (local_model/_install.py)
+    ├── PiiPolicyError(ValueError)           a PII policy that cannot be applied as written (pii/_errors.py)
+    ├── PiiBlockedError                      an SDK request stopped: its input holds PII the policy blocks
+    ├── GuardrailError                       a guardrail blocked a call's input or output (guardrails/_verdict.py)
+    ├── JudgeFailedError(RuntimeError)       a guardrail's judge could not give a verdict (guardrails/_judge.py)
     └── RpcError                             a view's request refused, told to the view (widgets/_rpc.py)
 
 Outside the root, on purpose or for now:

@@ -21,10 +21,12 @@ LAYERS = {
     # leaves: settings, errors, secrets, safety, HTML escaping, the display registry, prices
     "_config": 0, "_errors": 0, "_redact": 0, "_safety": 0, "_html": 0, "_display": 0, "_pricing": 0,
     "_on_import": 0, "_format": 0,
+    "pii": 1,  # PII found and masked, hashed or dropped by policy (uses the secret layer)
     "tracing": 1,  # spans, context, records, the sink protocol
     "store": 2, "integrations": 2,  # the sink and the DuckDB file; SDK capture
     "models": 3, "_trace": 3, "local_model": 3, "otel": 3, "_autolog": 3, "replay": 3,
     "evals": 4, "prompts": 4, "_diff": 4,
+    "guardrails": 4,  # validators on calls' inputs and outputs (uses evals' judges and scorers, pii, tracing)
     "widgets": 5, "magics": 5, "_export": 5, "_runtime": 5, "__main__": 5,  # views, magics, wiring
     "__init__": 6,
 }
