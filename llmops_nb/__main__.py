@@ -4,6 +4,7 @@
     python -m llmops_nb run NOTEBOOK.ipynb --record FILE.llmops | --replay FILE.llmops
     python -m llmops_nb store export DIR [--partition-by date] [--since ISO] [--until ISO] [--overwrite]
     python -m llmops_nb store maintain [--keep-days 7] [--db PATH|URL]
+    python -m llmops_nb store retention --days 90 [--db PATH|URL]
     python -m llmops_nb store copy SRC DST [--data-path PATH]
 
 ``export`` writes the notebook as HTML in which llmops_nb's trace snapshots
@@ -53,12 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(handler=_run)
     export.set_defaults(handler=_export)
     store = commands.add_parser(
-        "store", help="work on the store's data as a whole (export, maintain, copy)",
+        "store", help="work on the store's data as a whole (export, maintain, retention, copy)",
         description="Commands on the store's data as a whole. The store is the configured one "
                     "(LLMOPS_NB_DB, or the default path) unless --db names another.")
     store_commands = store.add_subparsers(dest="store_command", required=True, metavar="COMMAND")
     _add_store_export(store_commands)
     _add_store_maintain(store_commands)
+    _add_store_retention(store_commands)
     _add_store_copy(store_commands)
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -149,6 +151,37 @@ def _store_maintain(args: argparse.Namespace) -> int:
         print(f"llmops_nb store maintain: {exc}", file=sys.stderr)
         return 1
     print("Maintained: " + ", ".join(f"{key} {value}" for key, value in done.items()))
+    return 0
+
+
+def _add_store_retention(store_commands: Any) -> None:
+    retention = store_commands.add_parser(
+        "retention", help="delete traces older than --days, keeping per-day, per-model totals (for cron)",
+        description="Delete the traces that started more than DAYS days ago with their spans, after adding "
+                    "their per-day, per-model totals to daily_usage; recorded in the audit trail. Run it from "
+                    "cron (or the served app's scheduler) to keep a retention rule.")
+    retention.add_argument("--days", type=float, required=True, help="how many days of traces to keep (> 0)")
+    _add_db_option(retention)
+    retention.set_defaults(handler=_store_retention)
+
+
+def _store_retention(args: argparse.Namespace) -> int:
+    from .store._errors import StoreError
+    from .store._retention import apply_retention
+
+    if not args.days > 0:
+        print("llmops_nb store retention: --days is how many days of traces to keep, more than 0", file=sys.stderr)
+        return 2
+    problem = _use_db(args)
+    if problem:
+        print(f"llmops_nb store retention: {problem}", file=sys.stderr)
+        return 1
+    try:
+        done = apply_retention(days=args.days)
+    except StoreError as exc:
+        print(f"llmops_nb store retention: {exc}", file=sys.stderr)
+        return 1
+    print("Retention: " + ", ".join(f"{key} {value}" for key, value in done.items()))
     return 0
 
 

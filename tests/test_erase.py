@@ -158,3 +158,26 @@ def test_the_daily_totals_are_exported_with_the_rest(tmp_path):
     assert counts["daily_usage"] == 2 and counts["traces"] == 0
     assert len(list((tmp_path / "out" / "daily_usage").rglob("*.parquet"))) == 1  # one day: one folder
     assert audit().action.tolist() == ["export.parquet", "retention.applied"]
+
+
+@pytest.mark.file_store
+def test_retention_as_a_command_for_cron(store_path):
+    import subprocess
+    import sys
+
+    from support import subprocess_env
+
+    old, recent = make_trace("old"), make_trace("recent")
+    assert llmops_nb.flush()
+    age(old, 10)
+    get_store().close()  # the command's process opens the file
+    command = [sys.executable, "-m", "llmops_nb", "store", "retention", "--days", "7", "--db", str(store_path)]
+    done = subprocess.run(command, env=subprocess_env(store_path), capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "traces 1, spans 2" in done.stdout  # make_trace: a root and one child
+    assert llmops_nb.traces(limit=None).trace_id.tolist() == [recent]
+    assert audit(action="retention.applied").iloc[0].details["days"] == 7
+    bad = subprocess.run([*command[:-4], "--days", "0"], env=subprocess_env(store_path), capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert bad.returncode == 2 and "more than 0" in bad.stderr
