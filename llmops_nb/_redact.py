@@ -37,7 +37,7 @@ try:  # RE2: linear-time, ~60x faster than re on this alternation
 except ImportError:  # pragma: no cover - google-re2 is a dependency; keep working without it
     _fast_re = re
 
-__all__ = ["REDACTED", "fast_re", "is_secret_name", "redact_mapping", "redact_strings", "redact_text"]
+__all__ = ["REDACTED", "fast_re", "is_secret_name", "part_starts", "redact_mapping", "redact_strings", "redact_text"]
 
 #: RE2 when installed, else ``re``: for other linear-time scans (the PII candidates, pii/_detect.py)
 fast_re = _fast_re
@@ -228,10 +228,7 @@ def redact_strings(values: Sequence[Any]) -> list[Any]:
         hits = [(m.start(), m.end()) for m in trigger.finditer(joined)]
     if not hits:
         return out
-    starts, position = [], 0
-    for part in parts:
-        starts.append(position)
-        position += len(part) + 1
+    starts = part_starts(parts)
     flagged: set[int] = set()
     for start, end in hits:
         first = bisect.bisect_right(starts, start) - 1
@@ -241,6 +238,15 @@ def redact_strings(values: Sequence[Any]) -> list[Any]:
         i = indexes[k]
         out[i] = _redact_precisely(out[i], env_values)
     return out
+
+
+def part_starts(parts: Sequence[str]) -> list[int]:
+    """Where each of ``parts`` starts in ``"\x00".join(parts)`` (bisect a hit's offset into them)."""
+    starts, position = [], 0
+    for part in parts:
+        starts.append(position)
+        position += len(part) + 1
+    return starts
 
 
 #: a flagged string longer than this is redacted only around the trigger's hits (Python's re runs

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from .._redact import part_starts
 from ._detect import PiiMatch, find_pii
 from ._policy import PiiPolicy, load_policy
 
@@ -69,10 +70,7 @@ class Scrubber:
                            engine=self.policy.engine)
         if not matches:
             return out
-        starts, position = [], 0
-        for part in parts:
-            starts.append(position)
-            position += len(part) + 1
+        starts = part_starts(parts)
         by_part: dict[int, list[PiiMatch]] = {}
         for match in matches:
             k = bisect.bisect_right(starts, match.start) - 1
