@@ -27,8 +27,9 @@ from benchmarks._standalone import keep as keep_standalone
 BENCHMARKS = ("overhead", "burst", "persist", "query", "imports", "overload", "otel", "replay_bench",
               "notebook_replay")
 # Run only when named in --only: the team store's needs PostgreSQL and a second DuckDB (the lake
-# overlay), takes ~10 minutes and writes its own docs/lake-benchmarks.md.
-OPT_IN = ("lake_bench",)
+# overlay), takes ~10 minutes and writes its own docs/lake-benchmarks.md; PII detection writes
+# docs/pii-benchmarks.md (with Presidio beside it when presidio-analyzer is installed).
+OPT_IN = ("lake_bench", "pii_bench")
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 
 
