@@ -135,22 +135,33 @@ def _add_store_maintain(store_commands: Any) -> None:
 def _store_maintain(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from .store._errors import StoreError
     from .store._maintain import maintain
 
     if args.keep_days < 0:
         print("llmops_nb store maintain: --keep-days is a number of days, 0 or more", file=sys.stderr)
         return 2
+    return _on_store("maintain", args, lambda: maintain(keep=dt.timedelta(days=args.keep_days)),
+                     lambda done: "Maintained: " + ", ".join(f"{key} {value}" for key, value in done.items()))
+
+
+def _on_store(command: str, args: argparse.Namespace, work: Callable[[], Any], report: Callable[[Any], str],
+              errors: tuple[type[BaseException], ...] = ()) -> int:
+    """The store ``--db`` names (or the configured one), ``work()`` run on it and ``report`` of its result
+    printed: 0. A store that cannot be used, or a StoreError (or one of ``errors``) from the work: 1, the
+    cause printed as ``llmops_nb store COMMAND: ...``."""
+    from .store._errors import StoreError
+
+    caught: tuple[type[BaseException], ...] = (StoreError, *errors)
     problem = _use_db(args)
     if problem:
-        print(f"llmops_nb store maintain: {problem}", file=sys.stderr)
+        print(f"llmops_nb store {command}: {problem}", file=sys.stderr)
         return 1
     try:
-        done = maintain(keep=dt.timedelta(days=args.keep_days))
-    except StoreError as exc:
-        print(f"llmops_nb store maintain: {exc}", file=sys.stderr)
+        done = work()
+    except caught as exc:
+        print(f"llmops_nb store {command}: {exc}", file=sys.stderr)
         return 1
-    print("Maintained: " + ", ".join(f"{key} {value}" for key, value in done.items()))
+    print(report(done))
     return 0
 
 
@@ -166,23 +177,13 @@ def _add_store_retention(store_commands: Any) -> None:
 
 
 def _store_retention(args: argparse.Namespace) -> int:
-    from .store._errors import StoreError
     from .store._retention import apply_retention
 
     if not args.days > 0:
         print("llmops_nb store retention: --days is how many days of traces to keep, more than 0", file=sys.stderr)
         return 2
-    problem = _use_db(args)
-    if problem:
-        print(f"llmops_nb store retention: {problem}", file=sys.stderr)
-        return 1
-    try:
-        done = apply_retention(days=args.days)
-    except StoreError as exc:
-        print(f"llmops_nb store retention: {exc}", file=sys.stderr)
-        return 1
-    print("Retention: " + ", ".join(f"{key} {value}" for key, value in done.items()))
-    return 0
+    return _on_store("retention", args, lambda: apply_retention(days=args.days),
+                     lambda done: "Retention: " + ", ".join(f"{key} {value}" for key, value in done.items()))
 
 
 def _add_store_export(store_commands: Any) -> None:
@@ -208,7 +209,6 @@ def _add_store_export(store_commands: Any) -> None:
 def _store_export(args: argparse.Namespace) -> int:
     import duckdb
 
-    from .store._errors import StoreError
     from .store._parquet_export import export_parquet, partition_columns, utc_bound
 
     text = args.partition_by.strip()
@@ -220,19 +220,16 @@ def _store_export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"llmops_nb store export: {exc}", file=sys.stderr)
         return 2
-    problem = _use_db(args)
-    if problem:
-        print(f"llmops_nb store export: {problem}", file=sys.stderr)
-        return 1
     started = time.monotonic()
-    try:
-        counts = export_parquet(args.dir, keys, since=args.since, until=args.until, overwrite=args.overwrite)
-    except (StoreError, OSError, ValueError, duckdb.Error) as exc:  # DuckDB's: a Parquet write that failed
-        print(f"llmops_nb store export: {exc}", file=sys.stderr)
-        return 1
-    rows = ", ".join(f"{table} {count:,}" for table, count in counts.items())
-    print(f"Exported to {args.dir} in {time.monotonic() - started:.1f} s: {rows} rows.")
-    return 0
+
+    def report(counts: dict[str, int]) -> str:
+        rows = ", ".join(f"{table} {count:,}" for table, count in counts.items())
+        return f"Exported to {args.dir} in {time.monotonic() - started:.1f} s: {rows} rows."
+
+    # DuckDB's errors: a Parquet write that failed
+    return _on_store("export", args, lambda: export_parquet(args.dir, keys, since=args.since, until=args.until,
+                                                            overwrite=args.overwrite),
+                     report, (OSError, ValueError, duckdb.Error))
 
 
 def _add_store_copy(store_commands: Any) -> None:
