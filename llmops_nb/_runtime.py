@@ -17,7 +17,6 @@ from ._config import MAX_FLUSH_INTERVAL_S, Settings, settings
 from ._errors import did_you_mean
 from ._safety import failure_counts
 from .store import _connection, _queries
-from .store._audit import record_quietly
 from .store._recorder import recorder
 from .tracing import _sink
 
@@ -87,6 +86,8 @@ def configure(**options: object) -> Settings:
         setattr(settings, name, value if name != "db" or value is None else os.fspath(value))  # type: ignore[call-overload]
     recorder.apply_limits()
     if "pii" in options:  # who changed how PII is handled, and to what: the audit trail, in the store now configured
+        from .store._audit import record_quietly  # on use: every import llmops_nb would pay for it otherwise
+
         record_quietly("pii.policy_changed", "pii", {"policy": options["pii"]})
     if forward:
         _forward_spans()
