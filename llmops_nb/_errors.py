@@ -27,6 +27,16 @@ both, so existing ``except ValueError`` code keeps working::
     ├── PiiBlockedError                      an SDK request stopped: its input holds PII the policy blocks
     ├── GuardrailError                       a guardrail blocked a call's input or output (guardrails/_verdict.py)
     ├── JudgeFailedError(RuntimeError)       a guardrail's judge could not give a verdict (guardrails/_judge.py)
+    ├── GatewayError                         the gateway answers with it: HTTP status + error body (gateway/_errors.py)
+    │   ├── GatewayConfigError(ValueError)   a gateway config that cannot be used: the entry, its line, the fix
+    │   ├── GatewayAuthError                 401: no key, or one the gateway does not know
+    │   ├── GatewayForbiddenError            403: the key may not do this (model not allowed, revoked)
+    │   ├── GatewayRequestTooLarge           413: the body is over general_settings.max_request_bytes
+    │   ├── BudgetExceededError              429: a budget would be passed in its window
+    │   ├── GatewayRateLimitError            429: an rpm or tpm limit is reached (Retry-After)
+    │   ├── NoDeploymentError                503: every deployment of the group failed or is cooling down
+    │   ├── UnknownModelError(LookupError)   404: no model_name like that
+    │   └── UpstreamError                    the upstream's final error, its status and message passed on
     └── RpcError                             a view's request refused, told to the view (widgets/_rpc.py)
 
 Outside the root, on purpose or for now:
