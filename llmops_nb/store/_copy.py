@@ -26,7 +26,8 @@ What a copy into a store that already holds data does — the team lake with col
   replaced by SRC's, results included: a run copied mid-way is finished by the next copy.
 - **The audit trail** is not copied: it is DST's own hash chain (``_audit.py``), which SRC's rows
   would break; SRC's stays readable and verifiable where it is. The daily usage retention kept
-  (``_retention.py``) is copied row by row, like the drop log.
+  (``_retention.py``) is copied row by row, like the drop log. Neither are the gateway's virtual
+  keys: a copy taken before a revocation would bring the revoked key back, so DST issues its own.
 - **Prompt and dataset versions** are numbered per name: one that both stores hold must be the
   same version (equal ``content_sha256``; for datasets equal creation time and size), else the
   copy is refused before anything is written, naming them. A DST alias is never moved: one that
@@ -100,7 +101,9 @@ PLAN: tuple[tuple[tuple[str, ...], Copier], ...] = (
 )
 #: tables store copy leaves in SRC, and why
 NOT_COPIED = {"_llmops_migrations": "each store records its own migrations",
-              "audit_log": "DST's audit trail is its own hash chain, which SRC's rows would break"}
+              "audit_log": "DST's audit trail is its own hash chain, which SRC's rows would break",
+              "gateway_keys": "keys are credentials of the store that issued them: a copy made before a "
+                              "revocation would bring the revoked key back; issue new keys against DST"}
 
 
 def _check_plan() -> None:

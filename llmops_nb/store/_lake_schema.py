@@ -19,7 +19,8 @@ rows of one table at once conflict. Each logical table, and why it is shaped so 
 - ``prompt_aliases``, ``eval_runs``, ``eval_results``: updated in place (an alias moves, a run's
   progress and status, a row's usage) — under the same kind of advisory lock, so no two processes
   ever delete from one of these tables at once. Primary keys become NOT NULL columns; their
-  uniqueness is kept by those locks (one writer at a time per key space).
+  uniqueness is kept by those locks (one writer at a time per key space). ``gateway_keys`` too: a key
+  is appended, and revoked in place (``revoked_at``) under the lock ``gateway_keys``.
 - ``_llmops_migrations``: the lake's own record, written by the one migrator that holds the
   migration lock.
 

@@ -101,6 +101,8 @@ SKIPPED = {
     "_llmops_migrations": "the store's own bookkeeping (which migrations ran); the export's schema is this document",
     "audit_log": "the governance trail: read it with `llmops_nb.audit()` and prove it unbroken with "
                  "`llmops_nb.verify_audit()` in the store that wrote it",
+    "gateway_keys": "the AI gateway's virtual keys (their sha256, scopes and limits): credentials, not "
+                    "observations; list them with the gateway's `keys.list()`",
     "recorded_calls": "record & replay's cassettes of raw HTTP responses (binary chunks) for re-running "
                       "notebooks offline, not observations; the calls themselves are in `spans`",
 }
