@@ -25,7 +25,8 @@ _ERRORS = {
 def error(reply: Reply, seq: int) -> Rendered:
     kind, code = _ERRORS.get(reply.status, ("server_error", None))
     message = reply.error_message or f"Fake error {reply.status} from the test server."
-    body = {"error": {"message": message, "type": reply.error_type or kind, "param": None, "code": code}}
+    body = {"error": {"message": message, "type": reply.error_type or kind, "param": None,
+                      "code": reply.error_code or code}}
     return Rendered(status=reply.status, headers={"x-request-id": f"req_fake{seq}", **reply.error_headers()},
                     body=body)
 

@@ -61,7 +61,8 @@ class Reply:
     starts, ``chunk_delay`` between streamed events. ``fail_after=N`` stops a stream
     after N events, with the provider's error event or (``failure="disconnect"``) a
     dropped connection. ``status`` other than 200 answers with the provider's error
-    JSON; ``retry_after`` adds ``retry-after``/``retry-after-ms`` headers.
+    JSON; ``retry_after`` adds ``retry-after``/``retry-after-ms`` headers; ``error_code`` is OpenAI's
+    ``error.code`` (e.g. ``"context_length_exceeded"``), else the status's usual one.
     """
 
     text: str | None = ""
@@ -79,13 +80,15 @@ class Reply:
     error_type: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     retry_after: float | None = None
+    error_code: str | None = None
 
     @classmethod
     def error(cls, status: int, message: str | None = None, *, retry_after: float | None = None,
-              error_type: str | None = None, headers: Mapping[str, str] | None = None) -> Reply:
+              error_type: str | None = None, headers: Mapping[str, str] | None = None,
+              code: str | None = None) -> Reply:
         """An HTTP error answer, e.g. ``Reply.error(429, retry_after=0.01)``."""
         return cls(status=status, error_message=message, retry_after=retry_after, error_type=error_type,
-                   headers=dict(headers or {}))
+                   headers=dict(headers or {}), error_code=code)
 
     def text_chunks(self) -> list[str]:
         """The text as streamed deltas: the scripted ``chunks``, else word by word (spaces kept)."""

@@ -64,9 +64,10 @@ class FakeLLMServer:
         self._lock = threading.Lock()
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
+        self._sent: list[bytes] = []
         self._connections: set[socket.socket] = set()
         self._seq = 0
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.owner = self  # type: ignore[attr-defined]
         self.port: int = self._httpd.server_address[1]
@@ -108,11 +109,19 @@ class FakeLLMServer:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def sent(self) -> list[bytes]:
+        """The body bytes of every answer written so far, oldest first; a stream's as its SSE bytes
+        (what a client reads, without the chunked framing), up to where it failed."""
+        with self._lock:
+            return list(self._sent)
+
     def reset(self) -> None:
-        """Forget queued replies and recorded requests."""
+        """Forget queued replies, recorded requests and sent answers."""
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+            self._sent.clear()
 
     # -- lifecycle --------------------------------------------------------------------
     def close(self) -> None:
@@ -179,9 +188,10 @@ class FakeLLMServer:
         else:
             self._send_events(handler, rendered, reply)
 
-    @staticmethod
-    def _send_json(handler: _Handler, rendered: Rendered) -> None:
+    def _send_json(self, handler: _Handler, rendered: Rendered) -> None:
         payload = json.dumps(rendered.body).encode()
+        with self._lock:
+            self._sent.append(payload)
         handler.send_response(rendered.status)
         handler.send_header("content-type", "application/json")
         handler.send_header("content-length", str(len(payload)))
@@ -190,8 +200,7 @@ class FakeLLMServer:
         handler.end_headers()
         handler.wfile.write(payload)
 
-    @staticmethod
-    def _send_events(handler: _Handler, rendered: Rendered, reply: Reply) -> None:
+    def _send_events(self, handler: _Handler, rendered: Rendered, reply: Reply) -> None:
         handler.send_response(200)
         handler.send_header("content-type", "text/event-stream; charset=utf-8")
         handler.send_header("transfer-encoding", "chunked")
@@ -200,6 +209,10 @@ class FakeLLMServer:
             handler.send_header(name, value)
         handler.end_headers()
         events = rendered.events or []
+        sent = bytearray()
+        with self._lock:
+            self._sent.append(b"")
+            slot = len(self._sent) - 1
         try:
             for index, event in enumerate(events):
                 if reply.fail_after is not None and index >= reply.fail_after:
@@ -207,14 +220,21 @@ class FakeLLMServer:
                         handler.abort_connection()
                         return
                     if rendered.error_event is not None:
-                        handler.write_chunk(_frame(*rendered.error_event))
+                        handler.write_chunk(self._record(sent, slot, _frame(*rendered.error_event)))
                     break
                 if index and reply.chunk_delay:
                     time.sleep(reply.chunk_delay)
-                handler.write_chunk(_frame(*event))
+                handler.write_chunk(self._record(sent, slot, _frame(*event)))
             handler.write_chunk(b"")  # the zero-length chunk ends the body
         except _DISCONNECTS:
             handler.close_connection = True  # the client hung up (closed the stream early)
+
+    def _record(self, sent: bytearray, slot: int, data: bytes) -> bytes:
+        sent += data
+        with self._lock:
+            if slot < len(self._sent):  # not reset() meanwhile
+                self._sent[slot] = bytes(sent)
+        return data
 
 
 def _frame(event: str | None, data: Any) -> bytes:
@@ -223,12 +243,20 @@ def _frame(event: str | None, data: Any) -> bytes:
     return f"{head}data: {text}\n\n".encode()
 
 
+class _Server(ThreadingHTTPServer):
+    # a gateway fans many concurrent requests in: socketserver's backlog of 5 would reset connections
+    request_queue_size = 128
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive and chunked bodies, like the real APIs
     timeout = 30  # an idle keep-alive connection frees its thread eventually
 
     def setup(self) -> None:
         super().setup()
+        # headers and body go out in separate writes: without this, Nagle holds the body back until the
+        # client's delayed ACK (~40 ms), and every answer looks 40 ms slow
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.owner._lock:
             self.owner._connections.add(self.connection)
 
