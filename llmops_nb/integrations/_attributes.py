@@ -68,6 +68,16 @@ def server_attributes(resource: Any) -> dict[str, Any]:
     return {"server.address": str(host), **({"server.port": int(port)} if port else {})}
 
 
+#: The host of ``llmops_nb.gateway``'s in-kernel clients (never resolved: their transport is the gateway).
+GATEWAY_HOST = "llmops-nb-gateway.invalid"
+
+
+def through_gateway(resource: Any) -> bool:
+    """True for a call of a client built by ``gateway.client()``: the gateway traces it, not the SDK patch."""
+    url = getattr(getattr(resource, "_client", None), "base_url", None)
+    return getattr(url, "host", None) == GATEWAY_HOST
+
+
 def request_attributes(kwargs: dict[str, Any], numbers: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     """``gen_ai.request.model`` and the numeric parameters ``numbers`` maps (SDK name -> attribute name)."""
     attrs: dict[str, Any] = {}

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from .._safety import log_once
 from ..tracing import get_current_span, start_span
-from ._attributes import helper_method, scrub_inputs, server_attributes
+from ._attributes import helper_method, scrub_inputs, server_attributes, through_gateway
 
 #: The span of the SDK call being made, for code below the SDK (replay's marks on the wire): another
 #: tracer's span (an OpenInference instrumentor's) may be the current span by then.
@@ -96,6 +96,8 @@ class Call:
 def begin(spec: CallSpec, resource: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
           *, stream: bool | None = None, is_async: bool = False) -> Call | None:
     """Start the span of a call; None (logged once) if that fails, and the call runs untraced."""
+    if through_gateway(resource):
+        return None  # the in-kernel gateway records this call itself: its deployment, attempts and cost, once
     try:
         attributes: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": spec.provider}
         attributes.update(spec.request_attributes(kwargs))
