@@ -6,12 +6,15 @@
     python -m llmops_nb store maintain [--keep-days 7] [--db PATH|URL]
     python -m llmops_nb store retention --days 90 [--db PATH|URL]
     python -m llmops_nb store copy SRC DST [--data-path PATH]
+    python -m llmops_nb gateway --config gateway.yaml [--host 127.0.0.1] [--port 4000] [--db PATH] [--allow-remote]
 
 ``export`` writes the notebook as HTML in which llmops_nb's trace snapshots
 show without a network (see ``llmops_nb._export`` for why plain nbconvert
 may show nothing). ``store`` groups the commands that work on the store's data
 as a whole; each ``store`` command is one ``_add_store_*`` function that adds
 its parser and names its handler, so a new one is added without touching the others.
+``gateway`` serves an AI gateway (``llmops_nb.gateway``) over HTTP until Ctrl-C or SIGTERM: exit
+code 0 after a clean stop, 1 when it cannot listen, 2 for a bad config or arguments.
 
 Exit codes of the ``store`` commands: 0 done; 1 the work failed or was refused
 (the store is locked, the folder is not empty, a write failed, a copy's SRC and DST
@@ -62,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_store_maintain(store_commands)
     _add_store_retention(store_commands)
     _add_store_copy(store_commands)
+    _add_gateway(commands)
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
@@ -263,6 +267,62 @@ def _store_copy(args: argparse.Namespace) -> int:
         return 1
     for line in report.lines():
         print(line)
+    return 0
+
+
+def _add_gateway(commands: Any) -> None:
+    gateway = commands.add_parser(
+        "gateway", help="serve an AI gateway (OpenAI and Anthropic routes, virtual keys, budgets) over HTTP",
+        description="Serve the gateway a config describes (LiteLLM's model_list / router_settings vocabulary) on "
+                    "HOST:PORT until Ctrl-C or SIGTERM; every request is a trace in the store. Every route needs a "
+                    "key: the config's general_settings.master_key, or a virtual key made with POST /key/generate.")
+    gateway.add_argument("--config", metavar="gateway.yaml", required=True, help="the gateway's config (YAML)")
+    gateway.add_argument("--host", default="127.0.0.1",
+                         help="the address to listen on (default 127.0.0.1; another needs --allow-remote)")
+    gateway.add_argument("--port", type=int, default=4000, help="the port (default 4000; 0: a free one)")
+    gateway.add_argument("--allow-remote", action="store_true",
+                         help="allow --host to be an address other machines reach (needs the config's master_key)")
+    _add_db_option(gateway)
+    gateway.set_defaults(handler=_gateway)
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    from ._errors import LlmopsError
+    from ._runtime import configure
+    from .gateway import load, load_config
+    from .gateway._server import NO_MASTER_KEY, serve
+    from .tracing import flush
+
+    if not 0 <= args.port <= 65535:
+        print(f"llmops_nb gateway: --port is 0 (a free port) to 65535, not {args.port}", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.config)
+        db = args.db or config.store  # --db wins over general_settings.store
+        if db is not None:  # before the gateway reads the spend so far from the store
+            configure(db=db)
+        gateway = load(config)
+    except (LlmopsError, OSError, ValueError) as exc:
+        print(f"llmops_nb gateway: {exc}", file=sys.stderr)
+        return 2
+    if gateway.config.master_key_ref is None:
+        print(f"llmops_nb gateway: {args.config}: {NO_MASTER_KEY}", file=sys.stderr)
+        return 2
+    try:
+        server = serve(gateway, args.host, args.port, allow_remote=args.allow_remote)
+    except ValueError as exc:  # a refused --host: a usage error
+        print(f"llmops_nb gateway: {exc}", file=sys.stderr)
+        return 2
+    except (LlmopsError, OSError) as exc:
+        print(f"llmops_nb gateway: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    models = len(gateway.model_names(None))
+    print(f"llmops_nb gateway on {server.url} ({models} model{'s' if models != 1 else ''}) — Ctrl-C to stop",
+          flush=True)
+    try:
+        server.wait()
+    finally:
+        flush()
     return 0
 
 
