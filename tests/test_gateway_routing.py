@@ -182,3 +182,23 @@ def test_anthropic_sdk_errors_keep_their_shape(upstreams):
     with build([deployment("chat", a)]) as gw, pytest.raises(anthropic.NotFoundError) as caught:
         gw.anthropic_client().messages.create(model="nope", max_tokens=5, messages=[{"role": "user", "content": "x"}])
     assert caught.value.body["error"]["type"] == "not_found_error"
+
+
+def test_retry_after_is_waited_before_the_same_deployment_is_tried_again(upstreams):
+    a, _ = upstreams
+    with build([deployment("chat", a)], router_settings={"num_retries": 2}) as gw:
+        a.enqueue(Reply.error(429, "slow down", retry_after=0.3), "after the wait")
+        assert ask(gw.client()).choices[0].message.content == "after the wait"
+    llmops_nb.flush()
+    events = json.loads(llmops_nb.sql("SELECT events FROM spans WHERE name = 'gateway chat'").events[0])
+    waits = [e for e in events if e["name"] == "gateway.wait"]
+    assert waits and waits[0]["attributes"]["seconds"] >= 0.3
+
+
+def test_a_deployment_at_its_rpm_sends_the_rest_to_another(upstreams):
+    a, b = upstreams
+    with build([deployment("chat", a, rpm=2, order=1), deployment("chat", b, order=2)]) as gw:
+        client = gw.client()
+        for _ in range(5):
+            ask(client)
+    assert len(a.requests) == 2 and len(b.requests) == 3

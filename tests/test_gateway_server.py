@@ -6,6 +6,7 @@ Nothing is patched: the SDKs speak HTTP to uvicorn, the gateway speaks HTTP to t
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import os
@@ -86,6 +87,8 @@ def _config(openai_fake: FakeLLMServer, anthropic_fake: FakeLLMServer, slow_fake
             openai_entry("chat", openai_fake, "gpt-4o-mini"),
             openai_entry("embed", openai_fake, "text-embedding-3-small"),
             openai_entry("slow", slow_fake, "gpt-4o-mini"),
+            {**openai_entry("priced", slow_fake, "gpt-4o-mini"),
+             "model_info": {"input_cost_per_token": 0, "output_cost_per_token": 1e-3}},
             {"model_name": "claude", "litellm_params": {"model": "anthropic/claude-3-5-haiku-latest",
                                                         "api_base": anthropic_fake.anthropic_base_url,
                                                         "api_key": "os.environ/FAKE_ANTHROPIC_KEY"}},
@@ -119,7 +122,7 @@ def _start(folder: Path, fakes: tuple[FakeLLMServer, FakeLLMServer, FakeLLMServe
         process = subprocess.Popen(_command(config, "--port", "0", "--db", str(db)), cwd=ROOT, env=_env(db),
                                    stdout=subprocess.PIPE, stderr=stderr)
     line = _first_line(process, stderr_path)
-    found = re.fullmatch(r"llmops_nb gateway on (http://127\.0\.0\.1:\d+) \(4 models\) — Ctrl-C to stop", line)
+    found = re.fullmatch(r"llmops_nb gateway on (http://127\.0\.0\.1:\d+) \(5 models\) — Ctrl-C to stop", line)
     assert found, line
     return Running(process, found.group(1), stderr_path, db, *fakes)
 
@@ -208,7 +211,7 @@ def test_embeddings(gateway: Running) -> None:
 
 def test_models_lists_the_model_names(gateway: Running) -> None:
     with gateway.openai() as client:
-        assert sorted(model.id for model in client.models.list()) == ["chat", "claude", "embed", "slow"]
+        assert sorted(model.id for model in client.models.list()) == ["chat", "claude", "embed", "priced", "slow"]
 
 
 def test_messages_through_the_anthropic_sdk(gateway: Running) -> None:
@@ -277,7 +280,7 @@ def test_health_with_a_key(gateway: Running) -> None:
     with gateway.http() as http:
         answer = http.get("/health")
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "models": 4}
+    assert answer.json() == {"status": "ok", "models": 5}
 
 
 # -- what the server refuses itself -----------------------------------------------------------------------
@@ -348,6 +351,33 @@ def test_a_generated_key_works_and_is_limited_to_its_models(gateway: Running) ->
     assert deleted.status_code == 200 and deleted.json() == {"deleted_keys": [key_id]}
     with gateway.openai(key) as client, pytest.raises(openai.PermissionDeniedError, match="revoked"):
         client.chat.completions.create(model="chat", messages=HELLO)
+
+
+def test_a_keys_budget_holds_under_200_concurrent_requests(gateway: Running) -> None:
+    with gateway.http() as http:
+        made = http.post("/key/generate", json={"models": ["priced"], "max_budget": 0.5, "budget_duration": "1d"})
+    assert made.status_code == 200, made.text
+    gateway.slow_fake.enqueue(*[Reply(text="ok", usage=Usage(input_tokens=3, output_tokens=10), delay=0.05)
+                                for _ in range(200)])
+
+    async def one(client: openai.AsyncOpenAI) -> str:
+        try:
+            await client.chat.completions.create(model="priced", max_tokens=10, messages=HELLO)
+            return "ok"
+        except openai.RateLimitError as exc:
+            assert isinstance(exc.body, dict) and exc.body["code"] == "budget_exceeded"
+            assert exc.response.headers["x-should-retry"] == "false"
+            return "rejected"
+
+    async def main() -> list[str]:
+        async with openai.AsyncOpenAI(base_url=gateway.openai_base_url, api_key=made.json()["key"],
+                                      max_retries=0, timeout=60) as client:
+            return await asyncio.gather(*(one(client) for _ in range(200)))
+
+    results = asyncio.run(main())
+    # each request reserves and costs exactly $0.01 (10 output tokens at $0.001): $0.50 holds 50
+    assert results.count("ok") == 50 and results.count("rejected") == 150
+    assert len(gateway.slow_fake.requests) == 50
 
 
 def test_key_routes_refuse_what_they_would_ignore_and_delete_by_the_key_itself(gateway: Running) -> None:

@@ -41,6 +41,7 @@ _MAX_WAIT_S = 60.0  # never sleep longer than this for one retry; beyond it the 
 #: A request that finds every deployment cooling down (for other requests' failures) waits this long at
 #: most; longer, it goes to its fallbacks or gets a 503 with Retry-After at once, as LiteLLM's router does.
 _MAX_COOLDOWN_WAIT_S = 5.0
+_MAX_RACES = 100  # re-picks after losing a deployment's last rpm/tpm slot to a concurrent request
 
 
 @dataclass
@@ -125,22 +126,25 @@ class Attempts:
         request, router = ticket.request, self.gw.router
         tokens = estimated_tokens(request.route, request.body)
         exclude: set[str] = set()
-        retries = 0
+        retries = races = 0
         while True:
             d, wait = router.pick(group, tokens, frozenset(exclude))
-            if d is not None and not self._take_slot(d, request):
-                exclude.add(d.id)  # another request took its last rpm/tpm slot since the pick: not a failure
+            if d is not None and not self._take_slot(d, request) and races < _MAX_RACES:
+                races += 1  # another request took its last rpm/tpm slot since the pick: pick again
                 continue
             if d is None:
-                exclude_round = bool(exclude)
-                if exclude:  # every deployment failed once this round: back off, then all are candidates again
+                backing_off = bool(exclude)
+                if backing_off:  # every deployment failed once this round: back off, then all are candidates again
                     wait = self.policy.delay(retries - 1, outcome.last.retry_after if outcome.last else None)
                     exclude.clear()
                 outcome.soonest = min(outcome.soonest, wait)
-                limit = _MAX_WAIT_S if exclude_round else _MAX_COOLDOWN_WAIT_S
+                limit = _MAX_WAIT_S if backing_off else _MAX_COOLDOWN_WAIT_S
                 if retries > self.num_retries or wait > min(limit, self.gw.config.router.timeout):
-                    raise outcome.last or UpstreamFailure("server", f"every deployment of {group!r} is cooling down",
-                                                          retry_after=None if wait == float("inf") else wait)
+                    raise outcome.last or UpstreamFailure(
+                        "server", f"every deployment of {group!r} is cooling down or at its rpm/tpm limit",
+                        retry_after=None if wait == float("inf") else wait)
+                ticket.root.add_event("gateway.wait", {"seconds": round(wait, 4), "group": group,
+                                                       "reason": "backoff" if backing_off else "cooldown"})
                 await asyncio.sleep(wait)
                 continue
             try:
