@@ -311,6 +311,7 @@ def test_a_budget_is_never_overshot_under_200_concurrent_requests(upstreams):
     assert spent <= budget + 1e-9
 
 
+@pytest.mark.file_store
 def test_provider_keys_never_reach_the_store_or_errors(upstreams, store_path):
     a, _, _ = upstreams
     with build([deployment("chat", a)], router_settings={"num_retries": 0}) as gw:

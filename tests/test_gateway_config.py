@@ -608,7 +608,7 @@ def test_every_gateway_error_is_an_llmops_error_with_a_status():
 def test_budget_exceeded():
     error = BudgetExceededError("team", "ml", max_budget=5.0, spent=4.98, reserved=0.04, window="daily",
                                 resets_at=datetime(2026, 12, 7, tzinfo=timezone.utc))
-    assert str(error) == ("budget exceeded for team 'ml': spent $4.9800 + this request's reserved $0.0400 would "
+    assert str(error) == ("budget exceeded for team 'ml': spent $4.98 + this request's reserved $0.040 would "
                           "pass the daily budget of $5.00; it resets at 2026-12-07T00:00:00Z")
     assert (error.status, error.scope, error.scope_id, error.window) == (429, "team", "ml", "daily")
     assert error.headers == {"x-should-retry": "false"}  # SDKs would retry a 429 in vain
@@ -621,7 +621,10 @@ def test_budget_exceeded():
     # a naive datetime is taken as UTC; another zone is converted
     later = BudgetExceededError("key", "key_1", max_budget=1, spent=1.2, window="monthly",
                                 resets_at=datetime(2027, 1, 1, 1, tzinfo=timezone(timedelta(hours=1))))
-    assert "spent $1.2000 has reached the monthly budget of $1.00; it resets at 2027-01-01T00:00:00Z" in str(later)
+    assert "spent $1.20 has reached the monthly budget of $1.00; it resets at 2027-01-01T00:00:00Z" in str(later)
+    small = BudgetExceededError("user", "u", max_budget=0.004, spent=0.0039, reserved=0.0002, window="total",
+                                resets_at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc))
+    assert "the total budget of $0.0040; it never resets" in str(small)
 
 
 def test_rate_limit_sets_retry_after():

@@ -38,8 +38,9 @@ if TYPE_CHECKING:
 #: (the response, the deployment that answered, its usage — complete once a stream has ended)
 _Answer = tuple[GatewayResponse, Deployment, Callable[[], Usage]]
 _MAX_WAIT_S = 60.0  # never sleep longer than this for one retry; beyond it the next group is tried
-#: A request that finds every deployment cooling down (for other requests' failures) waits this long at
-#: most; longer, it goes to its fallbacks or gets a 503 with Retry-After at once, as LiteLLM's router does.
+#: A request that finds every deployment of a group cooling down (for other requests' failures) goes to
+#: the group's fallbacks at once, as LiteLLM's router does; with none left it waits this long at most,
+#: and past that gets a 503 with Retry-After.
 _MAX_COOLDOWN_WAIT_S = 5.0
 _MAX_RACES = 100  # re-picks after losing a deployment's last rpm/tpm slot to a concurrent request
 
@@ -114,7 +115,7 @@ class Attempts:
             tried.add(step.group)
             outcome.groups.append(step.group)
             try:
-                return await self._try_group(step.group, ticket, outcome)
+                return await self._try_group(step.group, ticket, outcome, can_fall_back=bool(steps))
             except UpstreamFailure as failure:
                 extra = router.fallbacks_for(step.group, failure.kind)
                 steps.extendleft(reversed([Step(g, failure.kind) for g in extra if g not in tried]))
@@ -122,7 +123,7 @@ class Attempts:
                     raise  # the request itself is wrong: every other deployment would refuse it too
         raise outcome.last or UpstreamFailure("server", "no deployment could be tried")
 
-    async def _try_group(self, group: str, ticket: Ticket, outcome: _Outcome) -> _Answer:
+    async def _try_group(self, group: str, ticket: Ticket, outcome: _Outcome, *, can_fall_back: bool) -> _Answer:
         request, router = ticket.request, self.gw.router
         tokens = estimated_tokens(request.route, request.body)
         exclude: set[str] = set()
@@ -138,7 +139,8 @@ class Attempts:
                     wait = self.policy.delay(retries - 1, outcome.last.retry_after if outcome.last else None)
                     exclude.clear()
                 outcome.soonest = min(outcome.soonest, wait)
-                limit = _MAX_WAIT_S if backing_off else _MAX_COOLDOWN_WAIT_S
+                # a cooldown is waited out only when nothing else can answer: a fallback answers now
+                limit = _MAX_WAIT_S if backing_off else 0.0 if can_fall_back else _MAX_COOLDOWN_WAIT_S
                 if retries > self.num_retries or wait > min(limit, self.gw.config.router.timeout):
                     raise outcome.last or UpstreamFailure(
                         "server", f"every deployment of {group!r} is cooling down or at its rpm/tpm limit",

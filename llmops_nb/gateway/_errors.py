@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._errors import LlmopsError, did_you_mean
+from .._format import cost
 from .._redact import redact_text
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ def _anthropic_type(status: int) -> str:
     if status in _ANTHROPIC_TYPES:
         return _ANTHROPIC_TYPES[status]
     return "invalid_request_error" if 400 <= status < 500 else "api_error"
+
+
+_NEVER_YEAR = 9999  # a budget without a window "resets" at the end of time (see _budgets._NEVER)
 
 
 def iso_utc(moment: datetime) -> str:
@@ -145,8 +149,8 @@ class BudgetExceededError(GatewayError):
 
     >>> from datetime import datetime, timezone
     >>> BudgetExceededError("team", "ml", max_budget=5.0, spent=4.98, reserved=0.04, window="daily",
-    ...                     resets_at=datetime(2026, 12, 7, tzinfo=timezone.utc)).message[:46]
-    "budget exceeded for team 'ml': spent $4.9800 +"
+    ...                     resets_at=datetime(2026, 12, 7, tzinfo=timezone.utc)).message[:42]
+    "budget exceeded for team 'ml': spent $4.98"
     """
 
     status = 429
@@ -157,12 +161,13 @@ class BudgetExceededError(GatewayError):
                  resets_at: datetime, reserved: float = 0.0) -> None:
         resets = iso_utc(resets_at)
         if reserved > 0:
-            how = f"spent ${spent:.4f} + this request's reserved ${reserved:.4f} would pass"
+            how = f"spent {cost(spent)} + this request's reserved {cost(reserved)} would pass"
         else:
-            how = f"spent ${spent:.4f} has reached"
+            how = f"spent {cost(spent)} has reached"
+        when = "it never resets (a budget without budget_duration)" if resets_at.year >= _NEVER_YEAR \
+            else f"it resets at {resets}"
         super().__init__(
-            f"budget exceeded for {scope} {scope_id!r}: {how} the {window} budget of ${max_budget:.2f}; "
-            f"it resets at {resets}",
+            f"budget exceeded for {scope} {scope_id!r}: {how} the {window} budget of {cost(max_budget)}; {when}",
             headers={"x-should-retry": "false"},
             extra={"scope": scope, "scope_id": scope_id, "max_budget": max_budget, "spent": spent,
                    "reserved": reserved, "window": window, "resets_at": resets})

@@ -268,8 +268,10 @@ class Gateway:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"<llmops_nb Gateway: {len(self.router.groups)} models, {len(self.config.deployments)} deployments"
-                f"{', ' + str(len(self.config.budgets)) + ' budgets' if self.config.budgets else ''}>")
+        budgets = len(self.config.budgets)
+        return (f"<llmops_nb Gateway: {_count(len(self.router.groups), 'model')}, "
+                f"{_count(len(self.config.deployments), 'deployment')}"
+                f"{', ' + _count(budgets, 'budget') if budgets else ''}>")
 
 
 class _LoopThread:
@@ -288,6 +290,10 @@ class _LoopThread:
         self._thread.join(timeout=5)
         if not self._thread.is_alive():
             self.loop.close()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _scope_value(request: GatewayRequest, scope: str) -> str | None:

@@ -65,15 +65,15 @@ _MEASURES = f"""
 # and answers in microseconds, which would drag a group's p50/p95 far below what callers waited.
 _AGGREGATES = """
     count(*) AS requests,
-    count_if(m_status = 'ok') AS ok,
-    count_if(m_status = 'rejected') AS rejected,
-    count_if(m_status = 'failed') AS failed,
+    CAST(count_if(m_status = 'ok') AS BIGINT) AS ok,
+    CAST(count_if(m_status = 'rejected') AS BIGINT) AS rejected,
+    CAST(count_if(m_status = 'failed') AS BIGINT) AS failed,
     CAST(COALESCE(sum(m_in), 0) AS BIGINT) AS input_tokens,
     CAST(COALESCE(sum(m_out), 0) AS BIGINT) AS output_tokens,
     COALESCE(sum(m_cost), 0.0) AS cost_usd,
     quantile_cont(m_ms, 0.5) FILTER (WHERE m_status IS DISTINCT FROM 'rejected') AS p50_ms,
     quantile_cont(m_ms, 0.95) FILTER (WHERE m_status IS DISTINCT FROM 'rejected') AS p95_ms,
-    count_if(m_fallback) AS fallbacks,
+    CAST(count_if(m_fallback) AS BIGINT) AS fallbacks,
     CAST(COALESCE(sum(greatest(m_attempts - 1, 0)), 0) AS BIGINT) AS retries"""
 # The gateway's own request spans: in the kernel one is a child of the user's span, so root-ness
 # cannot pick them; the name, the kind and the gateway.route attribute together can.
