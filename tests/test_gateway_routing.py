@@ -202,3 +202,22 @@ def test_a_deployment_at_its_rpm_sends_the_rest_to_another(upstreams):
         for _ in range(5):
             ask(client)
     assert len(a.requests) == 2 and len(b.requests) == 3
+
+
+def test_the_sync_client_works_where_a_loop_is_running_and_from_many_threads(upstreams):
+    from concurrent.futures import ThreadPoolExecutor
+
+    a, _ = upstreams
+    with build([deployment("chat", a)]) as gw:
+        client = gw.client()
+
+        async def in_a_cell():  # a notebook cell runs while the kernel's loop is "running"
+            other = build([deployment("chat", a)])
+            ask(other.client())
+            other.close()  # closes its connections and loops from inside the cell too
+            return ask(client).choices[0].message.content, [c for c in ask(client, stream=True)]
+        text, chunks = asyncio.run(in_a_cell())
+        assert text and chunks
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: ask(client).choices[0].message.content, range(16)))
+        assert len(answers) == 16 and len(a.requests) == 19

@@ -121,9 +121,16 @@ def _start(folder: Path, fakes: tuple[FakeLLMServer, FakeLLMServer, FakeLLMServe
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(_command(config, "--port", "0", "--db", str(db)), cwd=ROOT, env=_env(db),
                                    stdout=subprocess.PIPE, stderr=stderr)
-    line = _first_line(process, stderr_path)
-    found = re.fullmatch(r"llmops_nb gateway on (http://127\.0\.0\.1:\d+) \(5 models\) — Ctrl-C to stop", line)
-    assert found, line
+    try:
+        line = _first_line(process, stderr_path)
+        found = re.fullmatch(r"llmops_nb gateway on (http://127\.0\.0\.1:\d+) \(5 models\) — Ctrl-C to stop", line)
+        assert found, line
+    except BaseException:  # a gateway that started wrong must not outlive the test run
+        process.kill()
+        process.wait(30)
+        if process.stdout is not None:
+            process.stdout.close()
+        raise
     return Running(process, found.group(1), stderr_path, db, *fakes)
 
 

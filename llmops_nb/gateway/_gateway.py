@@ -9,15 +9,13 @@ tries deployments with retries, cooldowns and fallbacks; the reservation is sett
 actual cost. Each request is one trace: a ``gateway <route>`` CHAIN span with one CHAT_MODEL /
 EMBEDDING child per upstream attempt (names in /docs: "Gateway traces").
 
-The core is async (the server's event loop runs it); the sync in-kernel client runs it on one
-background loop thread (:class:`_LoopThread`), so both share one router, one ledger, one limiter.
+The core is async (the server's event loop runs it); the sync in-kernel client runs it on a private
+loop of the calling thread (:mod:`._sync`); all share one router, one ledger, one limiter.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +34,7 @@ from ._errors import (
 from ._keys import KeyStore
 from ._ratelimit import RateLimiter
 from ._router import Router
+from ._sync import SyncLoops
 from ._types import Deployment, GatewayRequest, GatewayResponse, VirtualKey
 from ._upstream import Upstream
 
@@ -57,7 +56,7 @@ class Gateway:
         self.ledger = BudgetLedger(config.budgets, on_alert=on_budget_alert or _log_alert)
         self.upstream = Upstream(self._provider_key)
         self._attempts = Attempts(self)
-        self._loop_thread: _LoopThread | None = None
+        self._sync = SyncLoops()
         self._master_key = resolve_secret(config.master_key_ref, config.secrets_file)
         self._rate_rules = [(r.scope, r.scope_id, r.rpm, r.tpm) for r in config.rate_limits]
         if seed_spend:
@@ -240,26 +239,23 @@ class Gateway:
         """Deployments' health (cooldowns, in flight, latency) and budgets' state, now."""
         return {"deployments": self.router.status(), "budgets": self.ledger.snapshot()}
 
-    # -- the loop for sync callers -----------------------------------------------------------------
-    def run_sync(self, coro: Any) -> Any:
-        """Run a coroutine of this gateway on its background loop and wait for the result."""
-        return self.loop_thread().run(coro)
+    # -- sync callers -----------------------------------------------------------------------------------
+    def run_sync(self, coro: Any, loop: Any = None) -> Any:
+        """Run a coroutine of this gateway to completion in this thread (its own loop; see ``_sync``)."""
+        return self._sync.run(coro, loop)
 
-    def loop_thread(self) -> _LoopThread:
-        thread = self._loop_thread
-        if thread is None:
-            thread = self._loop_thread = _LoopThread()
-        return thread
+    def sync_loop(self) -> Any:
+        """The event loop sync calls from this thread run on."""
+        return self._sync.loop()
 
     async def aclose(self) -> None:
+        """Close the upstream connections of the running loop (an async caller's, or the server's)."""
         await self.upstream.aclose()
 
     def close(self) -> None:
-        """Close upstream connections and stop the background loop (the gateway can't be used after)."""
-        thread, self._loop_thread = self._loop_thread, None
-        if thread is not None:
-            thread.run(self.upstream.aclose())
-            thread.stop()
+        """Close upstream connections on every loop, and the sync callers' loops."""
+        self.upstream.close()
+        self._sync.close()
 
     def __enter__(self) -> Gateway:
         return self
@@ -272,24 +268,6 @@ class Gateway:
         return (f"<llmops_nb Gateway: {_count(len(self.router.groups), 'model')}, "
                 f"{_count(len(self.config.deployments), 'deployment')}"
                 f"{', ' + _count(budgets, 'budget') if budgets else ''}>")
-
-
-class _LoopThread:
-    """One event loop in a daemon thread, for the sync client (the kernel's own loop is busy in a cell)."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="llmops_nb-gateway", daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        if not self._thread.is_alive():
-            self.loop.close()
 
 
 def _count(n: int, noun: str) -> str:

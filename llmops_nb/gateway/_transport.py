@@ -7,8 +7,8 @@ OpenAI-shaped error body the server would send) comes back as an ``httpx.Respons
 code changes only the line that builds its client, and a refused budget raises the SDK's own
 ``RateLimitError`` carrying our message, as it would from the server.
 
-Sync clients run the gateway on its background loop (:class:`~._gateway._LoopThread`) and carry
-the caller's current span across, so the request's trace nests under the cell's. Async clients
+Sync clients run the gateway on a private loop of the calling thread (:mod:`._sync`), with the
+caller's current span as the request's parent, so the request's trace nests under the cell's. Async clients
 run it on the caller's loop. The SDKs' own retries are turned off: the gateway retries upstream.
 """
 
@@ -115,20 +115,22 @@ def _transports(http: Any) -> tuple[type, type]:
             return _response(http, request, answer, SyncEvents(gateway, answer.stream))
 
     class SyncEvents(http.SyncByteStream):
+        """A stream's events, each fetched on the loop that opened the stream (its connection is there)."""
+
         def __init__(self, gateway: Gateway, events: AsyncIterator[bytes]) -> None:
-            self.gateway, self.events = gateway, events
+            self.gateway, self.events, self.loop = gateway, events, gateway.sync_loop()
 
         def __iter__(self) -> Iterator[bytes]:
-            loop = self.gateway.loop_thread()
-            events = self.events
+            run, loop, events = self.gateway.run_sync, self.loop, self.events
             while True:
                 try:
-                    yield loop.run(events.__anext__())
+                    yield run(_next(events), loop)
                 except StopAsyncIteration:
                     return
 
         def close(self) -> None:  # the SDK closes a stream it stops reading: end the upstream one too
-            self.gateway.loop_thread().run(self.events.aclose())  # type: ignore[attr-defined]
+            if not self.loop.is_closed():
+                self.gateway.run_sync(self.events.aclose(), self.loop)  # type: ignore[attr-defined]
 
     class AsyncGatewayTransport(http.AsyncBaseTransport):
         """Async: the gateway runs on the caller's loop."""
@@ -160,6 +162,10 @@ def _transports(http: Any) -> tuple[type, type]:
             await self.events.aclose()  # type: ignore[attr-defined]
 
     return GatewayTransport, AsyncGatewayTransport
+
+
+async def _next(events: AsyncIterator[bytes]) -> bytes:
+    return await events.__anext__()
 
 
 def _http_library(sdk: Any) -> Any:

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the API of httpx, maintained; see pyproject.toml
 
+from ._sync import run_here
 from ._types import Deployment, Route, UpstreamFailure, Usage
 from ._upstream_errors import failure_from_exception, failure_from_response
 from ._upstream_stream import UpstreamStream
@@ -214,8 +215,8 @@ class Upstream:
                 task.add_done_callback(self._closing.discard)
             elif loop.is_running():
                 asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(timeout=10)
-            else:
-                loop.run_until_complete(client.aclose())
+            else:  # an idle loop: a sync client's (see _sync), possibly in a notebook cell
+                run_here(loop, client.aclose())
 
 
 def _request(url: httpx.URL, target: _Target, payload: bytes) -> httpx.Request:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 
 from .._redact import REDACTED, redact_text
 from ._types import FailureKind, UpstreamFailure

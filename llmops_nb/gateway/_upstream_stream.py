@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 
 from ._sse import EventSplitter, fields
 from ._types import FailureKind, Protocol, UpstreamFailure, Usage
