@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx2 as httpx  # the API of httpx, maintained; see pyproject.toml
 
-from ._sync import run_here
+from ._sync import BLOCKING, run_here
 from ._types import Deployment, Route, UpstreamFailure, Usage
 from ._upstream_errors import failure_from_exception, failure_from_response
 from ._upstream_stream import UpstreamStream
@@ -66,6 +66,7 @@ class Upstream:
             weakref.WeakKeyDictionary()
         self._targets: dict[tuple[Any, ...], _Target] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._sync_client: httpx.Client | None = None
 
     # -- one request ----------------------------------------------------------------------------
     async def send(self, d: Deployment, route: Route, body: dict[str, Any]) -> tuple[dict[str, Any], Usage]:
@@ -76,8 +77,12 @@ class Upstream:
         """
         target = await self._target(d)
         url = self._url(target, d, route)
+        request = _request(url, target, dumps({**body, "model": d.model}))
         try:
-            response = await self._client().send(_request(url, target, dumps({**body, "model": d.model})))
+            if BLOCKING.get():  # a sync caller's private loop: nothing else to run while we wait
+                response = self._blocking_client().send(request)
+            else:
+                response = await self._client().send(request)
         except httpx.HTTPError as exc:
             raise await self._transport_failure(exc, d, target) from exc
         if not 200 <= response.status_code < 300:
@@ -110,20 +115,28 @@ class Upstream:
             if not (isinstance(options, dict) and options.get("include_usage")):
                 payload["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
                 drop_usage_chunk = True
+        request = _request(url, target, dumps(payload))
+        blocking = BLOCKING.get()
         try:
-            response = await self._client().send(_request(url, target, dumps(payload)), stream=True)
+            if blocking:
+                response = self._blocking_client().send(request, stream=True)
+            else:
+                response = await self._client().send(request, stream=True)
         except httpx.HTTPError as exc:
             raise await self._transport_failure(exc, d, target) from exc
         if not 200 <= response.status_code < 300:
             try:
-                content = await response.aread()
+                content = response.read() if blocking else await response.aread()
             except httpx.HTTPError:
                 content = b""
             finally:
-                await response.aclose()
+                if blocking:
+                    response.close()
+                else:
+                    await response.aclose()
             raise failure_from_response(response.status_code, response.headers, content, secret=target.secret)
         return UpstreamStream(response, d.protocol, drop_usage_chunk=drop_usage_chunk, where=target.where,
-                              timeout=d.timeout, secret=target.secret)
+                              timeout=d.timeout, secret=target.secret, blocking=blocking)
 
     # -- where and how ----------------------------------------------------------------------------
     async def _target(self, d: Deployment) -> _Target:
@@ -186,6 +199,15 @@ class Upstream:
                     client = self._clients[loop] = httpx.AsyncClient(limits=_LIMITS, follow_redirects=False)
         return client
 
+    def _blocking_client(self) -> httpx.Client:
+        client = self._sync_client
+        if client is None:
+            with self._lock:
+                client = self._sync_client
+                if client is None:  # one for every sync caller: httpx's pool is thread-safe
+                    client = self._sync_client = httpx.Client(limits=_LIMITS, follow_redirects=False)
+        return client
+
     async def aclose(self) -> None:
         """Close the running loop's client and its connections (call it before that loop ends)."""
         with self._lock:
@@ -202,6 +224,9 @@ class Upstream:
         with self._lock:
             clients = list(self._clients.items())
             self._clients = weakref.WeakKeyDictionary()
+            blocking, self._sync_client = self._sync_client, None
+        if blocking is not None:
+            blocking.close()
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:

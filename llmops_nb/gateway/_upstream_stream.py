@@ -32,7 +32,7 @@ class UpstreamStream:
     """
 
     def __init__(self, response: httpx.Response, protocol: Protocol, *, drop_usage_chunk: bool, where: str,
-                 timeout: float, secret: str | None) -> None:
+                 timeout: float, secret: str | None, blocking: bool = False) -> None:
         self.usage = Usage()
         self.error: UpstreamFailure | None = None
         self.status = response.status_code
@@ -41,27 +41,37 @@ class UpstreamStream:
         self._protocol = protocol
         self._drop_usage_chunk = drop_usage_chunk
         self._where, self._timeout, self._secret = where, timeout, secret
+        self._blocking = blocking  # a sync httpx response, read on a sync caller's private loop
 
     async def events(self) -> AsyncIterator[bytes]:
         """Each event's raw bytes, in order; the connection is released when the stream ends or fails."""
         keep = self._openai_event if self._protocol == "openai" else self._anthropic_event
         splitter = EventSplitter()
         try:
-            async for chunk in self._response.aiter_bytes():
-                for event in splitter.feed(chunk):
-                    if keep(event):
-                        yield event
+            if self._blocking:
+                for chunk in self._response.iter_bytes():
+                    for event in splitter.feed(chunk):
+                        if keep(event):
+                            yield event
+            else:
+                async for chunk in self._response.aiter_bytes():
+                    for event in splitter.feed(chunk):
+                        if keep(event):
+                            yield event
             rest = splitter.flush()
             if rest and keep(rest):
                 yield rest  # the last event lacked its blank line: passed on as it came
         except httpx.HTTPError as exc:  # dropped mid-body (incomplete chunked read), or stalled
             raise failure_from_exception(exc, self._where, self._timeout, secret=self._secret) from exc
         finally:
-            await self._response.aclose()
+            await self.aclose()
 
     async def aclose(self) -> None:
         """Release the connection (idempotent); for a consumer that stops before the end."""
-        await self._response.aclose()
+        if self._blocking:
+            self._response.close()
+        else:
+            await self._response.aclose()
 
     # -- taps: True = pass the event on -------------------------------------------------------------
     def _openai_event(self, event: bytes) -> bool:
