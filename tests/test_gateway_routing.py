@@ -221,3 +221,21 @@ def test_the_sync_client_works_where_a_loop_is_running_and_from_many_threads(ups
         with ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(lambda _: ask(client).choices[0].message.content, range(16)))
         assert len(answers) == 16 and len(a.requests) == 19
+
+
+def test_the_pii_policy_blocks_a_request_before_any_provider_sees_it_and_masks_the_trace(upstreams):
+    a, _ = upstreams
+    llmops_nb.configure(pii={"default": "mask", "CREDIT_CARD": "block"})
+    try:
+        with build([deployment("chat", a)]) as gw:
+            with pytest.raises(openai.PermissionDeniedError) as blocked:
+                ask(gw.client(), text="charge 4111 1111 1111 1111 please")
+            assert blocked.value.body["code"] == "pii_blocked" and "4111" not in str(blocked.value)
+            assert a.requests == []
+            ask(gw.client(), text="mail ann@example.com")
+            assert a.requests[-1].body["messages"][0]["content"] == "mail ann@example.com"  # sent unchanged
+        llmops_nb.flush()
+        stored = llmops_nb.sql("SELECT inputs FROM spans WHERE name = 'gateway chat' ORDER BY start_ns").inputs
+        assert "4111" not in stored[0] and "ann@example.com" not in stored[1] and "[EMAIL_1]" in stored[1]
+    finally:
+        llmops_nb.configure(pii=None)
