@@ -28,8 +28,9 @@ BENCHMARKS = ("overhead", "burst", "persist", "query", "imports", "overload", "o
               "notebook_replay")
 # Run only when named in --only: the team store's needs PostgreSQL and a second DuckDB (the lake
 # overlay), takes ~10 minutes and writes its own docs/lake-benchmarks.md; PII detection writes
-# docs/pii-benchmarks.md (with Presidio beside it when presidio-analyzer is installed).
-OPT_IN = ("lake_bench", "pii_bench")
+# docs/pii-benchmarks.md (with Presidio beside it when presidio-analyzer is installed); the gateway's
+# against LiteLLM (~3 minutes, server processes of its own) writes docs/gateway-benchmarks.md.
+OPT_IN = ("lake_bench", "pii_bench", "gateway_bench")
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 
 
