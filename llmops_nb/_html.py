@@ -42,11 +42,14 @@ def clean(text: str) -> str:
     return text
 
 
-def escape(value: Any) -> Markup:
-    """``value`` as text in HTML: ``<``, ``>``, ``&`` and both quotes escaped; ``Markup`` unchanged."""
+def escape(value: Any, *, quote: bool = True) -> Markup:
+    """``value`` as text in HTML: ``<``, ``>``, ``&`` and both quotes escaped; ``Markup`` unchanged.
+
+    ``quote=False`` leaves quotes, for text outside any tag read by a renderer that would show
+    ``&quot;`` as typed (plotly's labels)."""
     if isinstance(value, Markup):
         return value
-    return Markup(html.escape(clean("" if value is None else str(value)), quote=True))
+    return Markup(html.escape(clean("" if value is None else str(value)), quote=quote))
 
 
 def tag(name: str, *children: Any, **attrs: Any) -> Markup:

@@ -43,11 +43,11 @@ class CountingServer(FakeLLMServer):
 
     def _send_json(self, handler, rendered):
         self._answered(handler)
-        FakeLLMServer._send_json(handler, rendered)
+        super()._send_json(handler, rendered)
 
     def _send_events(self, handler, rendered, reply):
         self._answered(handler)
-        FakeLLMServer._send_events(handler, rendered, reply)
+        super()._send_events(handler, rendered, reply)
 
 
 @pytest.fixture

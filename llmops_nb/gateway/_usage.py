@@ -15,14 +15,13 @@ given the budget ledger's snapshot, how close each budget is to its cap) with pl
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._errors import did_you_mean
-from .._html import clean
+from .._html import escape
 
 __all__ = ["GROUPS", "usage", "usage_figure"]
 
@@ -172,7 +171,7 @@ def _text(value: Any) -> str:
     import pandas as pd
 
     missing = value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
-    return html.escape(clean("—" if missing else str(value)), quote=False)
+    return str(escape("—" if missing else str(value), quote=False))
 
 
 def usage_figure(frame: Any, budgets: Iterable[dict[str, Any]] | None = None) -> Any:
