@@ -114,7 +114,22 @@ class _Contender:
         self.loop.close()
 
 
-class Sdk(_Contender):
+class _OpenAIClients(_Contender):
+    """Contenders reached through an ``openai.OpenAI`` (``self.client``) and ``AsyncOpenAI`` (``self.aclient``)."""
+
+    client: Any
+    aclient: Any
+
+    def call(self) -> None:
+        self.client.chat.completions.create(model=self.model, messages=MESSAGES, max_tokens=MAX_TOKENS)
+
+    async def stream(self) -> int:
+        answer = await self.aclient.chat.completions.create(model=self.model, messages=MESSAGES,
+                                                            max_tokens=MAX_TOKENS, stream=True)
+        return sum([1 async for c in answer if c.choices and c.choices[0].delta.content])
+
+
+class Sdk(_OpenAIClients):
     """The openai SDK against ``BENCH_BASE_URL``: the fake itself (direct), our server, or LiteLLM's Proxy."""
 
     def setup(self) -> None:
@@ -129,14 +144,6 @@ class Sdk(_Contender):
         self.client = openai.OpenAI(**options)
         self.aclient = self.loop.run_until_complete(_make_async(openai.AsyncOpenAI, options))
 
-    def call(self) -> None:
-        self.client.chat.completions.create(model=self.model, messages=MESSAGES, max_tokens=MAX_TOKENS)
-
-    async def stream(self) -> int:
-        answer = await self.aclient.chat.completions.create(model=self.model, messages=MESSAGES,
-                                                            max_tokens=MAX_TOKENS, stream=True)
-        return sum([1 async for c in answer if c.choices and c.choices[0].delta.content])
-
     async def budgeted(self, tag: str) -> None:
         await self.aclient.chat.completions.create(model=self.budget_model.format(trial=self.trial), messages=MESSAGES,
                                                    max_tokens=MAX_TOKENS, user=f"overshoot-{tag}")
@@ -147,8 +154,9 @@ class Sdk(_Contender):
         super().close()
 
 
-class Ours(_Contender):
-    """``llmops_nb.gateway`` in this process: ``gw.client()`` (sync, via its loop thread) and ``gw.async_client()``."""
+class Ours(_OpenAIClients):
+    """``llmops_nb.gateway`` in this process: ``gw.client()`` (sync, on the calling thread's own loop) and
+    ``gw.async_client()``."""
 
     def setup(self) -> None:
         import llmops_nb
@@ -160,14 +168,6 @@ class Ours(_Contender):
         self.client = self.gw.client(project="bench")
         self.aclient = self.loop.run_until_complete(_make_async(self.gw.async_client, {"project": "bench"}))
         self.budget_clients: dict[str, Any] = {}
-
-    def call(self) -> None:
-        self.client.chat.completions.create(model=self.model, messages=MESSAGES, max_tokens=MAX_TOKENS)
-
-    async def stream(self) -> int:
-        answer = await self.aclient.chat.completions.create(model=self.model, messages=MESSAGES,
-                                                            max_tokens=MAX_TOKENS, stream=True)
-        return sum([1 async for c in answer if c.choices and c.choices[0].delta.content])
 
     async def budgeted(self, tag: str) -> None:
         client = self.budget_clients.get(tag)
