@@ -239,3 +239,26 @@ def test_the_pii_policy_blocks_a_request_before_any_provider_sees_it_and_masks_t
         assert "4111" not in stored[0] and "ann@example.com" not in stored[1] and "[EMAIL_1]" in stored[1]
     finally:
         llmops_nb.configure(pii=None)
+
+
+def test_a_stream_closed_before_it_is_read_settles_its_budget_and_ends_its_trace(upstreams):
+    a, _ = upstreams
+    config = [deployment("chat", a, model_info={"input_cost_per_token": 0, "output_cost_per_token": 1e-3})]
+    with build(config, budgets=[{"scope": "user", "id": "*", "max_budget": 1, "budget_duration": "daily"}]) as gw:
+        a.enqueue(Reply(text="never read", usage=Usage(input_tokens=1, output_tokens=2)),
+                  Reply(text="never read", usage=Usage(input_tokens=1, output_tokens=2)))
+        ask(gw.client(user="u"), stream=True, max_tokens=10).close()  # sync: closed unread
+
+        async def main():
+            client = gw.async_client(user="u")
+            stream = await client.chat.completions.create(model="chat", stream=True, max_tokens=10,
+                                                          messages=[{"role": "user", "content": "x"}])
+            await stream.close()
+            await client.close()
+            await gw.aclose()
+        asyncio.run(main())
+        (state,) = gw.status()["budgets"]
+        assert state["reserved"] == 0  # nothing left held: an unread stream counts what was reserved
+        assert state["spent"] == pytest.approx(0.02)
+    spans = gateway_spans()
+    assert len(spans[spans.name == "gateway chat"]) == 2 and len(spans[spans.kind == "CHAT_MODEL"]) == 2

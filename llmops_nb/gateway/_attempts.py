@@ -35,8 +35,9 @@ if TYPE_CHECKING:
     from ._budgets import Reservation
     from ._gateway import Gateway
 
-#: (the response, the deployment that answered, its usage — complete once a stream has ended)
-_Answer = tuple[GatewayResponse, Deployment, Callable[[], Usage]]
+#: (the response, the deployment that answered, its usage — complete once a stream has ended, and a
+#: stream's attempt, which must be closed even when the stream is never read)
+_Answer = tuple[GatewayResponse, Deployment, Callable[[], Usage], "_Attempt | None"]
 _MAX_WAIT_S = 60.0  # never sleep longer than this for one retry; beyond it the next group is tried
 #: A request that finds every deployment of a group cooling down (for other requests' failures) goes to
 #: the group's fallbacks at once, as LiteLLM's router does; with none left it waits this long at most,
@@ -81,7 +82,7 @@ class Attempts:
         root = ticket.root
         outcome = _Outcome()
         try:
-            response, d, usage_of = await self._try_groups(ticket, outcome)
+            response, d, usage_of, attempt = await self._try_groups(ticket, outcome)
         except BaseException as exc:
             self._settle(ticket, 0.0, 0)
             _root_outcome(root, outcome)
@@ -95,7 +96,9 @@ class Attempts:
         if response.stream is None:
             self._finish(ticket, d, usage_of(), response.body)
             return response
-        response.stream = self._stream_then_finish(response.stream, ticket, d, usage_of)
+        assert attempt is not None  # a stream always comes with its attempt
+        response.stream = _Settling(response.stream, attempt,
+                                    lambda chunks, failed: self._stream_finished(ticket, d, usage_of, chunks, failed))
         return response
 
     # -- groups and deployments ----------------------------------------------------------------------
@@ -186,9 +189,8 @@ class Attempts:
                 router.succeeded(d, time.perf_counter() - started)  # time to the first byte
                 outcome.attempts.append((d.id, "ok"))
                 events = _from_upstream_stream(route, d, opened.events(), request)
-                # the attempt's wrapper is outermost, so closing the response closes the upstream stream
-                response = GatewayResponse(stream=_Attempt(span, opened).wrap(events))
-                return response, d, lambda: opened.usage
+                attempt = _Attempt(span, opened)
+                return GatewayResponse(stream=attempt.wrap(events)), d, lambda: opened.usage, attempt
             raw, usage = await self.gw.upstream.send(d, upstream_route, upstream_body)
         except UpstreamFailure as failure:
             cooled = router.failed(d, failure.kind, failure.retry_after)
@@ -209,7 +211,7 @@ class Attempts:
         _usage_attributes(span, d, usage)
         span.set_outputs(raw)
         span.end()
-        return GatewayResponse(body=_from_upstream(route, d, raw, request.model_name)), d, lambda: usage
+        return GatewayResponse(body=_from_upstream(route, d, raw, request.model_name)), d, lambda: usage, None
 
     # -- settling -------------------------------------------------------------------------------------
     def _finish(self, ticket: Ticket, d: Deployment, usage: Usage, outputs: Any) -> None:
@@ -233,26 +235,58 @@ class Attempts:
             log_once("gateway.settle", exc, "llmops_nb gateway: a budget could not be settled")
         self.gw._unadmit(ticket.admitted, ticket.tokens, used)
 
-    async def _stream_then_finish(self, events: AsyncIterator[bytes], ticket: Ticket, d: Deployment,
-                                  usage_of: Callable[[], Usage]) -> AsyncIterator[bytes]:
+    def _stream_finished(self, ticket: Ticket, d: Deployment, usage_of: Callable[[], Usage], chunks: int,
+                         failed: BaseException | None) -> None:
+        usage = usage_of()  # complete now; cut off mid-stream, its tokens are unknown and the reservation counts
         root = ticket.root
-        chunks = 0
-        failed: BaseException | None = None
+        root.set_attribute("gateway.stream_events", chunks)
+        if failed is not None:
+            root.set_attribute("gateway.status", "failed")
+            root.record_exception(failed)
+        self._finish(ticket, d, usage, None)
+
+
+class _Settling:
+    """A stream's events on their way to the client; the request is settled exactly once — when the
+    stream ends, fails, or is closed, even closed before its first event was read (an async
+    generator closed unstarted would skip its ``finally``, leaving the budget reserved)."""
+
+    def __init__(self, events: AsyncIterator[bytes], attempt: _Attempt,
+                 finished: Callable[[int, BaseException | None], None]) -> None:
+        self._events, self._attempt, self._finished = events, attempt, finished
+        self._chunks = 0
+        self._done = False
+
+    def __aiter__(self) -> _Settling:
+        return self
+
+    async def __anext__(self) -> bytes:
         try:
-            async for event in events:
-                chunks += 1
-                yield event
-        except BaseException as exc:
-            failed = exc
+            event = await self._events.__anext__()
+        except StopAsyncIteration:
+            await self._close(None)
             raise
+        except (GeneratorExit, asyncio.CancelledError):  # the client went away: not the stream's failure
+            await self._close(None)
+            raise
+        except BaseException as exc:
+            await self._close(exc)
+            raise
+        self._chunks += 1
+        return event
+
+    async def aclose(self) -> None:
+        await self._close(None)
+
+    async def _close(self, failed: BaseException | None) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            await self._events.aclose()  # type: ignore[attr-defined]  # the attempt's async generator
+            await self._attempt.close()
         finally:
-            await events.aclose()  # type: ignore[attr-defined]  # an async generator: ends the upstream stream
-            usage = usage_of()  # complete now; cut off mid-stream, its tokens are unknown and the reservation counts
-            root.set_attribute("gateway.stream_events", chunks)
-            if failed is not None and not isinstance(failed, GeneratorExit):
-                root.set_attribute("gateway.status", "failed")
-                root.record_exception(failed)
-            self._finish(ticket, d, usage, None)
+            self._finished(self._chunks, failed)
 
 
 class _Attempt:
@@ -260,20 +294,29 @@ class _Attempt:
 
     def __init__(self, span: Span, opened: Any) -> None:
         self.span, self.opened = span, opened
+        self._closed = False
 
     async def wrap(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        span = self.span
         try:
             async for event in events:
                 yield event
         except BaseException as exc:
             if not isinstance(exc, GeneratorExit):
-                span.record_exception(exc)
+                self.span.record_exception(exc)
             raise
         finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Release the upstream connection and end the span (once; the stream's end or its close)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
             await self.opened.aclose()
-            _usage_attributes(span, None, self.opened.usage)
-            span.end()
+        finally:
+            _usage_attributes(self.span, None, self.opened.usage)
+            self.span.end()
 
 
 def _usage_attributes(span: Span, d: Deployment | None, usage: Usage) -> None:
