@@ -26,6 +26,7 @@ from .._safety import log_once
 from ..models._retry import RetryPolicy
 from ..tracing import Span, start_span
 from . import _translate as tr
+from ._answer_stream import SettlingStream, StreamAttempt, usage_attributes
 from ._cost import actual_cost, input_tokens_upper, max_output_tokens
 from ._errors import GatewayError, GatewayRateLimitError, NoDeploymentError, UpstreamError
 from ._router import Step
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 #: (the response, the deployment that answered, its usage — complete once a stream has ended, and a
 #: stream's attempt, which must be closed even when the stream is never read)
-_Answer = tuple[GatewayResponse, Deployment, Callable[[], Usage], "_Attempt | None"]
+_Answer = tuple[GatewayResponse, Deployment, Callable[[], Usage], "StreamAttempt | None"]
 _MAX_WAIT_S = 60.0  # never sleep longer than this for one retry; beyond it the next group is tried
 #: A request that finds every deployment of a group cooling down (for other requests' failures) goes to
 #: the group's fallbacks at once, as LiteLLM's router does; with none left it waits this long at most,
@@ -97,7 +98,7 @@ class Attempts:
             self._finish(ticket, d, usage_of(), response.body)
             return response
         assert attempt is not None  # a stream always comes with its attempt
-        response.stream = _Settling(response.stream, attempt,
+        response.stream = SettlingStream(response.stream, attempt,
                                     lambda chunks, failed: self._stream_finished(ticket, d, usage_of, chunks, failed))
         return response
 
@@ -189,7 +190,7 @@ class Attempts:
                 router.succeeded(d, time.perf_counter() - started)  # time to the first byte
                 outcome.attempts.append((d.id, "ok"))
                 events = _from_upstream_stream(route, d, opened.events(), request)
-                attempt = _Attempt(span, opened)
+                attempt = StreamAttempt(span, opened)
                 return GatewayResponse(stream=attempt.wrap(events)), d, lambda: opened.usage, attempt
             raw, usage = await self.gw.upstream.send(d, upstream_route, upstream_body)
         except UpstreamFailure as failure:
@@ -208,7 +209,7 @@ class Attempts:
             raise
         router.succeeded(d, time.perf_counter() - started)
         outcome.attempts.append((d.id, "ok"))
-        _usage_attributes(span, d, usage)
+        usage_attributes(span, d, usage)
         span.set_outputs(raw)
         span.end()
         return GatewayResponse(body=_from_upstream(route, d, raw, request.model_name)), d, lambda: usage, None
@@ -244,93 +245,6 @@ class Attempts:
             root.set_attribute("gateway.status", "failed")
             root.record_exception(failed)
         self._finish(ticket, d, usage, None)
-
-
-class _Settling:
-    """A stream's events on their way to the client; the request is settled exactly once — when the
-    stream ends, fails, or is closed, even closed before its first event was read (an async
-    generator closed unstarted would skip its ``finally``, leaving the budget reserved)."""
-
-    def __init__(self, events: AsyncIterator[bytes], attempt: _Attempt,
-                 finished: Callable[[int, BaseException | None], None]) -> None:
-        self._events, self._attempt, self._finished = events, attempt, finished
-        self._chunks = 0
-        self._done = False
-
-    def __aiter__(self) -> _Settling:
-        return self
-
-    async def __anext__(self) -> bytes:
-        try:
-            event = await self._events.__anext__()
-        except StopAsyncIteration:
-            await self._close(None)
-            raise
-        except (GeneratorExit, asyncio.CancelledError):  # the client went away: not the stream's failure
-            await self._close(None)
-            raise
-        except BaseException as exc:
-            await self._close(exc)
-            raise
-        self._chunks += 1
-        return event
-
-    async def aclose(self) -> None:
-        await self._close(None)
-
-    async def _close(self, failed: BaseException | None) -> None:
-        if self._done:
-            return
-        self._done = True
-        try:
-            await self._events.aclose()  # type: ignore[attr-defined]  # the attempt's async generator
-            await self._attempt.close()
-        finally:
-            self._finished(self._chunks, failed)
-
-
-class _Attempt:
-    """The span of a stream's attempt, ended when the stream is (usage and cost as the upstream said)."""
-
-    def __init__(self, span: Span, opened: Any) -> None:
-        self.span, self.opened = span, opened
-        self._closed = False
-
-    async def wrap(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        try:
-            async for event in events:
-                yield event
-        except BaseException as exc:
-            if not isinstance(exc, GeneratorExit):
-                self.span.record_exception(exc)
-            raise
-        finally:
-            await self.close()
-
-    async def close(self) -> None:
-        """Release the upstream connection and end the span (once; the stream's end or its close)."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self.opened.aclose()
-        finally:
-            _usage_attributes(self.span, None, self.opened.usage)
-            self.span.end()
-
-
-def _usage_attributes(span: Span, d: Deployment | None, usage: Usage) -> None:
-    attributes: dict[str, Any] = {}
-    if usage.model:
-        attributes["gen_ai.response.model"] = usage.model
-    if usage.input_tokens is not None:
-        attributes["gen_ai.usage.input_tokens"] = usage.input_tokens
-    if usage.output_tokens is not None:
-        attributes["gen_ai.usage.output_tokens"] = usage.output_tokens
-    deployment = d
-    if deployment is not None and (usage.input_tokens is not None or usage.output_tokens is not None):
-        attributes["llmops_nb.cost_usd"] = actual_cost(deployment, usage)
-    span.set_attributes(attributes)
 
 
 def _root_outcome(root: Span, outcome: _Outcome) -> None:
