@@ -9,19 +9,18 @@ with the key we sent and anything shaped like a secret replaced by ``[redacted]`
 
 from __future__ import annotations
 
-import email.utils
 import re
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx2 as httpx
 
 from .._redact import REDACTED, redact_text
+from ..models._retry import retry_after_seconds
 from ._types import FailureKind, UpstreamFailure
 from ._wire import loads
 
-__all__ = ["failure_from_exception", "failure_from_response", "retry_after", "scrub"]
+__all__ = ["failure_from_exception", "failure_from_response", "scrub"]
 
 # Wording of an over-long prompt: OpenAI ("This model's maximum context length is …", code
 # context_length_exceeded), Anthropic ("prompt is too long: … tokens > … maximum"), vLLM and
@@ -51,7 +50,7 @@ def failure_from_response(status: int, headers: Mapping[str, str], content: byte
     if body is not None:
         body = scrub(body, secret)
     kind = _kind(status, message, code, error_type)
-    wait = retry_after(headers) if kind in ("rate_limit", "server") else None
+    wait = retry_after_seconds(headers) if kind in ("rate_limit", "server") else None
     return UpstreamFailure(kind, message, status=status, retry_after=wait, body=body)
 
 
@@ -67,28 +66,6 @@ def failure_from_exception(exc: httpx.HTTPError, where: str, timeout: float, *,
     else:
         kind, text = "connection", f"The connection to {where} failed: {detail}"
     return UpstreamFailure(kind, scrub(text, secret))
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds the upstream asks us to wait: ``retry-after-ms``, else ``Retry-After`` in seconds or as an HTTP date."""
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def scrub(value: Any, secret: str | None) -> Any:

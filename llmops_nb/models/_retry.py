@@ -70,19 +70,23 @@ def retry_after_seconds(headers: Any) -> float | None:
     """Seconds a response asks us to wait: ``retry-after-ms``, else ``retry-after`` (seconds or HTTP date)."""
     if not headers:
         return None
-    try:
-        millis = headers.get("retry-after-ms")
-        if millis is not None:
-            return max(0.0, float(millis) / 1000)
-        value = headers.get("retry-after")
-        if value is None:
-            return None
+    millis = headers.get("retry-after-ms")
+    if millis:
         try:
-            return max(0.0, float(value))
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value)
-            return max(0.0, parsed.timestamp() - time.time())
+            return max(0.0, float(millis) / 1000)
+        except (TypeError, ValueError, OverflowError):
+            pass  # a malformed one: the standard header may still say
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
     except (TypeError, ValueError, OverflowError):
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
 
