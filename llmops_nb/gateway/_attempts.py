@@ -56,7 +56,11 @@ class Ticket:
     reservation: Reservation
     admitted: list[str]   # rate-limit subjects it was counted against
     tokens: int           # the tokens it was counted for (estimated; corrected when it ends)
-    budgeted: bool        # a budget applies: the output bound reserved must also be sent upstream
+
+    @property
+    def budgeted(self) -> bool:
+        """A budget holds this request: the output bound it reserved must also be sent upstream."""
+        return self.reservation.budgeted
 
 
 class _Outcome:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._safety import log_once
 from ._errors import BudgetExceededError
-from ._types import GatewayRequest, VirtualKey
+from ._types import SCOPES, GatewayRequest, VirtualKey
 
 if TYPE_CHECKING:
     from ._config import BudgetRule
@@ -123,6 +123,11 @@ class Reservation:
     def __init__(self, amount: float, nano: int, accounts: tuple[tuple[_Account, float], ...]) -> None:
         self.amount, self._nano, self._accounts, self.settled = amount, nano, accounts, False
 
+    @property
+    def budgeted(self) -> bool:
+        """True when some budget (reject or alert) holds this request's amount."""
+        return bool(self._accounts)
+
     def __repr__(self) -> str:
         state = " (settled)" if self.settled else ""
         return f"<Reservation ${self.amount:.6f} on {len(self._accounts)} budgets{state}>"
@@ -166,8 +171,8 @@ class BudgetLedger:
     def _applicable(self, request: GatewayRequest) -> list[_Binding]:
         key = request.key
         found: list[_Binding] = []
-        for scope, value in (("key", key.key_id if key is not None else None), ("user", request.user),
-                             ("team", request.team), ("project", request.project)):
+        for scope in SCOPES:
+            value = request.scope_value(scope)
             if value is None:
                 continue
             for rule in self._exact.get((scope, value), ()):

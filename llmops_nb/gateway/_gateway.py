@@ -119,8 +119,7 @@ class Gateway:
             self._unadmit(admitted, tokens, 0)
             raise
         root.set_attribute("gateway.reserved_usd", reserved)
-        budgeted = bool(self.ledger.applicable(request))
-        return await self._attempts.run(request, Ticket(request, root, reservation, admitted, tokens, budgeted))
+        return await self._attempts.run(request, Ticket(request, root, reservation, admitted, tokens))
 
     def _reachable(self, group: str) -> list[Deployment]:
         """Every deployment a request for ``group`` may end up on: the group and all its fallbacks."""
@@ -145,7 +144,7 @@ class Gateway:
         if key is not None and (key.rpm or key.tpm):
             limits.append((f"key:{key.key_id}", key.rpm, key.tpm))
         for scope, scope_id, rpm, tpm in self._rate_rules:
-            value = _scope_value(request, scope)
+            value = request.scope_value(scope)
             if value is not None and scope_id in ("*", value):
                 limits.append((f"{scope}:{value}", rpm, tpm))
         self.limiter.admit_all(limits, tokens)  # all or none: a refusal leaves no slot taken
@@ -272,12 +271,6 @@ class Gateway:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _scope_value(request: GatewayRequest, scope: str) -> str | None:
-    if scope == "key":
-        return request.key.key_id if request.key else None
-    return {"user": request.user, "team": request.team, "project": request.project}.get(scope)
 
 
 def _check_pii(request: GatewayRequest) -> None:

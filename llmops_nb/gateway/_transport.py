@@ -15,14 +15,14 @@ run it on the caller's loop. The SDKs' own retries are turned off: the gateway r
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..integrations._attributes import GATEWAY_HOST
 from ..tracing import get_current_span
 from ._errors import GatewayError
-from ._types import GatewayRequest, GatewayResponse, Route
+from ._types import GatewayRequest, GatewayResponse, Route, body_user, bound_to_key
+from ._wire import dumps, loads
 
 if TYPE_CHECKING:
     from ._gateway import Gateway
@@ -53,7 +53,7 @@ class _Caller:
                                                    "in-kernel client serves chat completions, embeddings and "
                                                    "messages", status=404, code="not_found"))
         try:
-            payload = json.loads(body)
+            payload = loads(body)
         except ValueError:
             return _error(http, sent, GatewayError("the request body is not JSON", status=400, code="invalid_json"))
         if not isinstance(payload, dict):
@@ -63,22 +63,15 @@ class _Caller:
             key = self.gateway.authenticate(self.token) if self.token else None
         except GatewayError as exc:
             return _error(http, sent, exc)
-        user = self.user or (key.user if key else None) or _body_user(route, payload)
-        return GatewayRequest(route=route, body=payload, key=key, user=(key.user if key and key.user else user),
-                              team=(key.team if key and key.team else self.team),
-                              project=(key.project if key and key.project else self.project),
+        user, team, project = bound_to_key(key, self.user or body_user(route, payload), self.team, self.project)
+        return GatewayRequest(route=route, body=payload, key=key, user=user, team=team, project=project,
                               parent=get_current_span())
-
-
-def _body_user(route: Route, body: dict[str, Any]) -> str | None:
-    user = body.get("user") if route != "messages" else (body.get("metadata") or {}).get("user_id")
-    return user if isinstance(user, str) else None
 
 
 def _error(http: Any, sent: Any, exc: GatewayError) -> Any:
     body = exc.anthropic_body() if sent.url.path.endswith("/messages") else exc.openai_body()
     return http.Response(exc.status, headers={**exc.headers, "content-type": "application/json"},
-                         content=json.dumps(body).encode(), request=sent)
+                         content=dumps(body), request=sent)
 
 
 def _response(http: Any, sent: Any, answer: GatewayResponse, stream: Any = None) -> Any:
@@ -86,7 +79,7 @@ def _response(http: Any, sent: Any, answer: GatewayResponse, stream: Any = None)
         return http.Response(answer.status, headers={**answer.headers, "content-type": "text/event-stream"},
                              stream=stream, request=sent)
     return http.Response(answer.status, headers={**answer.headers, "content-type": "application/json"},
-                         content=json.dumps(answer.body).encode(), request=sent)
+                         content=dumps(answer.body), request=sent)
 
 
 @functools.cache

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 #: What a request asks for: OpenAI chat completions, OpenAI embeddings, Anthropic messages.
 Route = Literal["chat", "embeddings", "messages"]
+#: What a budget or a rate limit applies to (GatewayRequest.scope_value says the request's value).
+SCOPES = ("key", "user", "team", "project")
 #: The wire protocol a deployment speaks (``local`` and OpenAI-compatible servers speak ``openai``).
 Protocol = Literal["openai", "anthropic"]
 
@@ -73,10 +75,34 @@ class GatewayRequest:
     def stream(self) -> bool:
         return bool(self.body.get("stream"))
 
+    def scope_value(self, scope: str) -> str | None:
+        """Who this request is for in a budget's or rate limit's ``scope``: key, user, team or project."""
+        if scope == "key":
+            return self.key.key_id if self.key is not None else None
+        return {"user": self.user, "team": self.team, "project": self.project}.get(scope)
+
     @property
     def model_name(self) -> str:
         model = self.body.get("model")
         return model if isinstance(model, str) else ""
+
+
+def body_user(route: Route, body: dict[str, Any]) -> str | None:
+    """The end user a request body names: OpenAI's ``user``, Anthropic's ``metadata.user_id``."""
+    if route == "messages":
+        metadata = body.get("metadata")
+        claimed = metadata.get("user_id") if isinstance(metadata, dict) else None
+    else:
+        claimed = body.get("user")
+    return claimed if isinstance(claimed, str) and claimed else None
+
+
+def bound_to_key(key: VirtualKey | None, user: str | None, team: str | None,
+                 project: str | None) -> tuple[str | None, str | None, str | None]:
+    """(user, team, project) of a request: a key bound to one of them cannot claim another (its own wins)."""
+    if key is None:
+        return user, team, project
+    return key.user or user, key.team or team, key.project or project
 
 
 @dataclass
