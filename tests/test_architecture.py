@@ -27,6 +27,7 @@ LAYERS = {
     "models": 3, "_trace": 3, "local_model": 3, "otel": 3, "_autolog": 3, "replay": 3,
     "evals": 4, "prompts": 4, "_diff": 4,
     "guardrails": 4,  # validators on calls' inputs and outputs (uses evals' judges and scorers, pii, tracing)
+    "monitor": 5,  # online scorers, metrics, dashboards, alerts (uses evals, store, tracing)
     "gateway": 5,  # one governed endpoint: routing, keys, budgets (uses store, tracing, models' retry, pii)
     "widgets": 5, "magics": 5, "_export": 5, "_runtime": 5, "__main__": 5,  # views, magics, wiring
     "__init__": 6,

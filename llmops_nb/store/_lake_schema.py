@@ -21,6 +21,9 @@ rows of one table at once conflict. Each logical table, and why it is shaped so 
   ever delete from one of these tables at once. Primary keys become NOT NULL columns; their
   uniqueness is kept by those locks (one writer at a time per key space). ``gateway_keys`` too: a key
   is appended, and revoked in place (``revoked_at``) under the lock ``gateway_keys``.
+- ``monitor_scored`` is appended only, under the lock ``monitor`` (its key, an online scorer's
+  exactly-once claim on a trace, is checked and written in one block); ``monitor_cursors`` and
+  ``monitor_incidents`` are updated in place under the locks ``monitor`` and ``monitor_incidents``.
 - ``_llmops_migrations``: the lake's own record, written by the one migrator that holds the
   migration lock.
 

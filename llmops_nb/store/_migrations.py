@@ -100,6 +100,7 @@ def m004_drop_log(con: Any) -> None:
 from ._schema_evals import MIGRATIONS as _EVAL_MIGRATIONS  # noqa: E402
 from ._schema_gateway import MIGRATIONS as _GATEWAY_MIGRATIONS  # noqa: E402
 from ._schema_governance import MIGRATIONS as _GOVERNANCE_MIGRATIONS  # noqa: E402
+from ._schema_monitor import MIGRATIONS as _MONITOR_MIGRATIONS  # noqa: E402
 from ._schema_prompts import MIGRATIONS as _PROMPT_MIGRATIONS  # noqa: E402
 from ._schema_replay import MIGRATIONS as _REPLAY_MIGRATIONS  # noqa: E402
 
@@ -116,6 +117,8 @@ ORDER = (
     "g001_audit_log", "g002_daily_usage",
     # wave 4 (2026-12): the AI gateway
     "gw001_gateway_keys",
+    # wave 5 (2026-12): production monitoring
+    "e005_assessments_target", "mo001_monitor",
 )
 
 
@@ -129,7 +132,7 @@ def m005_drop_log_per_write(con: Any) -> None:
 
 def _ordered() -> list[tuple[str, Migration]]:
     defined = dict(_CORE + _EVAL_MIGRATIONS + _PROMPT_MIGRATIONS + _REPLAY_MIGRATIONS
-                   + _GOVERNANCE_MIGRATIONS + _GATEWAY_MIGRATIONS)
+                   + _GOVERNANCE_MIGRATIONS + _GATEWAY_MIGRATIONS + _MONITOR_MIGRATIONS)
     missing = sorted(set(defined) - set(ORDER))
     if missing or len(defined) != len(ORDER):
         raise RuntimeError(f"migrations {missing or 'listed twice'} must be appended to ORDER in _migrations.py")

@@ -156,3 +156,9 @@ def e004_assessments_passed(con: Any) -> None:
         UPDATE assessments SET passed = verdicts.passed FROM verdicts WHERE assessments.rowid = verdicts.rid
         """
     )
+
+
+@_migration
+def e005_assessments_target(con: Any) -> None:
+    """`assessments.target_span_id`: the span an online scorer judged (one LLM call, one retrieval); NULL: the trace."""
+    con.execute("ALTER TABLE assessments ADD COLUMN target_span_id VARCHAR")

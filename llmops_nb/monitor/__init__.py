@@ -1,0 +1,1 @@
+"""Production monitoring: online scorers over new traces, metrics over time, dashboards, alerts."""
