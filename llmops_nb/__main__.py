@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_store_retention(store_commands)
     _add_store_copy(store_commands)
     _add_gateway(commands)
+    _add_monitor(commands)
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
@@ -284,6 +285,38 @@ def _add_gateway(commands: Any) -> None:
                          help="allow --host to be an address other machines reach (needs the config's master_key)")
     _add_db_option(gateway)
     gateway.set_defaults(handler=_gateway)
+
+
+def _add_monitor(commands: Any) -> None:
+    monitor = commands.add_parser(
+        "monitor", help="score new traces with online judges and check alert rules, pass after pass",
+        description="Run the monitor a config describes (scorers, alert rules, webhooks): a pass every interval "
+                    "until Ctrl-C or SIGTERM, or one pass with --once (for cron). Each trace is scored once per "
+                    "scorer version, however often this runs and wherever it is killed.")
+    monitor.add_argument("--config", metavar="monitor.yaml", required=True, help="the monitor's config (YAML)")
+    monitor.add_argument("--once", action="store_true", help="one pass, then exit (1 if a scorer's pass failed)")
+    _add_db_option(monitor)
+    monitor.set_defaults(handler=_monitor)
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    from ._errors import LlmopsError
+    from ._runtime import configure
+    from .monitor._config import load_monitor
+    from .monitor._process import run
+
+    try:
+        monitor, store = load_monitor(args.config)
+        db = args.db or store  # --db wins over the config's store
+        if db is not None:
+            configure(db=db)
+    except (LlmopsError, OSError, ValueError) as exc:
+        print(f"llmops_nb monitor: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return run(monitor, once=args.once)
+    finally:
+        monitor.close()
 
 
 def _gateway(args: argparse.Namespace) -> int:

@@ -145,7 +145,7 @@ class Engine:
             for scorer in self.inline:
                 self._score(row, scorer, arguments)
         except Exception as exc:  # noqa: BLE001 - our failure is this row's error, not the run's
-            row.error = row.error or f"llmops_nb failed on this row: {_describe(exc)}"
+            row.error = row.error or f"llmops_nb failed on this row: {describe_exception(exc)}"
         if row.error is not None or not self.slow:
             self._finish(row)
             return
@@ -178,7 +178,7 @@ class Engine:
                     outputs = self._settle(self.predict(inputs=record.inputs), root)
         except BaseException as exc:  # noqa: BLE001 - the row fails, the run goes on
             row.latency_ms = (time.perf_counter() - started) * 1000
-            row.error = _describe(exc)
+            row.error = describe_exception(exc)
             root.record_exception(exc)
             return
         row.latency_ms = (time.perf_counter() - started) * 1000
@@ -215,9 +215,9 @@ class Engine:
                     result = self._settle(scorer.score(**arguments), span)
             score = to_score(result, scorer.name)
         except BaseException as exc:  # noqa: BLE001 - a failing scorer is a cell, not a crash
-            score = Score(None, error=_describe(exc))
+            score = Score(None, error=describe_exception(exc))
             span.record_exception(exc)
-        _annotate(span, score, scorer)
+        annotate_score(span, score, scorer)
         span.end()
         row.scores[scorer.name] = score
         row.span_ids[scorer.name] = span.span_id
@@ -256,7 +256,7 @@ def _end_root(row: Row) -> None:
         root.end()
 
 
-def _annotate(span: Any, score: Score, scorer: Scorer) -> None:
+def annotate_score(span: Any, score: Score, scorer: Scorer) -> None:
     attributes: dict[str, Any] = {}
     value = score.value
     if isinstance(value, (bool, int, float)):
@@ -273,7 +273,7 @@ def _annotate(span: Any, score: Score, scorer: Scorer) -> None:
         span.set_status("ERROR", score.error[:2000])
 
 
-def _describe(exc: BaseException) -> str:
+def describe_exception(exc: BaseException) -> str:
     text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     qualified = f"{type(exc).__module__}.{type(exc).__qualname__}"
     if text.startswith(qualified):  # the class name reads better without its module

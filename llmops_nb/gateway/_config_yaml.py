@@ -53,9 +53,11 @@ def describe(value: object) -> str:
 class Where:
     """Where the config came from: makes errors that start ``gateway.yaml line 12: <path>``."""
 
-    def __init__(self, label: str | None = None, lines: Mapping[str, int] | None = None) -> None:
+    def __init__(self, label: str | None = None, lines: Mapping[str, int] | None = None, *,
+                 error_type: type[Exception] = GatewayConfigError) -> None:
         self.label = label
         self.lines = dict(lines or {})
+        self.error_type = error_type  # the monitor's config reads the same way and raises its own error
 
     def line(self, path: str) -> int | None:
         """The line of ``path``, or of the nearest entry holding it (a value merged in with ``<<:``)."""
@@ -74,9 +76,9 @@ class Where:
             return f"{self.label} line {line}: "
         return f"{self.label}: " if self.label else ""
 
-    def error(self, path: str, message: str) -> GatewayConfigError:
+    def error(self, path: str, message: str) -> Exception:
         """``<file> line N: <path> <message>`` (the caller raises it)."""
-        return GatewayConfigError(f"{self.prefix(path)}{path} {message}")
+        return self.error_type(f"{self.prefix(path)}{path} {message}")
 
     # -- the value checks; each returns the value it accepted ------------------------------------------
     def mapping(self, path: str, value: object, *, optional: bool = True) -> dict[str, Any]:
@@ -150,17 +152,17 @@ class Where:
                 raise self.error(path or key, f"needs {key!r}" if path else "is required")
 
 
-def read_yaml(path: Path, label: str) -> tuple[Any, dict[str, int]]:
+def read_yaml(path: Path, label: str, *, what: str = "the gateway config",
+              error_type: type[Exception] = GatewayConfigError) -> tuple[Any, dict[str, int]]:
     """The data in a YAML file and the line of each entry by path (``model_list[0].model_name`` → 3)."""
     import yaml
 
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise GatewayConfigError(f"{label}: not UTF-8 text; save the config as UTF-8 YAML") from None
+        raise error_type(f"{label}: not UTF-8 text; save the config as UTF-8 YAML") from None
     except OSError as exc:
-        raise GatewayConfigError(f"cannot read the gateway config {label} ({exc.strerror}); check the path "
-                                 f"and its permissions") from None
+        raise error_type(f"cannot read {what} {label} ({exc.strerror}); check the path and its permissions") from None
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -174,16 +176,17 @@ def read_yaml(path: Path, label: str) -> tuple[Any, dict[str, int]]:
             fix = 'a bare * starts a YAML alias: quote it, as in id: "*"'
         else:
             fix = "check the indentation and quoting there"
-        raise GatewayConfigError(f"{label}{where}: not valid YAML: {problem}; {fix}") from None
+        raise error_type(f"{label}{where}: not valid YAML: {problem}; {fix}") from None
     finally:
         loader.dispose()
     lines: dict[str, int] = {}
     if node is not None:
-        _record_lines(node, "", lines, label)
+        _record_lines(node, "", lines, label, error_type)
     return data, lines
 
 
-def _record_lines(node: Any, path: str, lines: dict[str, int], label: str) -> None:
+def _record_lines(node: Any, path: str, lines: dict[str, int], label: str,
+                  error_type: type[Exception] = GatewayConfigError) -> None:
     import yaml
 
     if isinstance(node, yaml.MappingNode):
@@ -194,7 +197,7 @@ def _record_lines(node: Any, path: str, lines: dict[str, int], label: str) -> No
                 merged: dict[str, int] = {}
                 sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
                 for source in sources:  # `<<: *base` or `<<: [*a, *b]`
-                    _record_lines(source, path, merged, label)
+                    _record_lines(source, path, merged, label, error_type)
                 for merged_path, line in merged.items():
                     lines.setdefault(merged_path, line)
                 continue
@@ -203,14 +206,14 @@ def _record_lines(node: Any, path: str, lines: dict[str, int], label: str) -> No
             line = key_node.start_mark.line + 1
             if key_node.value in seen:
                 # PyYAML keeps the last of two equal keys without a word; the first one would be ignored.
-                raise GatewayConfigError(f"{label} line {line}: {join(path, key_node.value)} is given twice "
+                raise error_type(f"{label} line {line}: {join(path, key_node.value)} is given twice "
                                          f"(first on line {seen[key_node.value]}); keep one")
             seen[key_node.value] = line
             child = join(path, key_node.value)
             lines[child] = line
-            _record_lines(value_node, child, lines, label)
+            _record_lines(value_node, child, lines, label, error_type)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = join(path, index)
             lines[child] = item.start_mark.line + 1
-            _record_lines(item, child, lines, label)
+            _record_lines(item, child, lines, label, error_type)

@@ -39,6 +39,7 @@ def mo001_monitor(con: Any) -> None:
         CREATE TABLE monitor_cursors (
             scorer         VARCHAR NOT NULL,
             version        VARCHAR NOT NULL,
+            floor_ns       BIGINT NOT NULL,    -- traces that ended before this are never scored by this version
             watermark_ns   BIGINT NOT NULL,    -- traces that ended before this (less the look-back) are done
             registered_at  TIMESTAMP NOT NULL, -- UTC: when this version first ran on this store
             last_pass_at   TIMESTAMP,          -- UTC

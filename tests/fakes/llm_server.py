@@ -60,7 +60,9 @@ class RecordedRequest:
 class FakeLLMServer:
     """The server, listening on 127.0.0.1 on a free port from construction until :meth:`close`."""
 
-    def __init__(self) -> None:
+    def __init__(self, responder: Callable[[dict[str, Any]], Reply | str | None] | None = None) -> None:
+        """``responder(body)``: the reply when none is queued (e.g. a judge that reads the prompt); None: echo."""
+        self._responder = responder
         self._lock = threading.Lock()
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
@@ -176,6 +178,9 @@ class FakeLLMServer:
         prompt = body.get(prompt_key)
         if prompt_key == "input" and body.get("instructions"):
             prompt = [body["instructions"], prompt]
+        if queued is None and self._responder is not None:
+            answer = self._responder(body)
+            queued = Reply(text=answer) if isinstance(answer, str) else answer
         reply, usage = resolve(queued, prompt)
         if reply.delay:
             time.sleep(reply.delay)
