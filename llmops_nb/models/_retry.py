@@ -1,6 +1,8 @@
 """When to retry a failed model call, and how long to wait first.
 
-Retried: HTTP 408, 409, 425, 429 and 5xx, timeouts and connection errors.
+Retried: HTTP 408, 409, 425, 429 and 5xx, timeouts and connection errors — unless the response
+says ``x-should-retry: false`` (OpenAI's header; a gateway's spent budget sends it: asking again
+before the budget resets only burns attempts).
 The wait doubles from ``base_delay`` up to ``max_delay`` with jitter (half
 fixed, half random, so a burst of failures does not retry in lockstep). A
 ``Retry-After`` (or ``retry-after-ms``) header from the server wins: we never
@@ -62,7 +64,10 @@ def classify(exc: BaseException) -> Failure:
     timeout = bool(names & {"APITimeoutError", "ReadTimeout", "ConnectTimeout", "TimeoutException", "TimeoutError"})
     connection = bool(names & _CONNECTION_ERRORS)
     retryable = (status in RETRY_STATUSES or status >= 500) if status is not None else (timeout or connection)
-    retry_after = retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None))
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    if retryable and headers and str(headers.get("x-should-retry", "")).lower() == "false":
+        retryable = False
+    retry_after = retry_after_seconds(headers)
     return Failure(retryable, status, retry_after, timeout, _describe(exc, status, timeout))
 
 
@@ -92,7 +97,8 @@ def retry_after_seconds(headers: Any) -> float | None:
 
 def _describe(exc: BaseException, status: int | None, timeout: bool) -> str:
     if status == 429:
-        return "HTTP 429 (rate limited)"
+        message = _server_message(exc)
+        return "HTTP 429 (rate limited" + (f": {message})" if message else ")")
     if status is not None:
         message = _server_message(exc)
         return f"HTTP {status}" + (f" ({message})" if message and status < 500 else "")
@@ -124,6 +130,8 @@ def fix_hint(failure: Failure, uri: str, timeout: float) -> str:
         return "No such model or endpoint: check the model name and, for a local server, ?base_url= (ending in /v1)."
     if status in (400, 422):
         return "The server rejected the request: its message names the offending parameter."
+    if status == 429 and not failure.retryable:
+        return "The server said not to retry (x-should-retry: false): its message says what limit was reached."
     if status == 429:
         return (f"The provider kept rate-limiting: lower max_concurrency (in evaluate() or with "
                 f"?max_concurrency= on {uri!r}) or allow more retries (?max_retries=).")
