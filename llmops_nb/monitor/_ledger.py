@@ -102,10 +102,15 @@ def _pending(online: OnlineScorer, since_ns: int) -> tuple[str, str, list[Any]]:
     return target, body, params
 
 
-def candidates(online: OnlineScorer, since_ns: int, limit: int, store: Any = None) -> list[Item]:
+def candidates(online: OnlineScorer, since_ns: int, limit: int, store: Any = None,
+               after: Item | None = None) -> list[Item]:
     """Up to ``limit`` finished, sampled, filtered traces (or their matching spans) this version has not done,
-    oldest end first."""
+    oldest end first; ``after``: only those that sort after this one (the next page while the previous
+    page is still being scored, so nothing in flight is handed out twice)."""
     target, body, params = _pending(online, since_ns)
+    if after is not None:
+        body += (f" AND (t.end_ns > ? OR (t.end_ns = ? AND (t.trace_id > ? OR (t.trace_id = ? AND {target} > ?))))")
+        params += [after.end_ns, after.end_ns, after.trace_id, after.trace_id, after.target_span_id]
     query = (f"SELECT t.trace_id, {target} AS target, s.inputs, s.outputs, t.end_ns {body} "
              "ORDER BY t.end_ns, t.trace_id, target LIMIT ?")
     with (store or get_store()).connect() as con:

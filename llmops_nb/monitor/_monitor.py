@@ -29,6 +29,7 @@ from ..store._connection import get_store
 from ..tracing import flush
 from . import _ledger
 from ._durations import duration_ns
+from ._ledger import Item
 from ._online import OnlineScorer, online_scorer
 from ._scoring import scoring_call, timed_out
 from ._workers import Workers
@@ -44,7 +45,6 @@ class ScorerPass:
     errors: int = 0
     skipped: int = 0
     timed_out: int = 0
-    left: int = 0  # pending when the pass stopped early (a stop request)
     error: str | None = None  # why the pass failed for this scorer (the store, a bad filter…)
 
 
@@ -222,45 +222,59 @@ class Monitor:
         return report
 
     def _score(self, online: OnlineScorer) -> ScorerPass:
+        """One scorer's pass. Pages are pipelined: the next page is queued behind the one being scored,
+        and a finished page is written while the workers go on, so no worker waits on the store."""
         done = ScorerPass(online.name, online.version)
         store = self._store
         stopping = self._stop.is_set
+        in_flight: list[tuple[list[Item], list[Any]]] = []
         try:
             floor, watermark = _ledger.register(online, store)
             since = max(floor, watermark - self.lookback_ns)
             pass_start = time.time_ns()
             call = scoring_call(online, self.retries, stopping)
-            while not (stopping() and self._thread is not None):
-                items = _ledger.candidates(online, since, self.batch_size, store)
-                if not items:
-                    _ledger.advance(online, pass_start, store)
+            after: Item | None = None
+            drained = False
+            while True:
+                if not drained and not (stopping() and self._thread is not None):
+                    items = _ledger.candidates(online, since, self.batch_size, store, after=after)
+                    if items:
+                        in_flight.append((items, self._workers.submit(call, items, timeout=self.timeout_s)))
+                        after = items[-1]
+                    drained = len(items) < self.batch_size
+                if not in_flight:
                     break
-                outcomes = self._workers.map(call, items, timeout=self.timeout_s)
-                results = []
-                for item, outcome in zip(items, outcomes, strict=True):
-                    if outcome.timed_out:
-                        done.timed_out += 1
-                        results.append(timed_out(item, self.timeout_s))
-                    elif outcome.error is not None:  # a bug of ours in the job, not the scorer's failure
-                        raise outcome.error
-                    else:
-                        results.append(outcome.value)
-                _ledger.save(online, results, store)
-                for result in results:
-                    if result.score.error:
-                        done.errors += 1
-                    elif result.score.value is None:
-                        done.skipped += 1
-                    else:
-                        done.scored += 1
-                if len(items) < self.batch_size:
-                    _ledger.advance(online, pass_start, store)
-                    break
+                if len(in_flight) > 1 or drained or stopping():
+                    items, jobs = in_flight.pop(0)
+                    self._save(online, items, self._workers.wait(jobs), done)
+            if drained:
+                _ledger.advance(online, pass_start, store)
         except Exception as exc:  # noqa: BLE001 - one scorer's failure (a bad filter, the store) is its pass's error
             done.error = f"{type(exc).__name__}: {exc}"
             log_once(f"monitor-scorer-{online.name}", exc,
                      f"llmops_nb monitor: scorer {online.name!r} failed this pass")
+            for _, jobs in in_flight:  # let what was queued finish; it is scored again next pass
+                self._workers.wait(jobs)
         return done
+
+    def _save(self, online: OnlineScorer, items: list[Item], outcomes: list[Any], done: ScorerPass) -> None:
+        results = []
+        for item, outcome in zip(items, outcomes, strict=True):
+            if outcome.timed_out:
+                done.timed_out += 1
+                results.append(timed_out(item, self.timeout_s))
+            elif outcome.error is not None:  # a bug of ours in the job, not the scorer's failure
+                raise outcome.error
+            else:
+                results.append(outcome.value)
+        _ledger.save(online, results, self._store)
+        for result in results:
+            if result.score.error:
+                done.errors += 1
+            elif result.score.value is None:
+                done.skipped += 1
+            else:
+                done.scored += 1
 
     def _tell(self, report: PassReport) -> None:
         alive = []

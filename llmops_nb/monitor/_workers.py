@@ -29,10 +29,10 @@ class Outcome:
 
 
 class _Job:
-    __slots__ = ("fn", "item", "outcome", "started", "worker")
+    __slots__ = ("fn", "item", "outcome", "started", "timeout", "worker")
 
-    def __init__(self, fn: Callable[[Any], Any], item: Any) -> None:
-        self.fn, self.item = fn, item
+    def __init__(self, fn: Callable[[Any], Any], item: Any, timeout: float) -> None:
+        self.fn, self.item, self.timeout = fn, item, timeout
         self.outcome: Outcome | None = None
         self.started: float | None = None
         self.worker: _Worker | None = None
@@ -54,6 +54,7 @@ class _Worker(threading.Thread):
                 if job.outcome is not None:  # answered already (the pool closed)
                     continue
                 job.started, job.worker = time.monotonic(), self
+                pool.running.add(job)
                 pool.changed.notify_all()  # the waiter learns this job's deadline
             try:
                 outcome = Outcome(value=job.fn(job.item))
@@ -63,6 +64,7 @@ class _Worker(threading.Thread):
                 if job.outcome is None:
                     job.outcome = outcome
                 job.worker = None
+                pool.running.discard(job)
                 pool.changed.notify_all()
 
 
@@ -80,6 +82,7 @@ class Workers:
         self.size, self.name = size, name
         self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.changed = threading.Condition()
+        self.running: set[_Job] = set()  # started and not answered
         self.abandoned = 0
         self._numbered = 0
         self._workers: list[_Worker] = []
@@ -95,34 +98,41 @@ class Workers:
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, timeout: float) -> list[Outcome]:
         """Every item's outcome, in order; returns when each is answered (at most ``timeout`` s of running each)."""
+        return self.wait(self.submit(fn, items, timeout=timeout))
+
+    def submit(self, fn: Callable[[Any], Any], items: Sequence[Any], *, timeout: float) -> list[_Job]:
+        """Queue ``fn(item)`` for each item (behind what is queued already); :meth:`wait` for their outcomes."""
         if self._closed:
             raise RuntimeError("these workers are closed")
-        jobs = [_Job(fn, item) for item in items]
+        jobs = [_Job(fn, item, timeout) for item in items]
         for job in jobs:
             self.jobs.put(job)
+        return jobs
+
+    def wait(self, jobs: Sequence[_Job]) -> list[Outcome]:
+        """The outcomes of submitted jobs, in order. While waiting, any running job past its deadline
+        (of these or of later submissions) is answered and its thread replaced."""
         with self.changed:
             while True:
                 now = time.monotonic()
-                waiting = [j for j in jobs if j.outcome is None]
-                if not waiting:
-                    break
                 next_deadline = None
-                for job in waiting:
-                    if job.started is None:
+                for job in list(self.running):
+                    if job.started is None or job.outcome is not None:
                         continue
-                    deadline = job.started + timeout
+                    deadline = job.started + job.timeout
                     if deadline <= now:
-                        self._abandon(job, timeout)
+                        self._abandon(job)
                     elif next_deadline is None or deadline < next_deadline:
                         next_deadline = deadline
-                if all(j.outcome is not None for j in waiting):
-                    continue
+                if all(j.outcome is not None for j in jobs):
+                    break
                 self.changed.wait(None if next_deadline is None else max(0.0, next_deadline - now) + 0.001)
         return [j.outcome for j in jobs if j.outcome is not None]
 
-    def _abandon(self, job: _Job, timeout: float) -> None:
+    def _abandon(self, job: _Job) -> None:
         """Answer a job past its deadline and replace the thread stuck in it (called holding ``changed``)."""
-        job.outcome = Outcome(timed_out=True, error=TimeoutError(f"no answer within {timeout:g} s"))
+        job.outcome = Outcome(timed_out=True, error=TimeoutError(f"no answer within {job.timeout:g} s"))
+        self.running.discard(job)
         worker = job.worker
         if worker is not None and not worker.abandoned:
             worker.abandoned = True
