@@ -130,8 +130,10 @@ def tool_calls(trace: Any) -> list[dict[str, Any]]:
     """Each TOOL span as ``{name, arguments, result, status}``, in call order."""
     if trace is None:
         return []
+    from ._trajectory_spans import agent_spans  # the app's spans, whatever Trace it is (a row's, a stored one)
+
     calls = []
-    for span in trace.spans_of_kind("TOOL"):
+    for span in (s for s in agent_spans(trace) if s.get("kind") == "TOOL"):
         call = {"name": span.get("name"), "arguments": span.get("inputs"), "result": span.get("outputs")}
         if span.get("status") == "ERROR":
             call["error"] = span.get("status_message")

@@ -8,7 +8,9 @@ Deterministic: ``exact_match``, ``contains``, ``regex``, ``json_valid``,
 ``json_schema``, ``length``, ``edit_distance``, ``rouge_l``, ``numeric_match``.
 LLM judges (yes/no; prompt on ``.instructions``, replace it with
 ``instructions=``): ``correctness``, ``relevance_to_query``, ``groundedness``,
-``safety``, ``guidelines``, ``tool_call_correctness``. Your own:
+``safety``, ``guidelines``, ``tool_call_correctness``. Agent trajectories
+(read from the row's trace): ``tool_sequence``, ``tool_arguments``,
+``tool_errors``, ``redundant_calls``, ``step_budget``. Your own:
 ``@llmops_nb.scorer`` and ``llmops_nb.make_judge``.
 """
 
@@ -26,6 +28,8 @@ from ._deterministic import (
 from ._judge import Judge, make_judge
 from ._judges import correctness, groundedness, guidelines, relevance_to_query, safety, tool_call_correctness
 from ._scorer import Score, Scorer, scorer
+from ._trajectory import tool_arguments, tool_sequence
+from ._trajectory_steps import redundant_calls, step_budget, tool_errors
 
 __all__ = [
     "Judge",
@@ -42,10 +46,15 @@ __all__ = [
     "length",
     "make_judge",
     "numeric_match",
+    "redundant_calls",
     "regex",
     "relevance_to_query",
     "rouge_l",
     "safety",
     "scorer",
+    "step_budget",
+    "tool_arguments",
     "tool_call_correctness",
+    "tool_errors",
+    "tool_sequence",
 ]
