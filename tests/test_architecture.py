@@ -26,6 +26,7 @@ LAYERS = {
     "store": 2, "integrations": 2,  # the sink and the DuckDB file; SDK capture
     "models": 3, "_trace": 3, "local_model": 3, "otel": 3, "_autolog": 3, "replay": 3,
     "evals": 4, "prompts": 4, "_diff": 4,
+    "agents": 4,  # sessions, hotspots, the agent graph's data (uses store, tracing, _trace)
     "guardrails": 4,  # validators on calls' inputs and outputs (uses evals' judges and scorers, pii, tracing)
     "monitor": 5,  # online scorers, metrics, dashboards, alerts (uses evals, store, tracing)
     "gateway": 5,  # one governed endpoint: routing, keys, budgets (uses store, tracing, models' retry, pii)

@@ -1,0 +1,186 @@
+"""``hotspots()``: where an agent's tokens, cost and time go, over one trace, many, or a filter.
+
+``Hotspots`` answers lazily, each answer one SQL query (``_hotspots_sql.py``) read when first used
+and kept: ``frame`` (by span name and kind), ``repeated`` (identical calls: cache candidates),
+``critical_path(trace_id)``, ``prompt_growth``; ``figure()`` and the notebook table draw the frame
+(``_hotspots_view.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from . import _hotspots_sql as q
+from ._select import reading, resolve_store, trace_filters
+
+__all__ = ["Hotspots", "hotspots"]
+
+
+def hotspots(traces: Any = None, *, since: Any = None, until: Any = None, name: str | None = None,
+             store: Any = None) -> Hotspots:
+    """Where the tokens, cost and time go in some traces: a :class:`Hotspots`.
+
+    ``traces``: one trace id, a list of them, a DataFrame with a ``trace_id`` column (e.g.
+    ``llmops_nb.traces(...)``), a ``Trace``, or None for every trace passing the filters. The filters
+    (``name`` exact or a glob, ``since``/``until`` on the trace's start, as in ``traces()``) narrow
+    either. ``store``: the configured store, a path to a DuckDB file, or a store.
+
+    >>> from llmops_nb import agents
+    >>> spots = agents.hotspots(llmops_nb.traces(name="agent", since="1d", limit=None))  # doctest: +SKIP
+    >>> spots.frame.head()                      # by span name and kind, most self time first  # doctest: +SKIP
+    >>> spots.repeated                          # identical LLM/TOOL calls within a trace  # doctest: +SKIP
+    >>> spots.critical_path(trace_id)       # the spans it waited for  # doctest: +SKIP
+    """
+    ids = _trace_ids(traces)
+    where, params = trace_filters(since, until, name)
+    if ids is not None:
+        where.insert(0, "t.trace_id IN (SELECT unnest(?::VARCHAR[]))")
+        params.insert(0, ids)
+    selection = "SELECT t.trace_id FROM traces AS t" + (" WHERE " + " AND ".join(where) if where else "")
+    resolved = resolve_store(store, "hotspots")
+    with reading(resolved) as con:
+        count, first_ns, last_ns, open_traces, one = con.execute(
+            f"SELECT count(*), min(t.start_ns), max(t.end_ns), count_if(t.end_ns IS NULL), min(t.trace_id) "
+            f"FROM traces AS t WHERE t.trace_id IN ({selection})", params).fetchone()
+    if ids and not count and len(where) == 1:  # ids alone, none known (with filters, none passing is an answer)
+        shown = ids[0] if len(ids) == 1 else f"any of {len(ids)} trace ids"
+        raise LookupError(f"No trace in the store matches {shown}: take ids from llmops_nb.traces().trace_id.")
+    return Hotspots(resolved, selection, params, count=int(count), bound=_bound(first_ns, last_ns, open_traces),
+                    only=one if count == 1 else None)
+
+
+class Hotspots:
+    """Where the time, tokens and cost of some traces go; made by :func:`hotspots`.
+
+    - ``frame``: one row per span name and kind — ``calls``, ``total_ms``, ``self_ms`` (duration
+      minus the union of its children's intervals, so overlapping children count once),
+      ``p50_ms``/``p95_ms`` (of durations), ``share_of_wall`` (self time over the sum of the traces'
+      wall times, first span start to last span end), ``input_tokens``, ``output_tokens``,
+      ``cost_usd``, ``errors`` — most self time first.
+    - ``repeated``: LLM and TOOL calls made more than once in one trace with the same name and the same
+      inputs JSON (a capped payload compares by its kept prefix): ``calls``, and the time, tokens and
+      cost of all but the first (``wasted_*``) — what a cache would save. Most wasted cost first.
+    - ``critical_path(trace_id)``: the spans that set a trace's wall time.
+    - ``prompt_growth``: input tokens per turn of each session among the traces.
+    - ``figure()``: a plotly chart of self time and cost by span.
+
+    >>> spots = llmops_nb.agents.hotspots(trace_id)  # doctest: +SKIP
+    >>> spots.frame[["name", "self_ms", "share_of_wall"]].head(3)  # doctest: +SKIP
+    """
+
+    def __init__(self, store: Any, selection: str, params: list[Any], *, count: int, bound: str,
+                 only: str | None) -> None:
+        self._store = store
+        self._selection = selection
+        self._params = params
+        self._bound = bound
+        self._only = only
+        #: how many traces these hotspots cover
+        self.traces = count
+        #: the sum of the traces' wall times (ms), known once ``frame`` is read
+        self.wall_ms: float | None = None
+
+    def _query(self, template: str) -> Any:
+        with reading(self._store) as con:
+            return con.execute(template.format(selection=self._selection, bound=self._bound), self._params).df()
+
+    @functools.cached_property
+    def frame(self) -> Any:
+        """Time, tokens and cost by span name and kind (see the class doc)."""
+        frame = self._query(q.FRAME)
+        wall = frame.pop("wall_ns")
+        self.wall_ms = float(wall.iloc[0]) / 1e6 if len(wall) and wall.iloc[0] == wall.iloc[0] else 0.0
+        return frame[list(q.FRAME_COLUMNS)]
+
+    @functools.cached_property
+    def repeated(self) -> Any:
+        """Identical LLM and TOOL calls within one trace: cache candidates (see the class doc)."""
+        return self._query(q.REPEATED)[list(q.REPEATED_COLUMNS)]
+
+    @functools.cached_property
+    def prompt_growth(self) -> Any:
+        """Per session (the traces' session ids, as ``sessions()`` reads them) and turn — the covered
+        traces in start order: ``input_tokens`` (all calls), ``max_call_input_tokens`` (the largest
+        single LLM call: the context sent), ``llm_calls`` and ``growth`` (input tokens over the first
+        turn's). Traces outside any session are left out."""
+        return self._query(q.PROMPT_GROWTH)[list(q.GROWTH_COLUMNS)]
+
+    def critical_path(self, trace_id: Any = None) -> Any:
+        """The chain of spans that sets ``trace_id``'s wall time, root first, as a DataFrame (``depth``,
+        ``span_id``, ``parent_span_id``, ``name``, ``kind``, ``start_time``, ``end_time``,
+        ``duration_ms``).
+
+        The rule: start at the root (a span whose parent is not in the trace; of several, the one
+        ending last), then repeatedly take the child that ends last — of children ending together, the
+        longest, then the smallest span id — until a span without children. The path is what the trace
+        waited for: shortening a span off it does not end the trace sooner. ``trace_id`` may be left
+        out when these hotspots cover one trace.
+        """
+        from ..store._queries import _check_trace_id, trace_spans_filter
+
+        if trace_id is None:
+            if self._only is None:
+                raise ValueError(f"critical_path() needs a trace id: these hotspots cover {self.traces} traces. "
+                                 "Pass one, e.g. spots.critical_path(llmops_nb.traces().trace_id[0]).")
+            trace_id = self._only
+        trace_id = _check_trace_id(trace_id)
+        with reading(self._store) as con:
+            where, params = trace_spans_filter(con, trace_id)
+            frame = con.execute(q.CRITICAL_PATH.format(where=where), params).df()
+        if frame.empty:
+            raise LookupError(f"No spans of trace {trace_id} in the store: take an id from "
+                              "llmops_nb.traces().trace_id.")
+        return frame[list(q.PATH_COLUMNS)]
+
+    def figure(self, top: int = 20) -> Any:
+        """A plotly figure: self time and cost of the ``top`` span names (most self time first).
+
+        >>> llmops_nb.agents.hotspots(trace_id).figure().show()  # doctest: +SKIP
+        """
+        from ._hotspots_view import figure
+
+        return figure(self, top)
+
+    def _repr_html_(self) -> str:
+        from ._hotspots_view import html_table
+
+        return html_table(self)
+
+    def __repr__(self) -> str:
+        return (f"<Hotspots of {self.traces} trace{'' if self.traces == 1 else 's'}: .frame, .repeated, "
+                ".critical_path(trace_id), .prompt_growth, .figure()>")
+
+
+def _bound(first_ns: Any, last_ns: Any, open_traces: Any) -> str:
+    """The selected traces' spans' start range as SQL with literal ints (see ``_hotspots_sql.py``)."""
+    from ..store._queries import CLOCK_SLACK_NS
+
+    if first_ns is None:
+        return ""
+    bound = f" AND start_ns >= {int(first_ns) - CLOCK_SLACK_NS}"
+    if last_ns is not None and not open_traces:
+        bound += f" AND start_ns <= {int(last_ns) + CLOCK_SLACK_NS}"
+    return bound
+
+
+def _trace_ids(traces: Any) -> list[str] | None:
+    """``traces`` as a list of trace ids (None: no list given, use the filters)."""
+    from ..store._queries import _check_trace_id
+
+    if traces is None:
+        return None
+    if isinstance(traces, str) or isinstance(getattr(traces, "trace_id", None), str):  # an id, a Trace
+        values: list[Any] = [traces]
+    elif hasattr(traces, "columns"):  # a DataFrame
+        if "trace_id" not in traces.columns:
+            has = ", ".join(map(str, traces.columns)) or "no columns"
+            raise ValueError("hotspots() takes a DataFrame with a trace_id column, e.g. "
+                             f"llmops_nb.traces(name='agent'); this one has {has}.")
+        values = list(traces["trace_id"])
+    elif isinstance(traces, (list, tuple, set, frozenset)) or hasattr(traces, "tolist"):  # a Series, an array
+        values = list(traces)
+    else:
+        raise TypeError("hotspots() takes a trace id, a list of them, a DataFrame with a trace_id column "
+                        f"(e.g. llmops_nb.traces(...)) or None with filters; got {type(traces).__name__}.")
+    return list(dict.fromkeys(_check_trace_id(value) for value in values))
