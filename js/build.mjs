@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
-export const VIEWS = ["explorer", "trace_list", "eval_table", "prompt_diff"];
+export const VIEWS = ["explorer", "trace_list", "eval_table", "prompt_diff", "dashboard"];
 
 const options = {
   entryPoints: VIEWS.flatMap((v) => [

@@ -277,17 +277,16 @@ class Monitor:
                 done.scored += 1
 
     def _tell(self, report: PassReport) -> None:
-        alive = []
-        for ref in self._subscribers:
+        for ref in list(self._subscribers):
             callback = ref()
             if callback is None:
                 continue
-            alive.append(ref)
             try:
                 callback(report)
             except Exception as exc:  # noqa: BLE001 - a subscriber's failure is its own
                 log_once("monitor-subscriber", exc, "llmops_nb monitor: a subscriber of its passes failed")
-        self._subscribers = alive
+        # filtered, not rebuilt: an unsubscribe() made during the calls stays made
+        self._subscribers = [r for r in self._subscribers if r() is not None]
 
     # -- what it did ----------------------------------------------------------------------------
     def status(self) -> Any:
