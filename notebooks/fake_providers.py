@@ -12,6 +12,11 @@ speaking OpenAI's ``/v1/chat/completions`` (JSON, and SSE with usage in the last
 - ``"down"``: 503 to every request;
 - ``"rate_limited"``: 429 with ``Retry-After: 1``.
 
+Two more behaviours, for ``monitoring.ipynb``: a system prompt that asks to apologize makes every
+answer start with "Sorry," (the regression a new prompt version brings); and a request from an
+llmops_nb judge (its system prompt asks for a JSON verdict) is answered as a strict judge would:
+``"no"`` when the judged text apologizes or does not know, ``"yes"`` otherwise.
+
 Answers are deterministic (no clock, no randomness): the notebook's replay check compares outputs.
 
     primary = start("primary")
@@ -43,6 +48,9 @@ ANSWERS = {  # a word of the question → the answer
     "budget": "A budget caps what a user, key, team or project may spend per day, week or month.",
     "haiku": "Requests fan out; one provider falls silent; another one answers.",
     "capital": "Paris is the capital of France.",
+    "refund": "Refunds go back to the original payment method within 5 business days.",
+    "password": "Reset your password under Settings, Security, Reset password.",
+    "shipping": "Standard shipping takes 3 to 5 business days.",
 }
 
 
@@ -57,18 +65,35 @@ def _text(content: object) -> str:
     return content if isinstance(content, str) else ""
 
 
+JUDGE_MARKER = "You evaluate the output of an AI application"  # llmops_nb's judges' system prompt
+
+
 def _answer(name: str, body: dict) -> tuple[str, int, int, str]:
     """(text, input tokens, output tokens, finish reason) for a chat or messages request."""
     messages = body.get("messages") or []
     question = _text(messages[-1].get("content")) if messages else ""
-    canned = next((a for word, a in ANSWERS.items() if word in question.lower()), None)
-    text = f"[{name}] " + (canned or f"You asked: {question[:60].strip()}")
     prompt = [_text(m.get("content")) for m in messages] + [_text(body.get("system"))]
+    system = " ".join(_text(m.get("content")) for m in messages if m.get("role") == "system")
+    system += " " + _text(body.get("system"))
+    if JUDGE_MARKER in system:
+        text = _verdict(question)
+    else:
+        canned = next((a for word, a in ANSWERS.items() if word in question.lower()), None)
+        text = f"[{name}] " + ("Sorry, " if "apologize" in system.lower() else "") + (
+            canned or f"You asked: {question[:60].strip()}")
     input_tokens = sum(_tokens(t) + 3 for t in prompt) + 3
     limit = body.get("max_tokens") or body.get("max_completion_tokens")
     if limit and _tokens(text) > limit:  # cut off as a provider does, and say so
         return text[: limit * 4], input_tokens, limit, "length"
     return text, input_tokens, _tokens(text), "stop"
+
+
+def _verdict(judged: str) -> str:
+    """A strict judge's JSON verdict on the text it was shown."""
+    lowered = judged.lower()
+    if "sorry" in lowered or "you asked:" in lowered:
+        return json.dumps({"rationale": "The answer apologizes or does not answer the question.", "result": "no"})
+    return json.dumps({"rationale": "The answer is direct and on topic.", "result": "yes"})
 
 
 def _sse(events: list[tuple[str | None, object]]) -> StreamingResponse:

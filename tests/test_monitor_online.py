@@ -91,6 +91,8 @@ def test_each_trace_scored_once_and_new_ones_on_the_next_pass(monitor):
                                "WHERE s.span_id IN (SELECT unnest(?::VARCHAR[]))", [found.span_id.tolist()])
     assert set(evaluators.kind) == {"EVALUATOR"}
     assert all(json.loads(tags) == {"llmops_nb.monitor": "short"} for tags in evaluators.tags)
+    # ...and no metric counts the monitor's own traces as traffic
+    assert llmops_nb.metrics(every=None, since="1h").requests.sum() == 9
 
 
 def test_a_restarted_monitor_does_not_score_again_and_a_new_version_does(monitor):

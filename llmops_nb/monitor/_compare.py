@@ -22,7 +22,7 @@ from ._metrics import _store
 from ._metrics_args import parse_window
 from ._metrics_frame import FIXED_COLUMNS
 from ._metrics_sql import LLM_KINDS, TTFT_ATTRIBUTE
-from ._where import check_where
+from ._where import TRAFFIC, check_where
 
 _TTFT = f"TRY_CAST(try(json_extract_string(s.attributes, '$.\"{TTFT_ATTRIBUTE}\"')) AS DOUBLE)"
 #: per-trace metrics: SQL over ``traces t`` and whether lower is better
@@ -197,8 +197,8 @@ def _side(value: Any, which: str, prompt: Any, model: Any, since_ns: int) -> _Si
 def _values(con: Any, metric: _Metric, side: _Side, other: _Side, scope: _Scope) -> tuple[list[float], int]:
     """One side's per-trace values, and how many of its traces were left out for matching the other side too."""
     chosen = (f"SELECT t.trace_id, {metric.sql or 'NULL'} AS v, ({other.clause}) AS both_sides FROM traces t "
-              f"WHERE t.start_ns >= ? AND t.start_ns < ? AND t.end_ns IS NOT NULL AND ({side.clause}) "
-              f"AND {scope.where}")
+              f"WHERE t.start_ns >= ? AND t.start_ns < ? AND t.end_ns IS NOT NULL AND {TRAFFIC} "
+              f"AND ({side.clause}) AND {scope.where}")
     params = [*other.params, scope.since_ns, scope.until_ns, *side.params, *scope.params]
     if metric.scorer is None:
         query = f"WITH chosen AS ({chosen}) SELECT both_sides, v FROM chosen WHERE v IS NOT NULL"

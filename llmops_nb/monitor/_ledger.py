@@ -25,13 +25,11 @@ from ..evals._scorer import Score
 from ..evals._util import insert_rows, new_id, to_json, utc_now
 from ..store._connection import get_store
 from ._online import OnlineScorer, sample_bound
+from ._where import TRAFFIC
 
 _writes = threading.Lock()
 _ASSESSMENT_TYPES = {"value_number": "float", "passed": "bool", "created_at": "time"}
 _SCORED_TYPES = {"scored_at": "time"}
-# Traces a monitor or an evaluation wrote itself are never production traffic to score.
-_NOT_OURS = ("(t.tags IS NULL OR (json_extract(t.tags, '$.\"llmops_nb.monitor\"') IS NULL "
-             "AND json_extract(t.tags, '$.\"llmops_nb.eval_run\"') IS NULL))")
 
 
 @dataclass
@@ -96,7 +94,7 @@ def _pending(online: OnlineScorer, since_ns: int) -> tuple[str, str, list[Any]]:
         FROM traces t {source}
         WHERE t.end_ns IS NOT NULL AND t.status IS NOT NULL AND t.end_ns >= ?
           AND ('0x' || substr(md5(t.trace_id), 1, 8))::UBIGINT < ?
-          AND {_NOT_OURS} AND {online.where}{span_filter}
+          AND {TRAFFIC} AND {online.where}{span_filter}
           AND NOT EXISTS (SELECT 1 FROM monitor_scored m WHERE m.scorer = ? AND m.version = ?
                           AND m.trace_id = t.trace_id AND m.target_span_id = {target})"""
     return target, body, params

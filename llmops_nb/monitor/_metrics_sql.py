@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._metrics_args import TAG_PREFIX, Window
-from ._where import wrap
+from ._where import TRAFFIC, wrap
 
 __all__ = ["CLOCK_SLACK_NS", "LLM_KINDS", "TTFT_ATTRIBUTE", "Plan", "Sql", "family_sql"]
 
@@ -164,7 +164,7 @@ def _rows(plan: Plan, facts: dict[str, str], *, spans: bool = False, twice: bool
             columns.append(f"g{i}")
         elif key == "user":  # the trace's tags first: a label the caller set on purpose
             q.add(f", COALESCE({_TAG}, {_TAG}) AS _user_tag", _json_path("user.id"), _json_path("user_id"))
-    q.add("\nFROM traces AS t WHERE t.start_ns >= ? AND t.start_ns < ? AND t.end_ns IS NOT NULL",
+    q.add(f"\nFROM traces AS t WHERE t.start_ns >= ? AND t.start_ns < ? AND t.end_ns IS NOT NULL AND {TRAFFIC}",
           window.since_ns, window.until_ns)
     if plan.where is not None:
         q.add_checked(" AND " + wrap(plan.where), plan.where_params)

@@ -24,7 +24,13 @@ from typing import Any
 
 from .._errors import LlmopsError
 
-__all__ = ["FilterError", "check_where", "wrap"]
+__all__ = ["TRAFFIC", "FilterError", "check_where", "wrap"]
+
+#: Production traffic, as every monitoring query reads it: traces llmops_nb wrote itself — a monitor's
+#: judge calls (tagged ``llmops_nb.monitor``), an evaluation's rows (``llmops_nb.eval_run``) — are not
+#: the app's traffic: no metric counts them and no online scorer scores them.
+TRAFFIC = ("(t.tags IS NULL OR (json_extract(t.tags, '$.\"llmops_nb.monitor\"') IS NULL "
+           "AND json_extract(t.tags, '$.\"llmops_nb.eval_run\"') IS NULL))")
 
 _PREFIX = "SELECT ? FROM traces AS t WHERE "
 _EXAMPLE = "e.g. where=\"t.name = ? AND json_extract_string(t.tags, '$.env') = ?\", params=['chat', 'prod']"
