@@ -88,6 +88,8 @@ def app(question):
 mlflow.set_experiment("monitor-bench")
 for i in range(count):
     app(f"What is the capital of country #{i}?")
+if hasattr(mlflow, "flush_trace_async_logging"):
+    mlflow.flush_trace_async_logging()
 traces = mlflow.search_traces(max_results=count)
 judge = make_judge(name="correct", instructions="Is {{ outputs }} a correct answer to {{ inputs }}?",
                    model="openai:/bench-judge", feedback_value_type=bool)
@@ -104,7 +106,7 @@ def run_mlflow(port: int, traces: int, concurrency: int, workdir: Path) -> dict 
                MLFLOW_TRACKING_URI=f"sqlite:///{workdir / 'mlflow.db'}", MLFLOW_DISABLE_TELEMETRY="true",
                DO_NOT_TRACK="true", MLFLOW_GENAI_EVAL_MAX_WORKERS=str(concurrency),
                MLFLOW_SQLALCHEMYSTORE_POOL_SIZE="40", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW="40",
-               GIT_PYTHON_REFRESH="quiet")
+               GIT_PYTHON_REFRESH="quiet", MLFLOW_ENABLE_ASYNC_TRACE_LOGGING="false")
     done = subprocess.run([sys.executable, "-c", MLFLOW_RUN, str(traces)], cwd=workdir, env=env, check=False,
                           capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
