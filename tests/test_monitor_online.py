@@ -275,3 +275,27 @@ def test_a_trace_still_running_waits_for_its_end(monitor):
         assert mon.run_once().scored == 0
     assert mon.run_once().scored == 1
     assert make_trace  # the support helper stays importable for other monitor tests
+
+
+def test_results_are_an_evaluation_shaped_frame_the_eval_table_shows(monitor):
+    from llmops_nb.widgets.eval_table._sides import is_eval_frame, side_of
+
+    ids = app_traces(3)
+
+    @llmops_nb.scorer
+    def boom(outputs):
+        raise ValueError("no")
+
+    mon = monitor(retries=0)
+    mon.add(short, backfill=True)
+    mon.add(boom, backfill=True)
+    mon.run_once()
+    frame = llmops_nb.monitor.results(since="1h")
+    assert sorted(frame.trace_id) == sorted(ids)
+    assert list(frame.columns[:4]) == ["trace_id", "span_id", "inputs", "outputs"]
+    assert frame["short/value"].tolist() == [True] * 3
+    assert frame["boom/error"].str.contains("ValueError: no").all()
+    assert frame.inputs.iloc[0]["question"].startswith("q")
+    assert is_eval_frame(frame) and side_of(frame).scorers  # what llmops_nb.show(frame) opens
+    assert list(llmops_nb.monitor.results("short", since="1h").columns[4:7]) == [
+        "short/value", "short/rationale", "short/error"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 #: the root span's attributes naming its conversation, after ``traces.session``, first wins
@@ -95,16 +94,9 @@ def trace_filters(since: Any, until: Any, name: Any) -> tuple[list[str], list[An
 
 def resolve_store(store: Any, caller: str) -> Any:
     """The store to read: the configured one, the DuckDB file at a path, or a store object."""
-    from ..store._connection import get_store
+    from ..store._connection import store_argument
 
-    if store is None:
-        return get_store()
-    if isinstance(store, (str, Path)):
-        return get_store(Path(store))
-    if callable(getattr(store, "connect", None)):
-        return store
-    raise TypeError(f"{caller}(store=...) takes a path to a DuckDB file or a store (llmops_nb.store.get_store()); "
-                    f"got {store!r}.")
+    return store_argument(store, caller)
 
 
 @contextlib.contextmanager

@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from .._errors import did_you_mean
@@ -144,17 +143,11 @@ def _epoch_ns(value: Any, label: str) -> int:
 
 
 def _store(store: Any) -> Any:
-    from ..store import get_store
+    from ..store._connection import store_argument
     from ..tracing import flush
 
     flush()  # requests this process answered before the call are in the report
-    if store is None:
-        return get_store()
-    if isinstance(store, (str, Path)):
-        return get_store(Path(store))
-    if callable(getattr(store, "connect", None)):
-        return store
-    raise TypeError(f"usage(store=...) takes a path to a DuckDB file or a store, got {store!r}.")
+    return store_argument(store, "usage")
 
 
 # ---------------------------------------------------------------------------------------------- figure

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._metrics_args import FAMILIES, KEYS, parse_by, parse_every, parse_families, parse_window
@@ -108,15 +107,8 @@ def metrics(*, by: str | Sequence[str] = (), every: str | dt.timedelta | None = 
 
 def _store(store: Any) -> Any:
     """The store to read, after this process's spans are written to it (so they count)."""
-    from ..store import get_store
+    from ..store._connection import store_argument
     from ..tracing import flush
 
     flush()
-    if store is None:
-        return get_store()
-    if isinstance(store, (str, Path)):
-        return get_store(Path(store))
-    if callable(getattr(store, "connect", None)):
-        return store
-    raise TypeError(f"metrics(store=...) takes a path to a DuckDB file or a store (llmops_nb.store.get_store()); "
-                    f"got {store!r}.")
+    return store_argument(store, "metrics")

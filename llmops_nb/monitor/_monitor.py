@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._safety import log_once
-from ..store._connection import get_store
+from ..store._connection import get_store, store_argument
 from ..tracing import flush
 from . import _ledger
 from ._durations import duration_ns
@@ -91,7 +91,8 @@ class Monitor:
         self.retries, self.batch_size = retries, batch_size
         self._workers = Workers(concurrency)  # checks concurrency
         self.concurrency = concurrency
-        self._store = store
+        # None: whichever store is configured when a pass runs (configure(db=...) may come later)
+        self._store = None if store is None else store_argument(store, "Monitor")
         self._scorers: list[OnlineScorer] = []
         self._rules: list[Any] = []
         self._channels: list[Any] = []

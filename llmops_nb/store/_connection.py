@@ -356,6 +356,22 @@ _stores: dict[Path | str, Store | LakeStore] = {}
 _stores_lock = threading.Lock()
 
 
+def store_argument(store: Any, caller: str) -> Store | LakeStore:
+    """What a reader's ``store=`` names: the configured store (None), the DuckDB file at a path, or a store.
+
+    >>> store_argument(None, "metrics") is get_store()
+    True
+    """
+    if store is None:
+        return get_store()
+    if isinstance(store, (str, Path)):
+        return get_store(Path(store))
+    if callable(getattr(store, "connect", None)):
+        return store  # type: ignore[no-any-return]
+    raise TypeError(f"{caller}(store=...) takes a path to a DuckDB file or a store (llmops_nb.store.get_store()); "
+                    f"got {store!r}.")
+
+
 def get_store(path: Path | None = None) -> Store | LakeStore:
     """The store for ``path`` (default: the configured one), one per process: a ``Store`` for a
     DuckDB file, a ``LakeStore`` when the configured ``db`` is a ``ducklake:`` URL — the one
