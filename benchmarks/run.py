@@ -30,8 +30,8 @@ BENCHMARKS = ("overhead", "burst", "persist", "query", "imports", "overload", "o
 # overlay), takes ~10 minutes and writes its own docs/lake-benchmarks.md; PII detection writes
 # docs/pii-benchmarks.md (with Presidio beside it when presidio-analyzer is installed); the gateway's
 # against LiteLLM (~3 minutes, server processes of its own) writes docs/gateway-benchmarks.md.
-# Monitoring's metrics() on 1M traces and the dashboard's first render print their sections (docs/monitoring-benchmarks.md
-# collects them with the standalone scoring benchmark's).
+# Monitoring's metrics() on 1M traces and the dashboard's first render print their sections
+# (docs/monitoring-benchmarks.md collects them with the standalone scoring benchmark's).
 OPT_IN = ("lake_bench", "pii_bench", "gateway_bench", "monitor_metrics_bench", "monitor_dashboard_bench")
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 

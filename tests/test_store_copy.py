@@ -22,12 +22,13 @@ from llmops_nb.store._copy_tables import CopyRefusedError
 from llmops_nb.store._parquet_export import SKIPPED, TABLES
 
 #: every table the copy moves, as ``SELECT *`` reads it
-COPIED = [t.name for t in TABLES] + ["recorded_calls"]
+COPIED = [t.name for t in TABLES] + ["recorded_calls", "monitor_scored", "monitor_cursors"]
 
 
 def fill(tag: str = "a") -> dict[str, str]:
     """Into the configured store: traces (one with dropped spans), an evaluation with feedback, prompts
-    with aliases moved twice, a dataset, a recorded call."""
+    with aliases moved twice, a dataset, a recorded call, an online scorer's pass (its 2 EVALUATOR
+    traces make 7 traces in all) and an alert incident."""
     first = make_trace(f"{tag}-alpha", tags={"env": "dev"}, session="s1", tokens=(3, 4), cost=0.25)
     make_trace(f"{tag}-beta", fail=True, tokens=(10, 1), cost=0.125)
     assert llmops_nb.flush()
@@ -46,6 +47,14 @@ def fill(tag: str = "a") -> dict[str, str]:
         con.execute("INSERT INTO recorded_calls VALUES (?, 1, 'k1', 'POST', '/v1/chat', '{}', 200, '[]', "
                     "[from_hex('00ff'), 'data: x'::BLOB], true, 'OpenAI/Python 1.0', NULL, NULL, 'openai', 'm-1', "
                     "TIMESTAMP '2026-12-01 10:00:00')", [f"{tag}-nb"])
+    assert llmops_nb.flush()
+    from llmops_nb.monitor import Monitor  # an online scorer's results, keys and cursor; an alert incident
+
+    mon = Monitor(retries=0)
+    mon.add(scorers.length(max=1000), name=f"{tag}-short", backfill=True)
+    mon.alert(f"{tag}-errors", "error_rate", above=0.1, window="1h")
+    mon.run_once()
+    mon.close()
     assert llmops_nb.flush()
     return {"first": first, "run": run.attrs["run_id"]}
 
@@ -90,8 +99,9 @@ def test_file_to_a_new_file_copies_everything_and_a_rerun_adds_nothing(store_pat
     done = counts(report)
     assert list(done) == ["prompt_versions", "prompt_aliases", "prompt_alias_history", "eval_datasets",
                           "eval_dataset_rows", "traces", "spans", "dropped_spans", "eval_runs", "eval_results",
-                          "assessments", "recorded_calls", "daily_usage"]
-    assert done["traces"] == (5, 0, 0) and done["spans"][0] >= 7 and done["prompt_alias_history"] == (3, 0, 0)
+                          "assessments", "recorded_calls", "daily_usage", "monitor_scored", "monitor_cursors",
+                          "monitor_incidents"]
+    assert done["traces"] == (7, 0, 0) and done["spans"][0] >= 7 and done["prompt_alias_history"] == (3, 0, 0)
     assert all(skipped == 0 for _, skipped, _ in done.values())
     rerun = copy_store(store_path, dst)
     again = counts(rerun)
@@ -112,7 +122,7 @@ def test_into_a_store_with_other_data_keeps_it_and_adds_ours(store_path: Path, t
     llmops_nb.configure(db=str(store_path))
     ours = fill()
     report = copy_store(store_path, dst)
-    assert counts(report)["traces"] == (5, 0, 0)
+    assert counts(report)["traces"] == (7, 0, 0)
     both = logical(str(dst))
     assert {theirs, ours["first"]} <= set(both["traces()"].trace_id)
     assert set(both["prompt_versions"].name) == {"other", "qa"}
@@ -126,8 +136,11 @@ def test_an_export_folder_copies_into_a_file(store_path: Path, tmp_path: Path):
     llmops_nb.export_parquet(tmp_path / "out")
     dst = tmp_path / "from-export.duckdb"
     report = copy_store(tmp_path / "out", dst)
-    assert report.absent == ["recorded_calls"] and "recorded_calls: not in SRC" in report.lines()
-    assert_same(logical(str(store_path)), logical(str(dst)), skip=("recorded_calls",))
+    # the export leaves the monitor's bookkeeping out (llmops_nb.store._parquet_export.SKIPPED)
+    assert report.absent == ["recorded_calls", "monitor_scored", "monitor_cursors"]
+    assert "recorded_calls: not in SRC" in report.lines()
+    assert_same(logical(str(store_path)), logical(str(dst)), skip=("recorded_calls", "monitor_scored",
+                                                                   "monitor_cursors"))
     assert counts(copy_store(tmp_path / "out", dst))["spans"][0] == 0
     llmops_nb.export_parquet(tmp_path / "recent", since="2026-01-01T00:00Z")
     assert copy_store(tmp_path / "recent", dst).notes == [
@@ -267,7 +280,7 @@ def test_cli_copies_prints_a_line_per_table_and_reports_mistakes(store_path: Pat
     assert main(["store", "copy", str(store_path), str(dst)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "prompt_versions: 2 copied, 0 skipped (already in DST)"
-    assert "traces: 5 copied, 0 skipped (already in DST)" in out and out[-1].startswith("Copied ")
+    assert "traces: 7 copied, 0 skipped (already in DST)" in out and out[-1].startswith("Copied ")
     assert main(["store", "copy", str(tmp_path / "nope.duckdb"), str(dst)]) == 1
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:

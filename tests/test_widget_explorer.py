@@ -270,3 +270,42 @@ def test_in_a_kernel_a_traced_cell_shows_the_explorer(store_path):
         assert WIDGET_MIME in data, data.keys()
         assert "explorer-run" in data["text/html"] and "<script" not in data["text/html"].lower()
         assert "explorer-run" in data["text/plain"]
+
+
+def test_assessments_show_on_their_span_and_in_the_snapshot():
+    """The root's detail carries the trace's assessments (evaluation, feedback, online judges), a span's
+    those an online judge made of it alone; the snapshot lists the trace's, as text."""
+    from llmops_nb.monitor import Monitor
+    from llmops_nb.widgets.explorer._snapshot import trace_snapshot
+
+    xss = "<img src=x onerror=alert(1)>"
+
+    @llmops_nb.trace(name="agent")
+    def agent():
+        with llmops_nb.span("call", kind="CHAT_MODEL") as call:
+            call.set_outputs("hello")
+        return "done"
+
+    agent()
+    llmops_nb.flush()
+    trace_id = llmops_nb.traces().trace_id[0]
+    llmops_nb.log_feedback(trace_id, value=False, comment=xss, name="helpful")
+
+    @llmops_nb.scorer(name=xss)
+    def per_call(outputs):
+        return len(str(outputs)) < 10
+
+    mon = Monitor(retries=0)
+    mon.add(per_call, span_kind="LLM", backfill=True)
+    mon.run_once()
+    mon.close()
+    spans = llmops_nb.spans(trace_id)
+    root = spans[spans.parent_span_id.isna()].span_id.iloc[0]
+    call = spans[spans.name == "call"].span_id.iloc[0]
+    on_root = _data.span(trace_id, root)["assessments"]
+    assert [(a["name"], a["value"], a["passed"], a["rationale"]) for a in on_root] == [("helpful", False, False, xss)]
+    on_call = _data.span(trace_id, call)["assessments"]
+    assert [(a["name"], a["value"], a["source"]) for a in on_call] == [(xss, True, "CODE")]
+    html = trace_snapshot(trace_id)["text/html"]
+    assert "<strong>Assessments:</strong> helpful false" in html
+    assert xss not in html and "&lt;img" not in html.split("Assessments:")[1].split("<br>")[0]

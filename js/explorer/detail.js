@@ -74,6 +74,33 @@ function errorSection(span) {
   );
 }
 
+/**
+ * The span's assessments (on the root: the trace's — evaluation scores, human feedback, online judges;
+ * on another span: what an online judge said of that span alone), newest first.
+ * @param {any[] | undefined} assessments
+ */
+function assessmentsSection(assessments) {
+  if (!assessments?.length) return null;
+  const rows = assessments.map((a) => {
+    const verdict = a.passed === true ? "pass" : a.passed === false ? "fail" : null;
+    const value = a.error ? "error" : typeof a.value === "string" ? a.value : JSON.stringify(a.value);
+    return h("div", { class: "lnb-assessment" }, [
+      h("span", { class: "lnb-assessment-name", text: a.name }),
+      h("span", {
+        class: `lnb-assessment-value${verdict ? ` lnb-assessment-${verdict}` : ""}${a.error ? " lnb-assessment-error" : ""}`,
+        text: verdict && value !== String(a.passed) ? `${value} · ${verdict}` : value,
+      }),
+      h("span", {
+        class: "lnb-assessment-source",
+        text: [a.source, a.source_id, a.created_at].filter(Boolean).join(" · "),
+      }),
+      a.rationale ? h("div", { class: "lnb-assessment-why", text: a.rationale }) : null,
+      a.error ? h("div", { class: "lnb-assessment-why lnb-assessment-error", text: a.error }) : null,
+    ]);
+  });
+  return section(`Assessments (${assessments.length})`, rows);
+}
+
 function partNode(part) {
   switch (part.type) {
     case "text":
@@ -230,6 +257,7 @@ export function renderDetail(span, extra = {}) {
     facts(span, extra),
     ...truncationNotes(span),
     errorSection(span),
+    assessmentsSection(span.assessments),
     ...(convo ? messagesSections(convo) : []),
     isTool && span.inputs != null
       ? section("Arguments", [pre(fmt.prettyJson(span.inputs))], { copy: () => fmt.prettyJson(span.inputs) })

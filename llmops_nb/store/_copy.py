@@ -98,6 +98,13 @@ PLAN: tuple[tuple[tuple[str, ...], Copier], ...] = (
     (("recorded_calls",), partial(copy_keyed, spec=Keyed(
         "recorded_calls", ("recording", "call_key", "started_ns"), "started_ns", "recorded_calls"))),
     (("daily_usage",), partial(copy_keyed, spec=Keyed("daily_usage", ("day", "model", "recorded_at"), "recorded_at"))),
+    # online scorers' keys travel with the assessments they guard: a monitor on DST does not score the
+    # copied traces again; a version DST already follows keeps DST's own cursor
+    (("monitor_scored",), partial(copy_keyed, spec=Keyed(
+        "monitor_scored", ("scorer", "version", "trace_id", "target_span_id"), "trace_id", "monitor"))),
+    (("monitor_cursors",), partial(copy_keyed, spec=Keyed("monitor_cursors", ("scorer", "version"), None, "monitor"))),
+    (("monitor_incidents",), partial(copy_keyed, spec=Keyed(
+        "monitor_incidents", ("incident_id",), "incident_id", "monitor_incidents"))),
 )
 #: tables store copy leaves in SRC, and why
 NOT_COPIED = {"_llmops_migrations": "each store records its own migrations",

@@ -94,6 +94,8 @@ TABLES: tuple[ExportTable, ...] = (
     ExportTable("prompt_alias_history", "t.changed_ns", note="Placed by `changed_ns`."),
     ExportTable("daily_usage", "t.day", "timestamp", note="Totals per UTC day and model of "
                 "traces that retention deleted, placed by `day`; sum the rows of a day and model."),
+    ExportTable("monitor_incidents", "t.opened_at", "timestamp", note="Alert incidents of `llmops_nb.monitor`, "
+                "placed by `opened_at`; a resolved one carries its `resolved_at`."),
 )
 
 #: tables of the store that are not exported, and why
@@ -103,6 +105,9 @@ SKIPPED = {
                  "`llmops_nb.verify_audit()` in the store that wrote it",
     "gateway_keys": "the AI gateway's virtual keys (their sha256, scopes and limits): credentials, not "
                     "observations; list them with the gateway's `keys.list()`",
+    "monitor_scored": "online scorers' exactly-once keys (which traces each scorer version has done); their "
+                      "results are the exported `assessments`",
+    "monitor_cursors": "online scorers' progress through the traces: the monitor's own bookkeeping",
     "recorded_calls": "record & replay's cassettes of raw HTTP responses (binary chunks) for re-running "
                       "notebooks offline, not observations; the calls themselves are in `spans`",
 }

@@ -47,6 +47,13 @@ FROM spans WHERE {where} AND span_id = ? LIMIT 1
 _SPAN_FIELDS = ("span_id", "parent_span_id", "name", "kind", "start_ns", "end_ns", "status", "status_message",
                 "model", "input_tokens", "output_tokens", "cost_usd")
 _PAYLOAD_FIELDS = ("inputs", "outputs", "attributes", "events", "error")
+# A span's assessments: on the root, the trace's own (evaluation's scores, human feedback, online judges);
+# on any span, those an online judge made of that span alone (assessments.target_span_id). Newest first.
+_ASSESSMENTS_SQL = """
+SELECT name, source_type, source_id, value, passed, rationale, error, created_at
+FROM assessments WHERE trace_id = ? AND (target_span_id = ? OR (? AND target_span_id IS NULL))
+ORDER BY created_at DESC, name LIMIT 200
+"""
 _SEARCH_COLUMNS = ("name", "inputs", "outputs", "attributes", "error", "status_message")
 
 
@@ -137,8 +144,10 @@ def span(trace_id: str, span_id: str, cap_chars: int = FIELD_CAP_CHARS) -> dict[
     with get_store().connect() as con:
         where, params = trace_spans_filter(con, trace_id)
         row = con.execute(_SPAN_SQL.format(where=where), [*params, span_id]).fetchone()
-    if row is None:
-        raise LookupError(f"Span {span_id} of trace {trace_id} is not in the store.")
+        if row is None:
+            raise LookupError(f"Span {span_id} of trace {trace_id} is not in the store.")
+        is_root = row[1] is None
+        scored = con.execute(_ASSESSMENTS_SQL, [trace_id, span_id, is_root]).fetchall()
     data: dict[str, Any] = dict(zip(_SPAN_FIELDS, row[: len(_SPAN_FIELDS)], strict=True))
     start_ns, end_ns = data.pop("start_ns"), data.pop("end_ns")
     data["start_time"] = _iso(start_ns)
@@ -158,7 +167,16 @@ def span(trace_id: str, span_id: str, cap_chars: int = FIELD_CAP_CHARS) -> dict[
     # a cut payload is JSON text, not a payload: no conversation is read from it
     whole = {f: None if f in truncated else data[f] for f in ("inputs", "outputs", "attributes")}
     data["messages"] = normalize_messages(whole["inputs"], whole["outputs"], whole["attributes"])
+    data["assessments"] = [assessment_of(found) for found in scored]
     return data
+
+
+def assessment_of(row: tuple[Any, ...]) -> dict[str, Any]:
+    """One assessment as the views show it (plain JSON: the value parsed, the time as ISO text)."""
+    name, source, source_id, value, passed, rationale, error, created_at = row
+    return {"name": name, "source": source, "source_id": source_id, "value": _finite(_loads(value)),
+            "passed": passed, "rationale": rationale, "error": error,
+            "created_at": created_at.isoformat(timespec="seconds") if created_at is not None else None}
 
 
 def search(trace_id: str, text: str) -> dict[str, Any]:

@@ -119,9 +119,23 @@ def _header_html(trace: TraceTree) -> str:
         error = f'<br><strong>Error:</strong> {escape(_cap(str(info["error_message"]), FIELD_CHARS))}'
     name = escape(info["name"] or "(unnamed)")
     return (f"<p><strong{style}>{escape(status)}</strong> · trace <strong>{name}</strong>"
-            f" · {escape(' · '.join(_totals(info)))}{error}<br>\n<small>Static snapshot (first {MAX_SPANS} spans, "
+            f" · {escape(' · '.join(_totals(info)))}{error}{_assessments_html(trace)}<br>\n"
+            f"<small>Static snapshot (first {MAX_SPANS} spans, "
             f"texts capped at {FIELD_CHARS:,} chars). Interactive view: <code>llmops_nb.show("
             f"'{escape(trace.trace_id)}')</code></small></p>\n")
+
+
+def _assessments_html(trace: TraceTree) -> str:
+    """The trace's scores (evaluation, feedback, online judges), newest per name: ``correctness true (pass)``."""
+    if not trace.assessments:
+        return ""
+    shown = []
+    for name, value, passed, failed in trace.assessments:
+        verdict = "error" if failed else "pass" if passed is True else "fail" if passed is False else None
+        colour = _STATUS_COLOURS["OK"] if verdict == "pass" else _RED if verdict in ("fail", "error") else None
+        mark = f' <strong style="color:{colour}">{verdict}</strong>' if verdict else ""
+        shown.append(f"{escape(name)} {escape(value if value is not None else '–')}{mark}")
+    return "<br><strong>Assessments:</strong> " + " · ".join(shown)
 
 
 def _row_html(row: Row, opens: bool, payloads: Payloads) -> str:

@@ -47,6 +47,8 @@ class TraceTree:
     trace_id: str
     info: dict[str, Any] | None
     order: list[tuple[Span, int]]  # every span, tree order, with its depth
+    #: the trace's own assessments, newest per name: (name, value JSON, passed, error)
+    assessments: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def load(trace_id: Any) -> TraceTree:
@@ -63,8 +65,14 @@ def load(trace_id: Any) -> TraceTree:
             "left(status_message, ?), left(model, 100), COALESCE(input_tokens, 0), COALESCE(output_tokens, 0), "
             f"cost_usd, {CALL_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id",
             [FIELD_CHARS + 1, trace_id]).fetchall()
+        scored = con.execute(
+            "SELECT left(name, 100), left(value, 100), passed, error IS NOT NULL FROM assessments "
+            "WHERE trace_id = ? AND target_span_id IS NULL "
+            "QUALIFY row_number() OVER (PARTITION BY name ORDER BY created_at DESC) = 1 ORDER BY name LIMIT 20",
+            [trace_id]).fetchall()
     spans = [Span(*r[:12], call=call_of(r[3], r[2], r[8], r[12], r[13])) for r in rows]
-    return TraceTree(trace_id, None if row is None else dict(zip(columns, row, strict=True)), _tree_order(spans))
+    return TraceTree(trace_id, None if row is None else dict(zip(columns, row, strict=True)), _tree_order(spans),
+                     scored)
 
 
 def _tree_order(spans: list[Span]) -> list[tuple[Span, int]]:
