@@ -250,10 +250,10 @@ def test_every_group_key() -> None:
     def groups(key: str) -> list:
         frame = metrics(**WINDOW, by=key, families="volume")
         assert list(frame.columns) == ["time", key, "requests"]
-        rows = [(str(t.time()), v, n) for t, v, n in zip(frame.time, frame[key], frame.requests, strict=True) if n]
+        rows = [(str(t), v, n) for t, v, n in zip(frame.time, frame[key], frame.requests, strict=True) if n]
         return sorted(rows, key=lambda row: (row[0], row[1] is None, row[1] or ""))
 
-    h0, h1 = str(pd.Timestamp(at(0), unit="ns").time()), str(pd.Timestamp(at(1), unit="ns").time())
+    h0, h1 = str(pd.Timestamp(at(0), unit="ns")), str(pd.Timestamp(at(1), unit="ns"))  # whole timestamps: midnight
     assert groups("model") == [(h0, "claude", 1), (h0, "gpt-4o", 1), (h1, "gpt-4o", 1), (h1, None, 1)]
     assert groups("name") == [(h0, "rag", 2), (h1, "agent", 2)]
     assert groups("status") == [(h0, "ERROR", 1), (h0, "OK", 1), (h1, "ERROR", 1), (h1, "OK", 1)]
