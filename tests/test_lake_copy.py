@@ -49,7 +49,7 @@ def test_file_to_lake_to_file_reads_back_equal_and_reruns_add_nothing(lake: Lake
     assert_same(original, logical(lake.url, lake.data_path))
     llmops_nb.configure(db=lake.url, data_path=lake.data_path)
     parts = llmops_nb.sql("SELECT count(*) AS n, count(DISTINCT trace_id) AS traces FROM trace_parts")
-    assert parts.n[0] == parts.traces[0] == 5  # one part per trace: the totals as SRC had them
+    assert parts.n[0] == parts.traces[0] == 7  # one part per trace (fill() writes 7): the totals as SRC had them
 
 
 def test_a_trace_that_grew_is_merged_on_the_lake_as_on_a_file(lake: Lake, store_path: Path):
