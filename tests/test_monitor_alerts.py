@@ -352,8 +352,10 @@ def test_the_notebook_notice_is_escaped(monkeypatch, caplog):
 
     event = AlertEvent("r", "fired", {"model": EVIL}, 1.0, None, 0.5, f"error_rate 1 > 0.5 (model={EVIL})",
                        "0" * 32, T0, "warning", "error_rate")
+    # outside IPython (whatever shell an earlier test of this process made): a log line, as "log" writes
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
     with caplog.at_level(logging.WARNING, logger="llmops_nb"):
-        deliver([event], channels_of(["notebook", "log"]))  # outside IPython: a log line, as "log" writes
+        deliver([event], channels_of(["notebook", "log"]))
     assert caplog.text.count("alert FIRED [warning] r") == 2
     shown = []
     monkeypatch.setattr(IPython, "get_ipython", object)  # any shell
