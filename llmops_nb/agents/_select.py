@@ -1,15 +1,10 @@
 """Which traces, and whose conversation each one is: the SQL that ``sessions()`` and ``hotspots()`` share.
 
-A trace's session id, in this order of precedence:
-
-1. ``traces.session`` — ``@trace(session=...)``, ``span(session=...)``, ``%%llm_trace --session``,
-   or an imported OTel root's ``session.id`` (the converter fills it);
-2. the root span's attribute ``session.id`` (OpenInference's name);
-3. the root span's attribute ``gen_ai.conversation.id`` (OpenTelemetry GenAI's name).
-
-An empty string counts as missing. It is written once: :data:`ROOT_SESSION` reads 2 and 3 from a root's
-attributes, :data:`SESSION_ID` puts 1 first, over ``traces AS t``
-left-joined to :func:`roots_with_session` as ``r`` (:func:`turns_from`):
+A trace's session id is ``traces.session``, which the store writes once with the trace's root
+(``store/_batch_sql.py`` ``TRACE_SESSION``): the root's own (``@trace(session=...)``, ``span(session=...)``,
+``%%llm_trace --session``, an imported OTel root's ``session.id``), else the root span's attribute
+``session.id`` (OpenInference's name), else its ``gen_ai.conversation.id`` (OpenTelemetry GenAI's name).
+Migration ``m006`` filled it in for traces written before. An empty string counts as missing.
 
 >>> f"SELECT {SESSION_ID} AS session FROM {turns_from()}"  # doctest: +SKIP
 """
@@ -20,55 +15,23 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-#: the root span's attributes naming its conversation, after ``traces.session``, first wins
-SESSION_ATTRIBUTES = ("session.id", "gen_ai.conversation.id")
+#: the session id of the trace ``t`` (its row of ``traces``), NULL when it has none
+SESSION_ID = "NULLIF(t.session, '')"
 
 
-#: the root's session from its attributes: one JSON parse for both names, the first non-empty one
-ROOT_SESSION = ("list_filter(json_extract_string(attributes, ["
-                + ", ".join(f"'$.\"{name}\"'" for name in SESSION_ATTRIBUTES)  # quoted: the names hold dots
-                + "]), lambda v: v <> '')[1]")
-
-#: the session id of the trace ``t`` (its row of ``traces``) whose root, if it names one, is ``r``
-SESSION_ID = "COALESCE(NULLIF(t.session, ''), r.session)"
-
-
-def roots_with_session(since_ns: int | None = None, among: str | None = None) -> str:
-    """Root spans whose attributes may name a session, with that ``session`` (or NULL): a substring test
-    first, so that DuckDB parses the JSON of those few only (most roots carry none). ``since_ns``: only
-    roots starting then or later (a root starts when its trace does), a literal so that DuckDB skips
-    older row groups. ``among``: a query of the session ids to keep."""
-    mentions = " OR ".join(f"contains(attributes, '\"{name}\"')" for name in SESSION_ATTRIBUTES)
-    bound = "" if since_ns is None else f" AND start_ns >= {int(since_ns)}"
-    keep = "" if among is None else f" AND {ROOT_SESSION} IN ({among})"
-    return (f"SELECT trace_id, {ROOT_SESSION} AS session FROM spans "
-            f"WHERE parent_span_id IS NULL AND ({mentions}){bound}{keep}")
-
-
-def turns_from(since_ns: int | None = None) -> str:
-    """``FROM`` traces ``t`` with the root ``r`` that :data:`SESSION_ID` reads."""
-    return f"traces AS t LEFT JOIN ({roots_with_session(since_ns)}) AS r ON r.trace_id = t.trace_id"
+def turns_from() -> str:
+    """``FROM`` traces ``t``, whose session :data:`SESSION_ID` reads."""
+    return "traces AS t"
 
 
 def keyed_turns(columns: str, where: str, since_ns: int | None = None, among: str | None = None) -> str:
     """``SELECT session, <columns>`` of the traces ``t`` passing ``where`` that belong to a session.
-
-    The same rows as ``SELECT {SESSION_ID} AS session, … FROM {turns_from()} WHERE … AND session IS NOT
-    NULL``, in two parts, so that the traces keyed by ``traces.session`` — most — are never joined to
-    the roots. ``where``'s parameters are needed twice. ``since_ns``: only traces (and roots) starting
-    then or later, a literal int. ``among``: a query of session ids to keep, tested inside each part
-    (DuckDB does not push it through the union).
-    """
+    ``since_ns``: only traces starting then or later, a literal int (so that DuckDB skips older row
+    groups). ``among``: a query of the session ids to keep."""
     bound = "" if since_ns is None else f" AND t.start_ns >= {int(since_ns)}"
-    own = "NULLIF(t.session, '')"
-    keep = "" if among is None else f" AND {own} IN ({among})"
-    # the roots first, narrowed to the sessions wanted, then their traces: the join's small side
-    roots = roots_with_session(since_ns, among)
-    return (f"SELECT {own} AS session, {columns} FROM traces AS t WHERE ({where}){bound} AND {own} IS NOT NULL{keep}\n"
-            f"UNION ALL\n"
-            f"SELECT {SESSION_ID} AS session, {columns} FROM ({roots}) AS r "
-            f"JOIN traces AS t ON t.trace_id = r.trace_id "
-            f"WHERE ({where}){bound} AND {own} IS NULL AND r.session IS NOT NULL")
+    keep = "" if among is None else f" AND {SESSION_ID} IN ({among})"
+    return (f"SELECT {SESSION_ID} AS session, {columns} FROM traces AS t "
+            f"WHERE ({where}){bound} AND {SESSION_ID} IS NOT NULL{keep}")
 
 
 def trace_filters(since: Any, until: Any, name: Any) -> tuple[list[str], list[Any]]:

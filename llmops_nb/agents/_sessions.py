@@ -5,9 +5,10 @@ is found without aggregating every session: the newest sessions are those with t
 the turns that started since a threshold — the start of the K-th newest trace, a filter DuckDB answers
 from row-group min/max — hold the page's sessions with their exact latest start; when they hold too
 few sessions, K grows and the search runs again. Only the page's sessions are then summed, over all
-their turns, and only their first and last roots' payloads are read for the previews. Measured on
-100,000 sessions of 3 turns: 180 ms for the one-query aggregate, ~25 ms this way
-(``benchmarks/agents_bench.py``).
+their turns, and only their first and last roots' payloads are read for the previews. On 100,000
+sessions of 3 turns the first page takes ~40 ms warm, against 180 ms for one query aggregating every
+session (``benchmarks/agents_bench.py``; ~75 ms before ``traces.session`` held the roots' attribute
+sessions too, when every page also scanned the roots' attributes).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def sessions(*, since: Any = None, until: Any = None, name: str | None = None, l
     with reading(resolve_store(store, "sessions")) as con:
         page = _page(con, clause, params, limit, offset)
         turns = keyed_turns(_TURN_COLUMNS, clause, among="SELECT session FROM page")
-        frame = con.execute(_SUMMARY.replace("__TURNS__", turns), [page, *params, *params]).df()
+        frame = con.execute(_SUMMARY.replace("__TURNS__", turns), [page, *params]).df()
         roots = _root_payloads(con, frame)
     return _finish(frame, roots)
 
@@ -141,7 +142,7 @@ def _page(con: Any, clause: str, params: list[Any], limit: int | None, offset: i
             threshold = None if row is None or row[0] is None else int(row[0])
         query = (f"SELECT session, max(start_ns) AS last_ns FROM ({keyed_turns('t.start_ns', clause, threshold)}) "
                  "GROUP BY session HAVING session IS NOT NULL ORDER BY last_ns DESC, session")
-        page_params = [*params, *params]
+        page_params = [*params]
         if limit is not None:
             query += " LIMIT ? OFFSET ?"
             page_params += [limit, offset]

@@ -18,6 +18,24 @@ TRACE_ID = "printf('%016x%016x', trace_hi, trace_lo)"
 NEW_ERROR = (f"CASE WHEN status IS DISTINCT FROM 'ERROR' THEN false WHEN json_valid(attributes) "
               f"THEN json_extract_string(attributes, '$.\"{PROPAGATED}\"') IS DISTINCT FROM 'true' ELSE true END")
 
+#: a root span's attributes that name its conversation, the first non-empty one wins: OpenInference's
+#: ``session.id``, then OpenTelemetry GenAI's ``gen_ai.conversation.id``
+SESSION_ATTRIBUTES = ("session.id", "gen_ai.conversation.id")
+# The session a span's attributes name, else NULL. CASEs, so that the order is fixed: a substring test
+# first, so that only the JSON of the few that mention one is parsed (most carry none); and a malformed
+# text is never parsed (it would fail the whole write).
+SESSION_MENTIONED = " OR ".join(f"contains(attributes, '\"{a}\"')" for a in SESSION_ATTRIBUTES)
+ROOT_SESSION = (f"CASE WHEN {SESSION_MENTIONED} THEN CASE WHEN json_valid(attributes) "
+                "THEN list_filter(json_extract_string(attributes, ["
+                + ", ".join(f"'$.\"{a}\"'" for a in SESSION_ATTRIBUTES)  # quoted: the names hold dots
+                + "]), lambda v: v <> '')[1] END END")
+#: a trace's session, written once with its root: the root's own (``@trace(session=)``, ``span(session=)``,
+#: ``%%llm_trace --session``, an imported OTel root's), else what its attributes name (:data:`ROOT_SESSION`).
+#: So every reader asks ``traces.session`` only (``llmops_nb.agents``, ``metrics(by="session")``, ``erase()``).
+#: Other spans' attributes are never looked at (the aggregate's input is computed for every row of a batch).
+TRACE_SESSION = (f"CASE WHEN NOT is_root THEN NULL WHEN NULLIF(session, '') IS NOT NULL THEN session "
+                 f"ELSE {ROOT_SESSION} END")
+
 INSERT_SPANS = f"""
 INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status, status_message,
                    error, inputs, outputs, attributes, events, model, input_tokens, output_tokens, cost_usd)
@@ -45,7 +63,7 @@ SELECT {TRACE_ID},
        sum(cost_usd),
        0,
        any_value(tags) FILTER (WHERE is_root),
-       any_value(session) FILTER (WHERE is_root),
+       any_value({TRACE_SESSION}) FILTER (WHERE is_root),
        any_value(cell) FILTER (WHERE is_root),
        any_value(left(inputs, {PREVIEW_CHARS})) FILTER (WHERE is_root),
        any_value(left(outputs, {PREVIEW_CHARS})) FILTER (WHERE is_root),

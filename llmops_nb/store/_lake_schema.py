@@ -27,10 +27,11 @@ rows of one table at once conflict. Each logical table, and why it is shaped so 
 - ``_llmops_migrations``: the lake's own record, written by the one migrator that holds the
   migration lock.
 
-The list has the file store's names, in the file store's ``ORDER``: where the logical change is the
-same the very same function runs, through :class:`_AppendOnlyDDL`, which drops key constraints from
-its CREATE TABLEs; ``m003_traces`` has its own body here. A new file-store migration gets a lake
-entry automatically; one that needs a different shape on the lake is overridden in ``_LAKE_BODIES``.
+The list has the file store's names, in the file store's ``ORDER``: where the logical change is the same
+the very same function runs, through :class:`_AppendOnlyDDL`, which drops key constraints from its
+CREATE TABLEs; ``m003_traces`` and ``m006_trace_session_from_root`` have their own bodies here. A new
+file-store migration gets a lake entry automatically; one that needs a different shape on the lake is
+overridden in ``_LAKE_BODIES``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from typing import Any
 
 from ._migration_list import Migration
 from ._migrations import MIGRATIONS as FILE_MIGRATIONS
-from ._migrations import apply
+from ._migrations import ROOT_SESSIONS, apply
 
 # column-level "PRIMARY KEY" (implies NOT NULL) and a table-level ", PRIMARY KEY (a, b)"
 _COLUMN_KEY = re.compile(r"\bPRIMARY\s+KEY\b(?!\s*\()", re.IGNORECASE)
@@ -100,7 +101,18 @@ def m003_traces(con: Any) -> None:
     con.execute(_traces_view())
 
 
-_LAKE_BODIES: dict[str, Migration] = {"m003_traces": m003_traces}
+def m006_trace_session_from_root(con: Any) -> None:
+    """Older traces get the session their root's attributes name: a part each (the view takes the latest)."""
+    con.execute(f"""
+        INSERT INTO trace_parts (trace_id, batch_id, written_ns, session)
+        SELECT r.trace_id, 'm006_trace_session_from_root', CAST(epoch_ns(now()) AS BIGINT), r.session
+        FROM ({ROOT_SESSIONS}) AS r JOIN traces AS t ON t.trace_id = r.trace_id
+        WHERE NULLIF(t.session, '') IS NULL AND r.session IS NOT NULL
+    """)
+
+
+_LAKE_BODIES: dict[str, Migration] = {"m003_traces": m003_traces,
+                                      "m006_trace_session_from_root": m006_trace_session_from_root}
 
 
 class _AppendOnlyDDL:

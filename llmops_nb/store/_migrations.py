@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from ._batch_sql import ROOT_SESSION, SESSION_MENTIONED
 from ._migration_list import Migration, Migrations
 
 _CORE = Migrations()  # this file's own; MIGRATIONS below is every feature's, in ORDER
@@ -119,6 +120,8 @@ ORDER = (
     "gw001_gateway_keys",
     # wave 5 (2026-12): production monitoring
     "e005_assessments_target", "mo001_monitor",
+    # wave 6 (2026-12): AgentOps
+    "m006_trace_session_from_root",
 )
 
 
@@ -128,6 +131,22 @@ def m005_drop_log_per_write(con: Any) -> None:
     con.execute("ALTER TABLE dropped_spans ALTER COLUMN trace_id DROP NOT NULL")
     con.execute("ALTER TABLE dropped_spans ADD COLUMN traces BIGINT")  # how many traces lost spans
     con.execute("ALTER TABLE dropped_spans ADD COLUMN reason VARCHAR")  # memory bound, unwritable span, ...
+
+
+#: the traces written before m006 whose root's attributes name a session, with that session
+ROOT_SESSIONS = f"""
+SELECT trace_id, {ROOT_SESSION} AS session FROM spans
+WHERE parent_span_id IS NULL AND ({SESSION_MENTIONED})
+"""
+
+
+@migration
+def m006_trace_session_from_root(con: Any) -> None:
+    """traces.session also holds the session its root's attributes name (OpenInference session.id, else gen_ai.conversation.id) when the root gave none: written with the root from now on, filled in here for older traces."""  # noqa: E501
+    con.execute(f"""
+        UPDATE traces SET session = r.session FROM ({ROOT_SESSIONS}) AS r
+        WHERE traces.trace_id = r.trace_id AND NULLIF(traces.session, '') IS NULL AND r.session IS NOT NULL
+    """)
 
 
 def _ordered() -> list[tuple[str, Migration]]:
