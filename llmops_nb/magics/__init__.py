@@ -1,4 +1,5 @@
-"""IPython magics: ``%%llm_trace``, ``%llm_autotrace``, ``%llm_sql``, ``%llm_receive``, ``%llm_replay``.
+"""IPython magics: ``%%llm_trace``, ``%llm_autotrace``, ``%llm_sql``, ``%llm_traces``, ``%llm_sessions``,
+``%llm_receive``, ``%llm_replay``.
 
 Loaded by ``%load_ext llmops_nb``.
 """
@@ -10,6 +11,7 @@ from typing import Any
 from ._prompt_magic import PromptMagics
 from ._receive_magic import ReceiveMagics
 from ._replay_magic import ReplayMagics
+from ._sessions_magic import SessionsMagics
 from ._sql_magic import SqlMagics
 from ._trace_magic import TraceMagics
 from ._traces_magic import TracesMagics
@@ -25,6 +27,7 @@ def load(ipython: Any) -> None:
     ipython.register_magics(SqlMagics(ipython))
     ipython.register_magics(PromptMagics(ipython))
     ipython.register_magics(TracesMagics(ipython))
+    ipython.register_magics(SessionsMagics(ipython))
     ipython.register_magics(ReceiveMagics(ipython))
     ipython.register_magics(ReplayMagics(ipython))
     ipython.input_transformers_cleanup.append(trace_magics.rewrite_cell)
