@@ -10,7 +10,8 @@
 Everything lands in the store's DuckDB file: dataset versions
 (``eval_datasets``), runs (``eval_runs``), per-row results (``eval_results``),
 and every score and piece of human feedback as an assessment of the evaluated
-trace (``assessments``, source HUMAN, LLM_JUDGE or CODE).
+trace (``assessments``, source HUMAN, LLM_JUDGE or CODE). Conversations — scripted
+turns or a :class:`SimulatedUser` — go through the same ``evaluate()`` (``_conversation``).
 """
 
 from . import scorers
@@ -21,6 +22,7 @@ from ._feedback import assessments, feedback, log_feedback
 from ._judge import Judge, make_judge
 from ._results import eval_results, eval_runs
 from ._scorer import Score, Scorer, scorer
+from ._simulated_user import SimulatedUser
 
 __all__ = [
     "Dataset",
@@ -28,6 +30,7 @@ __all__ = [
     "Judge",
     "Score",
     "Scorer",
+    "SimulatedUser",
     "aevaluate",
     "assessments",
     "compare_runs",

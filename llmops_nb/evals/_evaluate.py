@@ -43,7 +43,7 @@ class EvaluationInterrupted(KeyboardInterrupt):
 
 
 def evaluate(data: Any, predict_fn: Callable[..., Any] | None = None, scorers: Any = (), *, name: str | None = None,
-             max_concurrency: int = 8, progress: bool = True) -> Any:
+             max_concurrency: int = 8, progress: bool = True, simulator: Any = None) -> Any:
     """Run ``predict_fn`` on every row of ``data`` (each under its own trace), score it, return a DataFrame.
 
     ``data``: a Dataset, DataFrame, list of dicts or .jsonl/.csv path with
@@ -61,6 +61,11 @@ def evaluate(data: Any, predict_fn: Callable[..., Any] | None = None, scorers: A
     finished rows are stored and :class:`EvaluationInterrupted` (a
     ``KeyboardInterrupt``) is raised with them in ``.results``.
 
+    Conversations: rows with ``turns`` (scripted user messages) or ``goal`` (a
+    :class:`SimulatedUser` plays the user; ``simulator=`` configures it) run
+    ``predict_fn(messages)`` once per turn, each turn its own trace in one
+    session; see :mod:`llmops_nb.evals._conversation`.
+
     >>> import llmops_nb
     >>> from llmops_nb import scorers
     >>> df = llmops_nb.evaluate(
@@ -69,7 +74,8 @@ def evaluate(data: Any, predict_fn: Callable[..., Any] | None = None, scorers: A
     >>> df["exact_match/value"].tolist()  # doctest: +SKIP
     [True]
     """
-    run = _Run(data, predict_fn, scorers, name=name, max_concurrency=max_concurrency, progress=progress)
+    run = _make_run(data, predict_fn, scorers, name=name, max_concurrency=max_concurrency, progress=progress,
+                    simulator=simulator)
     run.start(background_loop())
     try:
         while not run.engine.done.wait(0.1):
@@ -84,14 +90,16 @@ def evaluate(data: Any, predict_fn: Callable[..., Any] | None = None, scorers: A
 
 
 async def aevaluate(data: Any, predict_fn: Callable[..., Any] | None = None, scorers: Any = (), *,
-                    name: str | None = None, max_concurrency: int = 8, progress: bool = True) -> Any:
+                    name: str | None = None, max_concurrency: int = 8, progress: bool = True,
+                    simulator: Any = None) -> Any:
     """``evaluate()`` for ``await``: the event loop keeps running; async predict_fns run on it.
 
     Cancelling the task stores the finished rows and re-raises ``CancelledError``.
 
     >>> df = await llmops_nb.aevaluate(data, predict_fn=my_async_app, scorers=[...])  # doctest: +SKIP
     """
-    run = _Run(data, predict_fn, scorers, name=name, max_concurrency=max_concurrency, progress=progress)
+    run = _make_run(data, predict_fn, scorers, name=name, max_concurrency=max_concurrency, progress=progress,
+                    simulator=simulator)
     run.start(asyncio.get_running_loop())
     try:
         while not run.engine.done.is_set():
@@ -110,6 +118,19 @@ async def aevaluate(data: Any, predict_fn: Callable[..., Any] | None = None, sco
     return await asyncio.to_thread(run.finish)
 
 
+def _make_run(data: Any, predict_fn: Any, scorers: Any, *, simulator: Any, **options: Any) -> _Run:
+    """A run over rows, or over conversations when the data holds them (or a simulator is given)."""
+    from ._conversation_data import conversation_rows
+
+    rows = conversation_rows(data)
+    if rows is None and simulator is None:
+        return _Run(data, predict_fn, scorers, **options)
+    from ._conversation import Conversations
+
+    plan = Conversations(rows, predict_fn, scorers, simulator=simulator)
+    return _Run(None, predict_fn, scorers, plan=plan, **options)
+
+
 def _quietly(fn: Callable[[], Any]) -> None:
     try:
         fn()
@@ -121,21 +142,29 @@ class _Run:
     """One evaluation from checks to the stored, summarized result."""
 
     def __init__(self, data: Any, predict_fn: Any, scorers: Any, *, name: str | None, max_concurrency: int,
-                 progress: bool) -> None:
+                 progress: bool, plan: Any = None) -> None:
         if predict_fn is not None and not callable(predict_fn):
             raise TypeError(f"predict_fn must be a function (sync or async), got {type(predict_fn).__name__}.")
         if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}.")
-        self.scorers: list[Scorer] = check_scorers(scorers)
-        records = load_records(data)
-        if predict_fn is None:
-            lacking = [i for i, r in enumerate(records) if not r.has_outputs and r.source_trace_id is None]
-            if lacking:
-                raise ValueError(f"Row {lacking[0]} has no 'outputs' and no predict_fn was given: pass "
-                                 "predict_fn=your_app, or include each row's outputs to score them as they are.")
+        # a run over conversations (._conversation.Conversations): its rows, engine, usage and columns
+        self.plan = plan
+        if plan is None:
+            self.scorers: list[Scorer] = check_scorers(scorers)
+            records = load_records(data)
+            if predict_fn is None:
+                lacking = [i for i, r in enumerate(records) if not r.has_outputs and r.source_trace_id is None]
+                if lacking:
+                    raise ValueError(f"Row {lacking[0]} has no 'outputs' and no predict_fn was given: pass "
+                                     "predict_fn=your_app, or include each row's outputs to score them as they are.")
+            else:
+                _check_signature(predict_fn, records[0].inputs)
+            self.rows = [Row(index, record) for index, record in enumerate(records)]
+            if predict_fn is None:
+                _attach_source_traces(self.rows)
         else:
-            _check_signature(predict_fn, records[0].inputs)
-        self.dataset = data if hasattr(data, "version") and hasattr(data, "records") else None
+            self.scorers, self.rows = plan.scorers, plan.rows
+        self.dataset = data if plan is None and hasattr(data, "version") and hasattr(data, "records") else None
         self.name = name or getattr(self.dataset, "name", None) or getattr(predict_fn, "__name__", None) or \
             "evaluation"
         if self.name == "<lambda>":
@@ -143,9 +172,6 @@ class _Run:
         self.run_id = new_id()
         self.predict_fn = predict_fn
         self.max_concurrency = max_concurrency
-        self.rows = [Row(index, record) for index, record in enumerate(records)]
-        if predict_fn is None:
-            _attach_source_traces(self.rows)
         self.progress_enabled = progress
         self.saved = 0
         self._last_save = 0.0
@@ -158,13 +184,29 @@ class _Run:
         from ._progress import Progress
 
         create_run(self.run_id, self.name, len(self.rows), dataset=self.dataset, predict_fn=self.predict_fn,
-                   scorers=self.scorers, params={"max_concurrency": self.max_concurrency})
+                   scorers=self.scorers, params=self._params())
         self.started = time.monotonic()
         self._last_save = self.started
         self.progress = Progress(len(self.rows), self.name, enabled=self.progress_enabled)
-        self.engine = Engine(self.run_id, self.name, self.rows, self.predict_fn, self.scorers,
-                             max_concurrency=self.max_concurrency, loop=loop)
+        self.engine = self._engine(loop)
         self.engine.start()
+
+    # where a run over conversations differs: its plan decides
+    def _params(self) -> dict[str, Any]:
+        params = {"max_concurrency": self.max_concurrency}
+        return params if self.plan is None else {**params, **self.plan.params()}
+
+    def _engine(self, loop: Any) -> Engine:
+        if self.plan is not None:
+            return self.plan.engine(self.run_id, self.name, max_concurrency=self.max_concurrency, loop=loop)
+        return Engine(self.run_id, self.name, self.rows, self.predict_fn, self.scorers,
+                      max_concurrency=self.max_concurrency, loop=loop)
+
+    def _usage(self, rows: list[Row]) -> dict[str, Any]:
+        """Per row trace: the app's (input_tokens, output_tokens, cost_usd, duration_ms)."""
+        if self.plan is not None:
+            return self.plan.usage(rows)
+        return usage_by_trace([r.trace_id for r in rows if r.trace_id])
 
     def tick(self, save: bool = True) -> None:
         self.progress.update(len(self.engine.finished), self._errors())
@@ -182,6 +224,8 @@ class _Run:
                 _mark_unscored(row, self.scorers)
             self.saved += len(rows)
             save_rows(self.run_id, rows, self.scorers, self.saved)
+            if self.plan is not None:
+                self.plan.save_more(self.run_id, rows)
 
     def _errors(self) -> int:
         return self.engine.errors
@@ -192,7 +236,7 @@ class _Run:
         from ..tracing import flush
 
         flush(timeout=60.0 if status == "FINISHED" else 5.0)
-        usage = usage_by_trace([r.trace_id for r in rows if r.trace_id])
+        usage = self._usage(rows)
         save_usage(self.run_id, usage, rows)
         values = {s.name: [r.scores[s.name].value for r in rows if s.name in r.scores] for s in self.scorers}
         errors = {s.name: sum(1 for r in rows if s.name in r.scores and r.scores[s.name].error)
@@ -207,6 +251,8 @@ class _Run:
                              "scorers": [s.describe() for s in self.scorers],
                              "wall_s": wall, "dataset": {"name": self.dataset.name, "version": self.dataset.version}
                              if self.dataset is not None else None})
+        if self.plan is not None:
+            frame = self.plan.decorate(frame, rows)
         if status == "FINISHED":
             from .. import _display
 

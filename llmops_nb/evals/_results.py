@@ -116,13 +116,14 @@ def eval_results(run_id: str) -> Any:
     >>> df = llmops_nb.eval_results(llmops_nb.eval_runs().run_id[0])  # doctest: +SKIP
     """
     with get_store().connect() as con:
-        run = con.execute("SELECT name, status, scorers, summary, dataset_name, dataset_version FROM eval_runs "
-                          "WHERE run_id = ?", [run_id]).fetchone()
+        run = con.execute("SELECT name, status, scorers, summary, dataset_name, dataset_version, params FROM "
+                          "eval_runs WHERE run_id = ?", [run_id]).fetchone()
         if run is None:
             raise LookupError(f"No evaluation run {run_id!r} in the store; see llmops_nb.eval_runs().run_id.")
         results = con.execute("SELECT * FROM eval_results WHERE run_id = ? ORDER BY row_index", [run_id]).df()
-        scores = con.execute("SELECT row_index, name, value, rationale, error FROM assessments WHERE run_id = ?",
-                             [run_id]).fetchall()
+        # a conversation's per-turn scores (row_index NULL) are its turns', not the row's
+        scores = con.execute("SELECT row_index, name, value, rationale, error FROM assessments WHERE run_id = ? "
+                             "AND row_index IS NOT NULL", [run_id]).fetchall()
     by_row: dict[int, dict[str, tuple[Any, Any, Any]]] = {}
     for row_index, name, value, rationale, error in scores:
         by_row.setdefault(int(row_index), {})[name] = (from_json(value), rationale, error)
@@ -133,13 +134,15 @@ def eval_results(run_id: str) -> Any:
             record[column] = from_json(record[column])
         record["scores"] = by_row.get(int(record["row_index"] or 0), {})
         rows.append(record)
-    name, status, scorers, summary, dataset_name, dataset_version = run
+    name, status, scorers, summary, dataset_name, dataset_version, params = run
     described = from_json(scorers) or []
     scorer_names = [s["name"] for s in described]
     attrs = {"run_id": run_id, "name": name, "status": status, "summary": from_json(summary) or {},
              "scorers": described,
              "dataset": {"name": dataset_name, "version": dataset_version} if dataset_name else None}
-    return build_frame(rows, scorer_names, attrs)
+    from ._conversation_results import reread
+
+    return reread(build_frame(rows, scorer_names, attrs), params)
 
 
 def run_rows(results: Any, rows: Any) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:

@@ -10,10 +10,22 @@ LLM judges (yes/no; prompt on ``.instructions``, replace it with
 ``instructions=``): ``correctness``, ``relevance_to_query``, ``groundedness``,
 ``safety``, ``guidelines``, ``tool_call_correctness``. Agent trajectories
 (read from the row's trace): ``tool_sequence``, ``tool_arguments``,
-``tool_errors``, ``redundant_calls``, ``step_budget``. Your own:
+``tool_errors``, ``redundant_calls``, ``step_budget``. Conversations (once per
+conversation in ``evaluate()`` over conversations; any other scorer there runs
+on every turn): ``goal_completion``, ``user_frustration``,
+``knowledge_retention``, ``turn_efficiency``; your own with
+``make_conversation_judge`` and ``@conversation_scorer``. Your own:
 ``@llmops_nb.scorer`` and ``llmops_nb.make_judge``.
 """
 
+from ._conversation_judges import (
+    goal_completion,
+    knowledge_retention,
+    make_conversation_judge,
+    turn_efficiency,
+    user_frustration,
+)
+from ._conversation_scorers import conversation_scorer
 from ._deterministic import (
     contains,
     edit_distance,
@@ -36,14 +48,18 @@ __all__ = [
     "Score",
     "Scorer",
     "contains",
+    "conversation_scorer",
     "correctness",
     "edit_distance",
     "exact_match",
+    "goal_completion",
     "groundedness",
     "guidelines",
     "json_schema",
     "json_valid",
+    "knowledge_retention",
     "length",
+    "make_conversation_judge",
     "make_judge",
     "numeric_match",
     "redundant_calls",
@@ -57,4 +73,6 @@ __all__ = [
     "tool_call_correctness",
     "tool_errors",
     "tool_sequence",
+    "turn_efficiency",
+    "user_frustration",
 ]
