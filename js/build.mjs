@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
-export const VIEWS = ["explorer", "trace_list", "eval_table", "prompt_diff", "dashboard"];
+export const VIEWS = ["explorer", "trace_list", "eval_table", "prompt_diff", "dashboard", "sessions", "graph"];
 
 const options = {
   entryPoints: VIEWS.flatMap((v) => [

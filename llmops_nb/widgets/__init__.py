@@ -1,7 +1,7 @@
 """Notebook views of the store, as anywidgets whose JavaScript is bundled into ``llmops_nb/static``.
 
 One package per view, each mirrored by a folder of ``js/`` (``explorer``, ``trace_list``,
-``eval_table``, ``prompt_diff``); ``_base`` (bundle, availability, snapshot in the mimebundle),
+``eval_table``, ``prompt_diff``, ``graph``, ``sessions``); ``_base`` (bundle, availability, snapshot in the mimebundle),
 ``_rpc`` and ``_params`` (requests from the JS, bound to typed handlers) are shared.
 
 ``install_display()`` (called by ``%load_ext llmops_nb``) registers the views with
@@ -21,17 +21,18 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import eval_table, trace_list
+from . import eval_table, graph, trace_list
 from ._show import install_display, show, uninstall_display
 
-# The functions trace_list() and eval_table() share their names with the view packages. Importing a
-# subpackage sets the parent's attribute to it, once, when the subpackage is first imported; so both
+# The functions trace_list(), eval_table() and graph() share their names with the view packages. Importing
+# a subpackage sets the parent's attribute to it, once, when the subpackage is first imported; so the
 # packages are imported here (their __init__ imports nothing) and the names handed to __getattr__,
 # which answers with the functions from then on.
-del eval_table, trace_list
+del eval_table, graph, trace_list
 
-__all__ = ["EvalTable", "PromptDiffWidget", "TraceExplorer", "TraceList", "display_eval", "eval_table",
-           "explorer_bundle", "install_display", "show", "snapshot_bundle", "trace_list", "uninstall_display"]
+__all__ = ["AgentGraphView", "EvalTable", "PromptDiffWidget", "SessionsView", "TraceExplorer", "TraceList",
+           "display_eval", "eval_table", "explorer_bundle", "graph", "install_display", "sessions_view", "show",
+           "snapshot_bundle", "trace_list", "uninstall_display"]
 
 # anywidget and ipywidgets take ~150 ms to import: a view's module is imported when it is first asked for
 _LAZY = {
@@ -39,6 +40,8 @@ _LAZY = {
     "TraceList": "trace_list._widget", "trace_list": "trace_list._widget",
     "EvalTable": "eval_table._widget", "eval_table": "eval_table._widget", "display_eval": "eval_table._widget",
     "PromptDiffWidget": "prompt_diff._widget",
+    "AgentGraphView": "graph._widget", "graph": "graph._widget",
+    "SessionsView": "sessions._widget", "sessions_view": "sessions._widget",
 }
 
 
