@@ -45,9 +45,10 @@ def test_traitlets_hold_view_state_only(trace_id):
     state = widget.get_state()
     assert widget.trace_id == trace_id
     assert widget.selected_span_id is None and widget.collapsed_span_ids == [] and widget.search_text == ""
-    assert widget.height == 460
+    assert widget.height == 460 and widget.show_critical_path is True
     synced = {k for k in state if not k.startswith("_")} - {"layout", "tabbable", "tooltip"}
-    assert synced == {"trace_id", "selected_span_id", "collapsed_span_ids", "search_text", "height"}
+    assert synced == {"trace_id", "selected_span_id", "collapsed_span_ids", "search_text", "show_critical_path",
+                      "height"}
     # no payload or span data in the synced state: it is fetched on request
     assert "explore me" not in str({k: state[k] for k in synced})
     assert state["_esm"] == _base.esm_path("explorer").read_text()
@@ -105,6 +106,9 @@ def test_widget_answers_requests_through_the_comm_path(trace_id, monkeypatch):
         time.sleep(0.01)
     assert sent and sent[0]["id"] == 7 and sent[0]["ok"] is True
     assert sent[0]["data"]["spans"]["name"] == ["explore me", XSS_NAME, "llm"]
+    # the critical path rides in the same answer: the root, then its child ending last
+    ids = dict(zip(sent[0]["data"]["spans"]["name"], sent[0]["data"]["spans"]["span_id"], strict=True))
+    assert sent[0]["data"]["critical_path"] == [ids["explore me"], ids["llm"]]
 
 
 def test_explorer_bundle_with_and_without_the_widget(trace_id):

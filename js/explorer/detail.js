@@ -7,11 +7,14 @@ import { copyText } from "../lib/copy.js";
 import { h } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
 import { markerTitle, offsetText } from "./calls.js";
+import { shareText } from "./critical.js";
 import { normalizeDocuments } from "./documents.js";
 import { jsonTree } from "./json_tree.js";
 import { kindBadge, LLM_KINDS } from "./kinds.js";
 
 const DOC_PREVIEW = 1500;
+const CRITICAL_YES = "yes: it sets the trace's wall time";
+const CRITICAL_NO = "no: shortening it would not end the trace sooner";
 
 export function copyButton(getValue, label = "copy") {
   const button = h("button", { class: "lnb-copy", text: label, title: "copy to the clipboard" });
@@ -37,6 +40,7 @@ const pre = (value, cls = "") => h("pre", { class: `lnb-pre ${cls}`, text: value
 
 function facts(span, skelFacts) {
   const ttft = skelFacts.call?.ttft;
+  const critical = skelFacts.critical;
   const rows = [
     ["status", span.status + (span.status_message ? ` — ${span.status_message}` : "")],
     ["duration", fmt.duration(span.duration_ms)],
@@ -50,6 +54,9 @@ function facts(span, skelFacts) {
         : `${fmt.integer(span.input_tokens)} in / ${fmt.integer(span.output_tokens)} out`,
     ],
     ["cost", span.cost_usd == null ? null : fmt.cost(span.cost_usd)],
+    // whether the trace waited for it, and how much of the trace's time it spans
+    ["critical path", critical ? (critical.on ? CRITICAL_YES : CRITICAL_NO) : null],
+    ["share of wall time", critical ? shareText(critical) : null],
     ["span id", span.span_id],
     ["parent id", span.parent_span_id],
   ];
@@ -229,9 +236,10 @@ function truncationNotes(span) {
 
 /**
  * The detail of one span (the kernel's `span` answer); `extra.offset` = its start within the trace in
- * ms, `extra.call` = its label, markers and time to first token (explorer/calls.js).
+ * ms, `extra.call` = its label, markers and time to first token (explorer/calls.js), `extra.critical`
+ * = whether it is on the critical path and its share of the wall time (explorer/critical.js).
  * @param {any} span
- * @param {{offset?: number, call?: import("./calls.js").CallFacts}} [extra]
+ * @param {{offset?: number, call?: import("./calls.js").CallFacts, critical?: ReturnType<typeof import("./critical.js").criticalFacts>}} [extra]
  */
 export function renderDetail(span, extra = {}) {
   const parsed = (field) => (span.truncated?.[field] ? null : span[field]);
@@ -274,10 +282,11 @@ export function renderDetail(span, extra = {}) {
 }
 
 /**
- * The detail of a group of repeated siblings (groups.js): what it stands for, in text.
+ * The detail of a group of repeated siblings (groups.js): what it stands for, in text; `critical`: the
+ * critical path runs through one of its spans.
  * @param {any} group
  */
-export function renderGroupDetail(group) {
+export function renderGroupDetail(group, { critical = false } = {}) {
   const rows = [
     ["spans", fmt.integer(group.count)],
     ["total time", fmt.duration(group.totalMs)],
@@ -288,6 +297,7 @@ export function renderGroupDetail(group) {
       ? null
       : ["tokens", `${fmt.integer(group.inTok)} in / ${fmt.integer(group.outTok)} out`],
     Number.isNaN(group.cost) ? null : ["cost", fmt.cost(group.cost)],
+    critical ? ["critical path", "runs through one of these spans"] : null,
   ].filter((r) => r != null);
   return h("div", { class: "lnb-detail-body lnb-group-detail" }, [
     h("div", { class: "lnb-detail-head" }, [

@@ -1,5 +1,6 @@
-// Decode the kernel's `skeleton` answer (columnar arrays, kind/status/model/label dictionary-encoded)
-// into typed arrays the tree and the rows read by span index.
+// Decode the kernel's `skeleton` answer (columnar arrays, kind/status/model/label dictionary-encoded,
+// and `critical_path`: the span ids that set the trace's wall time, root first, see
+// llmops_nb/widgets/explorer/_data.py) into typed arrays the tree and the rows read by span index.
 
 function decodeDict(column, n) {
   const out = new Array(n);
@@ -31,6 +32,24 @@ function flags(column, n) {
   return out;
 }
 
+/**
+ * The critical path as span indices (root first) and a flag per span; ids not among the spans are skipped.
+ * @param {string[] | undefined} ids @param {string[]} spanIds @param {number} n
+ */
+function criticalPath(ids, spanIds, n) {
+  const flag = new Uint8Array(n);
+  if (!ids?.length) return { flag, path: [] };
+  const at = new Map(ids.map((id, k) => [id, k]));
+  const path = new Array(ids.length).fill(-1);
+  for (let i = 0; i < n; i++) {
+    const k = at.get(spanIds[i]);
+    if (k === undefined) continue;
+    flag[i] = 1;
+    path[k] = i;
+  }
+  return { flag, path: path.filter((i) => i >= 0) };
+}
+
 export function decodeSkeleton(data) {
   const s = data.spans;
   const n = s.count ?? s.span_id.length;
@@ -39,6 +58,7 @@ export function decodeSkeleton(data) {
     const p = s.parent[i];
     parent[i] = Number.isInteger(p) && p >= 0 && p < n && p !== i ? p : -1;
   }
+  const critical = criticalPath(data.critical_path, s.span_id, n);
   return {
     trace: data.trace,
     n,
@@ -58,5 +78,8 @@ export function decodeSkeleton(data) {
     stream: flags(s.stream, n),
     isAsync: flags(s.is_async, n),
     ttft: numbers(s.ttft_ms, n),
+    // 1 for a span on the critical path; `criticalPath` its span indices, root first (explorer/critical.js)
+    critical: critical.flag,
+    criticalPath: critical.path,
   };
 }

@@ -1,11 +1,13 @@
 // The span tree with its waterfall, virtualized: a pool of row elements (one screenful plus a few)
 // is re-filled as the user scrolls, so opening or scrolling a 10,000-span trace touches ~30 rows.
 // A row is a span or a group of repeated siblings (groups.js); `active` and `selected` are such items.
+// The critical path's rows are marked as they are filled (critical.js): O(rows on screen).
 
 import { h, highlighted, text } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
 import { ROW_HEIGHT, scrollToReveal, visibleWindow } from "../lib/virtual.js";
 import { callOf, markerTitle, rowName, ttftPercent, ttftText } from "./calls.js";
+import { criticalDot, criticalGroups, markCritical } from "./critical.js";
 import { groupedRows, groupIndex, isGroup } from "./groups.js";
 import { kindBadge } from "./kinds.js";
 import { hasChildren } from "./tree.js";
@@ -42,6 +44,7 @@ export class TreeView {
     this.matches = null;
     this.query = "";
     this.frame = 0;
+    this.showCritical = true;
 
     this.axis = h("div", { class: "lnb-axis" });
     this.spacer = h("div", { class: "lnb-spacer" });
@@ -80,6 +83,7 @@ export class TreeView {
     this.collapsed = collapsed;
     this.groups = groups;
     this.expanded = expanded;
+    this.criticalGroups = criticalGroups(skel, groups);
     let end = 0;
     for (let i = 0; i < skel.n; i++) {
       const e = skel.start[i] + (Number.isNaN(skel.duration[i]) ? 0 : skel.duration[i]);
@@ -170,6 +174,7 @@ export class TreeView {
   makeRow() {
     const twist = h("span", { class: "lnb-twist" });
     const kind = h("span", { class: "lnb-kind" });
+    const cp = criticalDot();
     const name = h("span", { class: "lnb-name" });
     const stream = h("span", { class: "lnb-flag lnb-flag-stream", text: "stream" });
     const async = h("span", { class: "lnb-flag lnb-flag-async", text: "async" });
@@ -179,12 +184,12 @@ export class TreeView {
     const bar = h("span", { class: "lnb-bar" });
     const ttft = h("span", { class: "lnb-ttft" });
     const dur = h("span", { class: "lnb-dur" });
-    const nameCell = h("div", { class: "lnb-cell-name" }, [twist, kind, name, stream, async, err, tok, cost]);
+    const nameCell = h("div", { class: "lnb-cell-name" }, [twist, kind, cp, name, stream, async, err, tok, cost]);
     const el = h("div", { class: "lnb-row", attrs: { role: "treeitem" } }, [
       nameCell,
       h("div", { class: "lnb-cell-time" }, [bar, ttft, dur]),
     ]);
-    return { el, nameCell, twist, kind, name, stream, async, err, tok, cost, bar, ttft, dur, node: -1, key: "" };
+    return { el, nameCell, twist, kind, cp, name, stream, async, err, tok, cost, bar, ttft, dur, node: -1, key: "" };
   }
 
   fill(row, node, index) {
@@ -202,6 +207,7 @@ export class TreeView {
     el.classList.toggle("lnb-selected", node === this.selected);
     el.classList.toggle("lnb-match", match);
     el.classList.remove("lnb-group");
+    markCritical(row, this.showCritical && s.critical[node] === 1);
     el.setAttribute("aria-selected", String(node === this.selected));
     // Same span and same search: its content is already right.
     const key = `${node}|${match ? this.query : ""}|${this.collapsed[node]}`;
@@ -295,6 +301,7 @@ export class TreeView {
     el.classList.toggle("lnb-selected", item === this.selected);
     el.classList.remove("lnb-match");
     el.classList.add("lnb-group");
+    markCritical(row, this.showCritical && this.criticalGroups[g] === 1);
     el.setAttribute("aria-selected", String(item === this.selected));
     const open = this.expanded[g] === 1;
     const key = `g${g}|${open}`;
@@ -361,6 +368,12 @@ export class TreeView {
 
   setSelected(node) {
     this.selected = node;
+    this.draw();
+  }
+
+  /** Outline the critical path's bars, or not: only the rows on screen are touched. */
+  setShowCritical(on) {
+    this.showCritical = on;
     this.draw();
   }
 

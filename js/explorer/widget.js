@@ -1,6 +1,7 @@
-// TraceExplorer's view (anywidget ESM): header with totals and search, the virtualized span tree
-// with its waterfall, and the detail pane of the selected span. Data comes from the kernel on
-// request (lib/rpc.js); the model's traitlets only hold view state, written back as it changes.
+// TraceExplorer's view (anywidget ESM): header with totals, tools and search, the virtualized span
+// tree with its waterfall (the critical path outlined: critical.js), and the detail pane of the
+// selected span. Data comes from the kernel on request (lib/rpc.js); the model's traitlets only hold
+// view state, written back as it changes.
 // Over 400 lines on purpose: this is the one stateful object (selection, open groups, search,
 // size) whose handlers call each other; every rule it applies is a pure function in tree.js,
 // groups.js, keys.js, search.js and calls.js, tested on its own.
@@ -11,11 +12,13 @@ import * as fmt from "../lib/format.js";
 import { listen, mountView, viewRoot } from "../lib/mount.js";
 import { createRpc } from "../lib/rpc.js";
 import { callOf } from "./calls.js";
+import { criticalFacts, criticalToggle } from "./critical.js";
 import { renderDetail, renderGroupDetail } from "./detail.js";
 import { findGroups, groupIndex, isGroup, parentItem, revealGroups, shownItem } from "./groups.js";
 import { fitHeight, keyAction } from "./keys.js";
 import { mergeMatches, nameMatches, step } from "./search.js";
 import { decodeSkeleton } from "./skeleton.js";
+import { toolButton } from "./toolbar.js";
 import { buildTree, hasChildren, reveal } from "./tree.js";
 import { TreeView } from "./tree_view.js";
 
@@ -51,18 +54,25 @@ export class ExplorerView {
     this.count = h("span", { class: "lnb-count" });
     const prev = h("button", { class: "lnb-btn", text: "▲", title: "previous match (Shift+Enter)" });
     const next = h("button", { class: "lnb-btn", text: "▼", title: "next match (Enter)" });
-    const collapseAll = h("button", {
-      class: "lnb-btn lnb-collapse-all",
-      text: "⊟",
-      title: "collapse all (spans and groups of repeated spans)",
-      attrs: { "aria-label": "collapse all" },
-    });
-    const expandAll = h("button", {
-      class: "lnb-btn lnb-expand-all",
-      text: "⊞",
-      title: "expand all (spans and groups of repeated spans)",
-      attrs: { "aria-label": "expand all" },
-    });
+    // the toolbar: view settings and actions, one entry each (toolbar.js)
+    this.critical = criticalToggle(model, (on) => this.treeView.setShowCritical(on));
+    this.tools = h("span", { class: "lnb-tools" }, [
+      this.critical.el,
+      toolButton({
+        text: "⊟",
+        title: "collapse all (spans and groups of repeated spans)",
+        label: "collapse all",
+        cls: "lnb-collapse-all",
+        onClick: () => this.setAll(true),
+      }),
+      toolButton({
+        text: "⊞",
+        title: "expand all (spans and groups of repeated spans)",
+        label: "expand all",
+        cls: "lnb-expand-all",
+        onClick: () => this.setAll(false),
+      }),
+    ]);
     this.detail = h("div", { class: "lnb-detail", attrs: { "aria-live": "polite" } }, [
       h("div", {
         class: "lnb-placeholder",
@@ -75,14 +85,14 @@ export class ExplorerView {
       onLayout: () => this.applyHeight({ growOnly: true }),
       fallbackHeight: this.height() - HEADER_PX - 24,
     });
+    this.treeView.showCritical = this.critical.on;
     this.main = h("div", { class: "lnb-main" }, [this.treeView.el, this.detail]);
     this.root = viewRoot("lnb-explorer", [
       h("div", { class: "lnb-header" }, [
         this.title,
         this.facts,
         h("span", { class: "lnb-grow" }),
-        collapseAll,
-        expandAll,
+        this.tools,
         this.search,
         prev,
         next,
@@ -96,8 +106,6 @@ export class ExplorerView {
     this.applyHeight();
     el.append(this.root);
 
-    collapseAll.addEventListener("click", () => this.setAll(true));
-    expandAll.addEventListener("click", () => this.setAll(false));
     prev.addEventListener("click", () => this.goMatch(-1));
     next.addEventListener("click", () => this.goMatch(1));
     this.search.addEventListener("input", () =>
@@ -256,7 +264,8 @@ export class ExplorerView {
     if (isGroup(node)) {
       this.detailToken++;
       const group = this.groups.list[groupIndex(node)];
-      this.detail.replaceChildren(renderGroupDetail(group));
+      const critical = this.treeView.criticalGroups[groupIndex(node)] === 1;
+      this.detail.replaceChildren(renderGroupDetail(group, { critical }));
       return;
     }
     const id = this.skel.spanId[node];
@@ -304,7 +313,8 @@ export class ExplorerView {
       if (this.details.size > DETAIL_CACHE) this.details.delete(this.details.keys().next().value);
     }
     if (token !== this.detailToken) return; // another span was selected meanwhile
-    this.detail.replaceChildren(renderDetail(span, { offset, call: callOf(this.skel, node) }));
+    const critical = criticalFacts(this.skel, node, this.treeView.totalMs);
+    this.detail.replaceChildren(renderDetail(span, { offset, call: callOf(this.skel, node), critical }));
     this.detail.scrollTop = 0;
   }
 
@@ -449,6 +459,7 @@ export class ExplorerView {
 
   destroy() {
     this.rpc.close();
+    this.critical.destroy();
     this.treeView.destroy();
     this.fitter?.destroy();
     for (const t of this.timers) clearTimeout(t);

@@ -91,33 +91,12 @@ FROM calls GROUP BY g HAVING count(*) >= 2
 ORDER BY wasted_cost_usd DESC NULLS LAST, wasted_ms DESC, trace_id, name
 """
 
-# The critical path: from the root (a span without a parent in the trace; several: the one ending
-# last), repeatedly the child that ends last — ties to the longest, then the smaller span id — down to
-# a leaf. The depth bound only guards against a malformed trace whose parent links loop.
-CRITICAL_PATH = """
-WITH RECURSIVE s AS (
-    SELECT span_id, parent_span_id, name, kind, start_ns, end_ns FROM spans WHERE {where}
-),
-top AS (
-    SELECT span_id, NULL::VARCHAR AS parent_span_id, name, kind, start_ns, end_ns FROM s
-    WHERE parent_span_id IS NULL OR parent_span_id NOT IN (SELECT span_id FROM s)
-    ORDER BY end_ns DESC, end_ns - start_ns DESC, span_id LIMIT 1
-),
-pick AS (
-    SELECT *, row_number() OVER (PARTITION BY parent_span_id ORDER BY end_ns DESC, end_ns - start_ns DESC, span_id)
-              AS rank
-    FROM s WHERE parent_span_id IS NOT NULL
-),
-path AS (
-    SELECT 0 AS depth, span_id, parent_span_id, name, kind, start_ns, end_ns FROM top
-    UNION ALL
-    SELECT path.depth + 1, p.span_id, p.parent_span_id, p.name, p.kind, p.start_ns, p.end_ns
-    FROM path JOIN pick AS p ON p.parent_span_id = path.span_id AND p.rank = 1
-    WHERE path.depth < 100000
-)
-SELECT depth, span_id, parent_span_id, name, kind, make_timestamp(start_ns // 1000) AS start_time,
-       make_timestamp(end_ns // 1000) AS end_time, (end_ns - start_ns) / 1e6 AS duration_ms
-FROM path ORDER BY depth
+# One trace's spans for its critical path, which ``_hotspots.critical_path_of`` picks from them (the
+# rule is written once there, in Python, so the explorer shares it): the path's rows are these rows.
+TRACE_SPANS = """
+SELECT span_id, parent_span_id, name, kind, make_timestamp(start_ns // 1000) AS start_time,
+       make_timestamp(end_ns // 1000) AS end_time, (end_ns - start_ns) / 1e6 AS duration_ms, start_ns, end_ns
+FROM spans WHERE {where}
 """
 
 # Context growth: each selected trace that belongs to a session is a turn; its input tokens (all

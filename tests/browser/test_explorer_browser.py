@@ -374,3 +374,64 @@ def ring_contrast(row, view) -> float:
 
     hi, lo = sorted((luminance(ring), luminance(background)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
+
+
+FAN_OUT_CELL = """\
+%%llm_trace --name fan-out
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+@llmops_nb.trace(name="quick branch", kind="TOOL")
+def quick():
+    return 1
+
+@llmops_nb.trace(name="slow branch", kind="CHAIN")
+def slow(other):
+    other.result()  # ends after the quick branch, whatever the scheduling
+    time.sleep(0.02)
+
+with ThreadPoolExecutor(2) as pool:
+    fast = pool.submit(quick)
+    pool.submit(slow, fast).result()
+"""
+
+
+def test_the_critical_path_is_outlined_and_the_toggle_hides_it(jupyter_lab, page, page_problems, store_path):
+    jupyter_lab.write_notebook("fan_out.ipynb", [setup_cell(store_path), FAN_OUT_CELL])
+    jupyter_lab.open_notebook(page, "fan_out.ipynb")
+
+    explorer = page.locator(".lnb-explorer")
+    rows = explorer.locator(".lnb-row:not([hidden])")
+    expect(rows).to_have_count(3, timeout=FIRST_RENDER_MS)
+    slow = rows.filter(has_text="slow branch")
+    quick = rows.filter(has_text="quick branch")
+    # the cell's root and the branch it waited for, not the quick one that ran beside it
+    critical = explorer.locator(".lnb-row.lnb-critical .lnb-name")
+    expect(critical).to_have_text(["fan-out", "slow branch"])
+    bar_outline = "b => { const s = getComputedStyle(b); return s.outlineStyle + ' ' + s.outlineWidth; }"
+    assert slow.locator(".lnb-bar").evaluate(bar_outline) == "solid 2px"
+    assert quick.locator(".lnb-bar").evaluate(bar_outline).startswith("none")
+    expect(slow.locator(".lnb-cp")).to_be_visible()
+    expect(quick.locator(".lnb-cp")).to_be_hidden()
+    expect(slow.locator(".lnb-bar")).to_have_attribute("title", "on the critical path: sets the trace's wall time")
+    toggle = explorer.locator(".lnb-cp-toggle")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(toggle).to_have_attribute("title", re.compile(r"set the trace's wall time"))
+
+    # the detail says it, with the span's share of the trace's wall time
+    slow.click()
+    facts = explorer.locator(".lnb-detail .lnb-facts")
+    expect(facts.locator("dt", has_text="critical path").locator("+ dd")).to_have_text(
+        "yes: it sets the trace's wall time")
+    expect(facts.locator("dt", has_text="share of wall time").locator("+ dd")).to_have_text(
+        re.compile(r"^\d+% \(.+ of .+\)$"))
+
+    # the toggle hides the highlight, and brings it back
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    expect(critical).to_have_count(0)
+    assert slow.locator(".lnb-bar").evaluate(bar_outline).startswith("none")
+    expect(slow.locator(".lnb-cp")).to_be_hidden()
+    toggle.click()
+    expect(critical).to_have_text(["fan-out", "slow branch"])
+    assert not page_problems, page_problems

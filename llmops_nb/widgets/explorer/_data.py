@@ -2,11 +2,11 @@
 
 Views never receive whole tables. ``skeleton`` is everything the tree and the
 waterfall need for every span (light columns only, columnar, low-cardinality
-columns dictionary-encoded) so a 10,000-span trace opens with one message;
-``span`` is one span's payloads, fetched when it is selected, with its conversation already
-read into messages (``_messages``) so the browser only renders; ``search`` returns
-only matching span ids. Everything returned is plain JSON (no NaN: the browser's
-``JSON.parse`` rejects it).
+columns dictionary-encoded) and the trace's critical path, so a 10,000-span trace
+opens with one message; ``span`` is one span's payloads, fetched when it is
+selected, with its conversation already read into messages (``_messages``) so the
+browser only renders; ``search`` returns only matching span ids. Everything
+returned is plain JSON (no NaN: the browser's ``JSON.parse`` rejects it).
 """
 
 from __future__ import annotations
@@ -78,7 +78,13 @@ def skeleton(trace_id: str) -> dict[str, Any]:
     (tokens, cost, the LLM calls' ``stream``/``is_async`` flags and ``ttft_ms``) is
     ``{"at": [indices], "values"}`` and every other index means "none". ``label`` is an LLM span's
     ``model · operation`` (``_calls``), None for the others.
+
+    ``critical_path`` lists the span ids of the trace's critical path, root first: the chain of spans
+    that sets its wall time (``llmops_nb.agents._hotspots.critical_path_by_index`` holds the rule, which
+    ``hotspots().critical_path()`` shares); empty for a trace without spans.
     """
+    from ...agents._hotspots import critical_path_by_index  # here: importing agents (and evals) costs ~60 ms, once
+
     trace_id = check_trace_id(trace_id)
     with get_store().connect() as con:
         trace_row = con.execute(_TRACE_SQL, [trace_id]).fetchone()
@@ -97,6 +103,8 @@ def skeleton(trace_id: str) -> dict[str, Any]:
     ends = [r[5] for r in rows]
     calls = [call_of(r[3], r[2], r[7], r[11], r[12]) for r in rows]
     end_ns = info.get("end_ns") or max(ends, default=t0)
+    span_ids = [r[0] for r in rows]
+    path = critical_path_by_index(parents, span_ids, starts, ends, [r[3] for r in rows])  # ~1 ms / 10,000 spans
     return {
         "trace": {
             "trace_id": trace_id,
@@ -117,7 +125,7 @@ def skeleton(trace_id: str) -> dict[str, Any]:
         },
         "spans": {
             "count": len(rows),
-            "span_id": [r[0] for r in rows],
+            "span_id": span_ids,
             "parent": parents,
             "name": [r[2] for r in rows],
             "kind": _dictionary([r[3] for r in rows]),
@@ -133,6 +141,7 @@ def skeleton(trace_id: str) -> dict[str, Any]:
             "is_async": _sparse([True if c and c.is_async else None for c in calls]),
             "ttft_ms": _sparse([c.ttft_ms if c else None for c in calls]),
         },
+        "critical_path": [rows[i][0] for i in path],
     }
 
 

@@ -11,8 +11,11 @@ the explorer shows (``_messages``); the spans and payloads come from ``_snapshot
 span reads ``model · operation`` with its markers and time to first token, as in the explorer
 (``_calls``), its own name beside it; events are at their time after their span's start. Inputs and
 outputs read as text and key/value lists (``_snapshot_values``); a run of repeated siblings is one
-line with its totals, as in the explorer (``_snapshot_groups``). No symbol needs a special font:
-words, ASCII, colour and a few marks every common font draws (``tests/glyphs.py`` lists them).
+line with its totals, as in the explorer (``_snapshot_groups``). The spans on the critical path (they
+set the trace's wall time: ``_snapshot_tree``) say ``critical path`` after their name, as the
+explorer outlines their bars; a group says it when the path runs through it. No symbol needs a
+special font: words, ASCII, colour and a few marks every common font draws (``tests/glyphs.py``
+lists them).
 
 Safety: every string from a trace goes through ``llmops_nb._html.escape``;
 no attribute holds trace data except an escaped ``title``; nothing is a link or
@@ -53,6 +56,8 @@ _CLOSE_LEVEL = "</ul></details></li>\n"
 _NESTED = '<ul style="list-style:none;padding-left:1.2em">\n'
 _RED = "#cf222e"
 _STATUS_COLOURS = {"OK": "#1a7f37", "ERROR": _RED}  # colour says it at a glance; the word says it anywhere
+# a constant: no trace data in its attribute
+_CRITICAL = '<strong title="on the critical path: sets the trace\'s wall time">critical path</strong>'
 _LABELS = {"tool_result": "tool result", "thinking": "thinking", "refusal": "refusal", "media": "media",
            "other": "item"}
 
@@ -120,8 +125,8 @@ def _header_html(trace: TraceTree) -> str:
     name = escape(info["name"] or "(unnamed)")
     return (f"<p><strong{style}>{escape(status)}</strong> · trace <strong>{name}</strong>"
             f" · {escape(' · '.join(_totals(info)))}{error}{_assessments_html(trace)}<br>\n"
-            f"<small>Static snapshot (first {MAX_SPANS} spans, "
-            f"texts capped at {FIELD_CHARS:,} chars). Interactive view: <code>llmops_nb.show("
+            f"<small>Static snapshot (first {MAX_SPANS} spans, texts capped at {FIELD_CHARS:,} chars; "
+            "spans marked critical path set the trace's wall time). Interactive view: <code>llmops_nb.show("
             f"'{escape(trace.trace_id)}')</code></small></p>\n")
 
 
@@ -150,7 +155,7 @@ def _row_html(row: Row, opens: bool, payloads: Payloads) -> str:
 def _group_html(g: Group, row: Row, opens: bool) -> str:
     # `step ×100`, as the explorer's group row reads; closed, as the explorer shows it until clicked
     summary = (f"{_deep(row)}<code>{escape(g.kind)}</code> <b>{escape(g.name or '(unnamed)')}</b> ×{len(g.members):,}"
-               f" · {escape(' · '.join(group_facts(g)))}")
+               f"{' · ' + _CRITICAL if g.critical else ''} · {escape(' · '.join(group_facts(g)))}")
     if not opens:
         return f"<li>• {summary}</li>\n"
     style = f' style="color:{_RED}"' if g.errors else ""
@@ -201,7 +206,7 @@ def _summary_html(s: Span, row: Row) -> str:
     name = f"{escape(label)}</b> <small>({escape(s.name)})</small>" if label else f"{escape(s.name)}</b>"
     marks = "".join(f" <small>[{m}]</small>" for m in _markers(s.call))
     text = f"{_deep(row)}<code>{escape(s.kind)}</code> <b title=\"span {escape(s.span_id)}\">{name}{marks}"
-    return " · ".join([text, parts[0], status, *parts[1:]])
+    return " · ".join([text, *([_CRITICAL] if s.critical else []), parts[0], status, *parts[1:]])
 
 
 def _markers(call: Call | None) -> list[str]:
@@ -319,7 +324,7 @@ def _text(trace: TraceTree, entries: list[Row] | None = None) -> str:
 def _row_text(item: Span | Group | Gap) -> str:
     if isinstance(item, Group):
         return " · ".join([f"{item.kind} {_one_line(item.name or '(unnamed)', 120)} ×{len(item.members):,}",
-                           *group_facts(item)])
+                           *(["critical path"] if item.critical else []), *group_facts(item)])
     if isinstance(item, Gap):
         return clean(gap_text(item))
     status = item.status + (f": {_one_line(item.message, 120)}" if item.status == "ERROR" and item.message else "")
@@ -328,7 +333,8 @@ def _row_text(item: Span | Group | Gap) -> str:
     if item.call and item.call.label:
         name = f"{_one_line(item.call.label, 120)} ({name})"
     marks = "".join(f" [{m}]" for m in _markers(item.call))
-    return " · ".join([f"{item.kind} {name}{marks}", facts[0], status, *facts[1:]])
+    path = ["critical path"] if item.critical else []
+    return " · ".join([f"{item.kind} {name}{marks}", *path, facts[0], status, *facts[1:]])
 
 
 # -- shared formatting -----------------------------------------------------------------------

@@ -35,6 +35,11 @@ class Group:
     tokens: int  # members' tokens, their subtrees' included
     cost: float | None
 
+    @property
+    def critical(self) -> bool:
+        """Whether the trace's critical path runs through one of the members."""
+        return any(m.critical for m in self.members)
+
 
 @dataclass
 class Gap:

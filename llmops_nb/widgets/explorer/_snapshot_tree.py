@@ -2,7 +2,9 @@
 and the payloads of the shown spans read in small batches as the renderer reaches them.
 
 The snapshot (``_snapshot``) only renders what this module reads; ``MAX_SPANS`` spans at most are
-rendered, so only their payloads are read, 16 at a time, each field cut at ``RAW_CHARS``.
+rendered, so only their payloads are read, 16 at a time, each field cut at ``RAW_CHARS``. The spans
+on the trace's critical path are marked (``Span.critical``) by the rule the live view's skeleton
+uses (``llmops_nb.agents._hotspots.critical_path_of``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Span:
     cost: float | None
     call: Call | None = field(default=None, kw_only=True)  # an LLM span's label, markers and time to first token
     children: list[Span] = field(default_factory=list)
+    critical: bool = False  # on the trace's critical path: it sets the trace's wall time
     sub_tokens: int = 0  # this span's and its descendants' tokens
     sub_cost: float | None = None
     sub_errors: int = 0  # errors among descendants
@@ -52,6 +55,8 @@ class TraceTree:
 
 
 def load(trace_id: Any) -> TraceTree:
+    from ...agents._hotspots import critical_path_of
+
     trace_id = check_trace_id(trace_id)
     columns = ("name", "status", "duration_ms", "span_count", "llm_calls", "input_tokens", "output_tokens",
                "cost_usd", "error_count", "dropped_spans", "error_message")
@@ -71,6 +76,9 @@ def load(trace_id: Any) -> TraceTree:
             "QUALIFY row_number() OVER (PARTITION BY name ORDER BY created_at DESC) = 1 ORDER BY name LIMIT 20",
             [trace_id]).fetchall()
     spans = [Span(*r[:12], call=call_of(r[3], r[2], r[8], r[12], r[13])) for r in rows]
+    for i in critical_path_of([r[0] for r in rows], [r[1] for r in rows], [r[4] for r in rows], [r[5] for r in rows],
+                              [r[3] for r in rows]):
+        spans[i].critical = True
     return TraceTree(trace_id, None if row is None else dict(zip(columns, row, strict=True)), _tree_order(spans),
                      scored)
 

@@ -3,8 +3,8 @@
 The view (``js/explorer/``, bundled to ``llmops_nb/static/explorer.js``) asks the kernel for
 data through ``_rpc``: ``skeleton`` once, ``span`` when a span is selected, ``search`` as the
 user types. Traitlets hold only view state (which trace, selected span, collapsed spans, search
-text), so a re-rendered or re-opened view comes back as the user left it, and no payload is
-ever synced.
+text, whether the critical path is highlighted), so a re-rendered or re-opened view comes back as
+the user left it, and no payload is ever synced.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ class TraceExplorer(View, bundle="explorer"):
     """An interactive view of one trace.
 
     The view is as tall as its rows (at least 240 px) up to ``height`` pixels, and the user can
-    drag its corner to make it taller or shorter.
+    drag its corner to make it taller or shorter. ``show_critical_path`` (the toolbar's "critical
+    path" toggle) outlines the waterfall bars of the spans that set the trace's wall time.
 
     >>> import llmops_nb
     >>> from llmops_nb.widgets import TraceExplorer
@@ -52,12 +53,13 @@ class TraceExplorer(View, bundle="explorer"):
     selected_span_id = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     collapsed_span_ids = traitlets.List(traitlets.Unicode()).tag(sync=True)
     search_text = traitlets.Unicode("").tag(sync=True)
+    show_critical_path = traitlets.Bool(True).tag(sync=True)
     height = traitlets.Int(460).tag(sync=True)
 
     def __init__(self, trace: Any, *, selected_span_id: str | None = None, height: int = 460,
                  **kwargs: Any) -> None:
-        check_options("TraceExplorer", kwargs, {"collapsed_span_ids", "search_text"},
-                      "trace, selected_span_id, collapsed_span_ids, search_text, height")
+        check_options("TraceExplorer", kwargs, {"collapsed_span_ids", "search_text", "show_critical_path"},
+                      "trace, selected_span_id, collapsed_span_ids, search_text, show_critical_path, height")
         trace_id = _data.check_trace_id(getattr(trace, "trace_id", trace))
         if selected_span_id is not None:
             _data.check_span_id(selected_span_id)
