@@ -277,3 +277,14 @@ def test_maintain_checkpoints_a_file_store(store_path):
     assert done["store"] == "file" and done["checkpointed"] is True
     assert llmops_nb.traces().trace_id.tolist() == [trace_id]
     assert not Path(f"{store_path}.wal").exists() or Path(f"{store_path}.wal").stat().st_size == 0
+
+
+def test_a_trace_that_just_ended_is_read_at_once():
+    llmops_nb.configure(flush_interval=1.0)  # the writer's own pace would show it up to a second later
+    with llmops_nb.span("just-now") as root:
+        pass
+    assert llmops_nb.traces().trace_id.tolist() == [root.trace_id]
+    assert llmops_nb.spans(root.trace_id).name.tolist() == ["just-now"]
+    with llmops_nb.span("and-again"):
+        pass
+    assert llmops_nb.sql("SELECT count(*) AS n FROM traces").n[0] == 2

@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..evals._text import output_text
-
 #: argument names that hold the user's words, tried in order after ``messages``
 INPUT_KEYS = ("input", "prompt", "question", "query", "message", "user_input", "text", "content")
 PREVIEW_CHARS = 200
@@ -64,6 +62,14 @@ def user_text(inputs: Any) -> str:
 def assistant_text(outputs: Any) -> str:
     """The assistant's words in a turn's outputs: ``evals``' ``output_text`` rule."""
     return output_text(outputs)
+
+
+def output_text(value: Any) -> str:
+    # imported when first needed: ``llmops_nb.evals`` takes ~90 ms to import, and the explorer imports
+    # this package for the critical path of every trace it shows
+    from ..evals._text import output_text as rule
+
+    return rule(value)
 
 
 def preview(text: str, limit: int = PREVIEW_CHARS) -> str:

@@ -85,6 +85,10 @@ class Store:
         #: the longest this process kept the file open at once (seconds): another process waited that long
         self.longest_hold_s = 0.0
 
+    def held_by_this_thread(self) -> bool:
+        """Whether the calling thread is inside a ``connect()`` block of this store (the writer would wait for it)."""
+        return bool(self._lock._is_owned())  # type: ignore[attr-defined]  # RLock's, as Condition uses it
+
     @contextlib.contextmanager
     def connect(self, timeout: float | None = None, expected_s: float = 0.0) -> Iterator[Any]:
         """A connection to the file for this block (reused while nested or lingering).

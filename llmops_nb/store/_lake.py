@@ -71,6 +71,10 @@ class LakeStore:
     def __repr__(self) -> str:
         return f"<LakeStore {self.label}>"
 
+    def held_by_this_thread(self) -> bool:
+        """Whether the calling thread is inside a ``connect()`` block of this store (the writer would wait for it)."""
+        return bool(self._lock._is_owned())  # type: ignore[attr-defined]  # RLock's, as Condition uses it
+
     @contextlib.contextmanager
     def connect(self, timeout: float | None = None, expected_s: float = 0.0) -> Iterator[Any]:
         """The attached connection (``USE llmops`` in effect) for this block; one thread at a time."""

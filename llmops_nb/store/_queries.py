@@ -45,6 +45,22 @@ def set_prompt_filter(build: Any) -> None:
     _prompt_filter[0] = build
 
 
+#: how long a read waits for this process's ended spans to be written first
+READ_FLUSH_S = 5.0
+
+
+def _reading() -> Any:
+    """The store's connection, after this process's ended spans are written: a trace that just ended is in
+    ``traces()`` in the very next cell, not one flush interval later (an idle flush costs ~60 µs). Not when
+    this process already holds the store (a read nested in a block): the writer would wait for that block."""
+    store = get_store()
+    if not store.held_by_this_thread():
+        from ..tracing import flush
+
+        flush(READ_FLUSH_S)
+    return store.connect()
+
+
 def sql(query: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
     """Run SQL on the store and return a pandas DataFrame. Use ``?`` or ``$name`` placeholders.
 
@@ -53,7 +69,7 @@ def sql(query: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
     """
     if not isinstance(query, str) or not query.strip():
         raise ValueError("sql() needs a SQL string, e.g. llmops_nb.sql('SELECT * FROM traces LIMIT 5').")
-    with get_store().connect() as con:
+    with _reading() as con:
         return con.execute(query, params).df() if params is not None else con.execute(query).df()
 
 
@@ -176,9 +192,9 @@ def spans(trace_id: str, *, parse_json: bool = True, as_of: Any = None) -> Any:
 
 def _connect(as_of: Any) -> Any:
     """The store's connection, or one reading the lake as it was at ``as_of``."""
-    store = get_store()
     if as_of is None:
-        return store.connect()
+        return _reading()
+    store = get_store()
     moment = instant(as_of, "as_of")
     connect_as_of = getattr(store, "connect_as_of", None)
     if connect_as_of is None:
@@ -213,7 +229,7 @@ def trace_spans_filter(con: Any, trace_id: str) -> tuple[str, list[Any]]:
 
 def trace_row(trace_id: str) -> dict[str, Any] | None:
     trace_id = _check_trace_id(trace_id)
-    with get_store().connect() as con:
+    with _reading() as con:
         frame = con.execute(_TRACE_SELECT + " WHERE trace_id = ?", [trace_id]).df()
     if frame.empty:
         return None
