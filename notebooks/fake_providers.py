@@ -17,6 +17,19 @@ answer start with "Sorry," (the regression a new prompt version brings); and a r
 llmops_nb judge (its system prompt asks for a JSON verdict) is answered as a strict judge would:
 ``"no"`` when the judged text apologizes or does not know, ``"yes"`` otherwise.
 
+One more, for ``agents.ipynb``: a chat request that offers ``tools`` is answered as a tool-using agent
+would be. While the tool results since the user's last message hold no ``FOUND``, it calls the first
+tool again (``{"query": <the question>, "attempt": n}``), at most 4 times; then it answers from what
+was found (the canned answer of the question's words, else what the tool found), or says it could not
+find it. So the notebook's own
+tool decides how long the loop runs.
+
+It also plays the two other parts of a multi-turn evaluation. As llmops_nb's simulated user (its system
+prompt says "You play a user"), it opens with its goal, stops (``{"stop": true}``) once an answer
+came from the canned ones, and otherwise says the answer did not help. As a judge of a whole
+conversation, it finds the user frustrated ("unresolved") when the user had to say so, and a goal
+not met when the assistant could not find the answer.
+
 Answers are deterministic (no clock, no randomness): the notebook's replay check compares outputs.
 
     primary = start("primary")
@@ -77,6 +90,8 @@ def _answer(name: str, body: dict) -> tuple[str, int, int, str]:
     system += " " + _text(body.get("system"))
     if JUDGE_MARKER in system:
         text = _verdict(question)
+    elif SIMULATOR_MARKER in system:
+        text = _simulated_user(system, question)
     else:
         canned = next((a for word, a in ANSWERS.items() if word in question.lower()), None)
         text = f"[{name}] " + ("Sorry, " if "apologize" in system.lower() else "") + (
@@ -88,10 +103,50 @@ def _answer(name: str, body: dict) -> tuple[str, int, int, str]:
     return text, input_tokens, _tokens(text), "stop"
 
 
+MAX_TOOL_CALLS = 4  # per user message: then the agent answers with what it has
+
+
+def _agent_step(name: str, body: dict) -> dict | None:
+    """The next assistant message of a tool-using agent (a tool call, or the answer), or None for no tools."""
+    tools = [t.get("function", {}).get("name") for t in body.get("tools") or [] if isinstance(t, dict)]
+    if not tools:
+        return None
+    messages = body.get("messages") or []
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    question = _text(messages[last_user].get("content")) if last_user >= 0 else ""
+    results = [_text(m.get("content")) for m in messages[last_user + 1:] if m.get("role") == "tool"]
+    if len(results) < MAX_TOOL_CALLS and not any("FOUND" in r for r in results):
+        arguments = json.dumps({"query": question, "attempt": len(results) + 1})
+        call_id = "call_" + hashlib.sha256(f"{question}|{len(results)}".encode()).hexdigest()[:16]
+        return {"role": "assistant", "content": None, "tool_calls": [
+            {"id": call_id, "type": "function", "function": {"name": tools[0], "arguments": arguments}}]}
+    canned = next((a for word, a in ANSWERS.items() if word in question.lower()), None)
+    found = next((r.split("FOUND:", 1)[1].strip() for r in results if "FOUND:" in r), "")
+    return {"role": "assistant", "content": f"[{name}] " + (canned or found or "I could not find that.")}
+
+
+SIMULATOR_MARKER = "You play a user of an AI assistant"  # llmops_nb's SimulatedUser's system prompt
+UNHELPFUL = "That did not answer my question."
+
+
+def _simulated_user(system: str, prompt: str) -> str:
+    """The simulated user's next move, as the JSON it is asked for."""
+    goal = system.split("Your goal in this conversation:", 1)[-1].strip().split("\n\n", 1)[0].strip()
+    if "The conversation has not started" in prompt:
+        return json.dumps({"message": f"Hi. {goal}"})
+    last_answer = prompt.rsplit("ASSISTANT:", 1)[-1]
+    if any(answer in last_answer for answer in ANSWERS.values()):
+        return json.dumps({"stop": True, "reason": "I got my answer."})
+    return json.dumps({"message": f"{UNHELPFUL} {goal}"})
+
+
 def _verdict(judged: str) -> str:
     """A strict judge's JSON verdict on the text it was shown."""
     lowered = judged.lower()
-    if "sorry" in lowered or "you asked:" in lowered:
+    if 'answer "none" if the user never showed frustration' in lowered:  # user_frustration's three labels
+        label = "unresolved" if UNHELPFUL.lower() in lowered else "none"
+        return json.dumps({"rationale": f"The user's frustration: {label}.", "result": label})
+    if "sorry" in lowered or "you asked:" in lowered or "could not find" in lowered:
         return json.dumps({"rationale": "The answer apologizes or does not answer the question.", "result": "no"})
     return json.dumps({"rationale": "The answer is direct and on topic.", "result": "yes"})
 
@@ -105,6 +160,19 @@ def _sse(events: list[tuple[str | None, object]]) -> StreamingResponse:
 
 
 def _chat(name: str, body: dict) -> Response:
+    step = _agent_step(name, body)
+    if step is not None:
+        if body.get("stream"):
+            return _error(False, 400, "invalid_request_error", "this fake provider streams no tool calls")
+        n_in = sum(_tokens(_text(m.get("content")) or json.dumps(m.get("tool_calls"))) + 3
+                   for m in body.get("messages") or []) + 3
+        n_out = _tokens(step["content"] or json.dumps(step["tool_calls"]))
+        rid = "chatcmpl-" + hashlib.sha256(json.dumps(step).encode()).hexdigest()[:24]
+        choice = {"index": 0, "message": step, "finish_reason": "tool_calls" if step.get("tool_calls") else "stop"}
+        return JSONResponse({"id": rid, "created": CREATED, "model": body.get("model", "fake"),
+                             "object": "chat.completion", "choices": [choice],
+                             "usage": {"prompt_tokens": n_in, "completion_tokens": n_out,
+                                       "total_tokens": n_in + n_out}})
     text, n_in, n_out, finish = _answer(name, body)
     model, rid = body.get("model", "fake"), "chatcmpl-" + hashlib.sha256(text.encode()).hexdigest()[:24]
     usage = {"prompt_tokens": n_in, "completion_tokens": n_out, "total_tokens": n_in + n_out}
