@@ -16,8 +16,8 @@ from typing import Any
 
 from . import _graph_sql as q
 from ._graph_cycles import find_cycles
-from ._graph_select import Selection, check_limit, select, trace_ids
-from ._select import check_page, reading, resolve_store
+from ._graph_select import Selection, check_limit, select
+from ._select import check_page, reading, resolve_store, trace_ids
 
 __all__ = ["AgentGraph", "agent_graph"]
 

@@ -7,11 +7,10 @@ filters again nor a join to ``traces``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._select import trace_filters
+from ._select import span_start_bound, trace_filters
 
 
 @dataclass(frozen=True)
@@ -20,30 +19,8 @@ class Selection:
 
     ids: list[str]
     truncated: bool
-    #: literal SQL narrowing ``spans.start_ns`` to the traces' time range (see ``_bound``)
+    #: literal SQL narrowing ``spans.start_ns`` to the traces' time range (``span_start_bound``)
     bound: str
-
-
-def trace_ids(traces: Any, caller: str) -> list[str] | None:
-    """``traces`` as a list of trace ids, in the order given without repeats (None: use the filters)."""
-    from ..store._queries import _check_trace_id
-
-    if traces is None:
-        return None
-    if isinstance(traces, str) or isinstance(getattr(traces, "trace_id", None), str):  # an id, a Trace
-        values: list[Any] = [traces]
-    elif hasattr(traces, "columns"):  # a DataFrame
-        if "trace_id" not in traces.columns:
-            has = ", ".join(map(str, traces.columns)) or "no columns"
-            raise ValueError(f"{caller}() takes a DataFrame with a trace_id column, e.g. "
-                             f"llmops_nb.traces(name='agent'); this one has {has}.")
-        values = list(traces["trace_id"])
-    elif isinstance(traces, Iterable) and not isinstance(traces, (bytes, bytearray, Mapping)):
-        values = list(traces)  # a list, a set, a Series, an array, a generator
-    else:
-        raise TypeError(f"{caller}() takes a trace id, an iterable of them, a Trace, a DataFrame with a trace_id "
-                        f"column (e.g. llmops_nb.traces(...)) or None with filters; got {type(traces).__name__}.")
-    return list(dict.fromkeys(_check_trace_id(value) for value in values))
 
 
 def check_limit(limit: Any, caller: str) -> int | None:
@@ -76,13 +53,4 @@ def select(con: Any, ids: list[str] | None, *, since: Any, until: Any, name: Any
     ends = [row[2] for row in rows]
     first = min(starts) if len(starts) == len(rows) else None  # a trace without a start: no lower bound
     last = None if any(end is None for end in ends) else max(ends)  # a trace still running: no upper bound
-    return Selection([row[0] for row in rows], truncated, _bound(first, last))
-
-
-def _bound(first_ns: int | None, last_ns: int | None) -> str:
-    """The traces' spans' start range as SQL with literal ints (so that DuckDB skips row groups of other
-    times), widened by the clock slack ``trace_spans_filter`` allows; as ``_hotspots._bound`` does."""
-    from ..store._queries import CLOCK_SLACK_NS
-
-    bound = "" if first_ns is None else f" AND start_ns >= {int(first_ns) - CLOCK_SLACK_NS}"
-    return bound + ("" if last_ns is None else f" AND start_ns <= {int(last_ns) + CLOCK_SLACK_NS}")
+    return Selection([row[0] for row in rows], truncated, span_start_bound(first, last))

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _hotspots_sql as q
-from ._select import reading, resolve_store, trace_filters
+from ._select import reading, resolve_store, span_start_bound, trace_filters, trace_ids
 
 __all__ = ["Hotspots", "hotspots"]
 
@@ -38,7 +38,7 @@ def hotspots(traces: Any = None, *, since: Any = None, until: Any = None, name: 
     >>> spots.repeated                          # identical LLM/TOOL calls within a trace  # doctest: +SKIP
     >>> spots.critical_path(trace_id)       # the spans it waited for  # doctest: +SKIP
     """
-    ids = _trace_ids(traces)
+    ids = trace_ids(traces, "hotspots")
     where, params = trace_filters(since, until, name)
     if ids is not None:
         where.insert(0, "t.trace_id IN (SELECT unnest(?::VARCHAR[]))")
@@ -52,8 +52,8 @@ def hotspots(traces: Any = None, *, since: Any = None, until: Any = None, name: 
     if ids and not count and len(where) == 1:  # ids alone, none known (with filters, none passing is an answer)
         shown = ids[0] if len(ids) == 1 else f"any of {len(ids)} trace ids"
         raise LookupError(f"No trace in the store matches {shown}: take ids from llmops_nb.traces().trace_id.")
-    return Hotspots(resolved, selection, params, count=int(count), bound=_bound(first_ns, last_ns, open_traces),
-                    only=one if count == 1 else None)
+    bound = span_start_bound(first_ns, None if open_traces else last_ns)
+    return Hotspots(resolved, selection, params, count=int(count), bound=bound, only=one if count == 1 else None)
 
 
 class Hotspots:
@@ -237,35 +237,3 @@ def critical_path_by_index(parents: Sequence[int], span_ids: Sequence[str], star
     return path
 
 
-def _bound(first_ns: Any, last_ns: Any, open_traces: Any) -> str:
-    """The selected traces' spans' start range as SQL with literal ints (see ``_hotspots_sql.py``)."""
-    from ..store._queries import CLOCK_SLACK_NS
-
-    if first_ns is None:
-        return ""
-    bound = f" AND start_ns >= {int(first_ns) - CLOCK_SLACK_NS}"
-    if last_ns is not None and not open_traces:
-        bound += f" AND start_ns <= {int(last_ns) + CLOCK_SLACK_NS}"
-    return bound
-
-
-def _trace_ids(traces: Any) -> list[str] | None:
-    """``traces`` as a list of trace ids (None: no list given, use the filters)."""
-    from ..store._queries import _check_trace_id
-
-    if traces is None:
-        return None
-    if isinstance(traces, str) or isinstance(getattr(traces, "trace_id", None), str):  # an id, a Trace
-        values: list[Any] = [traces]
-    elif hasattr(traces, "columns"):  # a DataFrame
-        if "trace_id" not in traces.columns:
-            has = ", ".join(map(str, traces.columns)) or "no columns"
-            raise ValueError("hotspots() takes a DataFrame with a trace_id column, e.g. "
-                             f"llmops_nb.traces(name='agent'); this one has {has}.")
-        values = list(traces["trace_id"])
-    elif isinstance(traces, (list, tuple, set, frozenset)) or hasattr(traces, "tolist"):  # a Series, an array
-        values = list(traces)
-    else:
-        raise TypeError("hotspots() takes a trace id, a list of them, a DataFrame with a trace_id column "
-                        f"(e.g. llmops_nb.traces(...)) or None with filters; got {type(traces).__name__}.")
-    return list(dict.fromkeys(_check_trace_id(value) for value in values))

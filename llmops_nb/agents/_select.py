@@ -12,7 +12,7 @@ Migration ``m006`` filled it in for traces written before. An empty string count
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 #: the session id of the trace ``t`` (its row of ``traces``), NULL when it has none
@@ -53,6 +53,38 @@ def trace_filters(since: Any, until: Any, name: Any) -> tuple[list[str], list[An
         where.append("t.start_ns < ?")
         params.append(epoch_ns(until, "until"))
     return where, params
+
+
+def trace_ids(traces: Any, caller: str) -> list[str] | None:
+    """``traces`` as a list of trace ids, in the order given without repeats (None: use the filters)."""
+    from ..store._queries import _check_trace_id
+
+    if traces is None:
+        return None
+    if isinstance(traces, str) or isinstance(getattr(traces, "trace_id", None), str):  # an id, a Trace
+        values: list[Any] = [traces]
+    elif hasattr(traces, "columns"):  # a DataFrame
+        if "trace_id" not in traces.columns:
+            has = ", ".join(map(str, traces.columns)) or "no columns"
+            raise ValueError(f"{caller}() takes a DataFrame with a trace_id column, e.g. "
+                             f"llmops_nb.traces(name='agent'); this one has {has}.")
+        values = list(traces["trace_id"])
+    elif isinstance(traces, Iterable) and not isinstance(traces, (bytes, bytearray, Mapping)):
+        values = list(traces)  # a list, a set, a Series, an array, a generator
+    else:
+        raise TypeError(f"{caller}() takes a trace id, an iterable of them, a Trace, a DataFrame with a trace_id "
+                        f"column (e.g. llmops_nb.traces(...)) or None with filters; got {type(traces).__name__}.")
+    return list(dict.fromkeys(_check_trace_id(value) for value in values))
+
+
+def span_start_bound(first_ns: int | None, last_ns: int | None) -> str:
+    """SQL narrowing ``spans.start_ns`` to some traces' spans, with literal ints (so that DuckDB skips row
+    groups of other times): from the first trace's start to the last one's end (None: no bound on that
+    side, e.g. a trace still running), widened by the clock slack ``trace_spans_filter`` allows."""
+    from ..store._queries import CLOCK_SLACK_NS
+
+    bound = "" if first_ns is None else f" AND start_ns >= {int(first_ns) - CLOCK_SLACK_NS}"
+    return bound + ("" if last_ns is None else f" AND start_ns <= {int(last_ns) + CLOCK_SLACK_NS}")
 
 
 def resolve_store(store: Any, caller: str) -> Any:
