@@ -448,7 +448,7 @@ def test_a_plain_dataframe_with_scorer_columns():
     k = Kernel(table(frame))
     assert k.data("info")["run"] == {"key": k.data("info")["run"]["key"], "run_id": None, "name": "evaluation",
                                      "status": None, "started_at": None, "dataset": None, "stored": False,
-                                     "scorers": ["match"]}
+                                     "scorers": ["match"], "conversations": False}
     rows = k.data("page")["rows"]
     assert [r["scores"][0] for r in rows] == [{"v": True, "p": True, "r": "same", "e": None},
                                               {"v": False, "p": False, "r": "differs", "e": None}]
@@ -496,7 +496,8 @@ def test_traitlets_hold_view_state_only(runs):
     assert state["author"] == "ana" and state["selected_rows"] == [] and state["open_row"] is None
     synced = {k for k in state if not k.startswith("_")} - {"layout", "tabbable", "tooltip"}
     assert synced == {"run_key", "compare_to", "filters", "sort_by", "sort_desc", "selected_rows", "open_row",
-                      "author", "height", "trace_id", "selected_span_id", "collapsed_span_ids", "search_text"}
+                      "author", "height", "session", "trace_id", "selected_span_id", "collapsed_span_ids",
+                      "search_text"}
     assert len(json.dumps({k: v for k, v in state.items() if k not in ("_esm", "_css")})) < 2000  # no rows
     assert repr(widget) == f"EvalTable({base.attrs['run_id']!r})"
 

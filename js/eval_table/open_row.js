@@ -1,9 +1,12 @@
 // An open row of the eval table: a bar (back, previous, next, which trace), the row's detail card —
 // outputs, every score with the judge's rationale, the feedback form — and the row's trace in the
-// explorer below it. The model holds what is open (open_row, trace_id, the explorer's state), so a
-// re-rendered view opens the same row again.
+// explorer below it. A row of a run over conversations opens its conversation instead: the session's
+// transcript, each turn's trace in the explorer on demand (./conversation.js). The model holds what is
+// open (open_row, session, trace_id, the explorer's state), so a re-rendered view opens the same row,
+// conversation and trace again.
 import { h } from "../lib/dom.js";
 import { closeOnEscape, mountExplorer, relayModel } from "../lib/mount.js";
+import { RowConversation } from "./conversation.js";
 import { renderRowDetail } from "./detail.js";
 import { FeedbackForm } from "./feedback.js";
 
@@ -34,13 +37,13 @@ export function explorerModel(model, height) {
 
 /**
  * The row a key on the open row's panel moves to: -1 (Up), 1 (Down), or 0 (a key left to others:
- * typing in a field, arrows inside the embedded explorer or a scrollable card).
+ * typing in a field, arrows inside the embedded explorer, a scrollable card or a transcript).
  * @param {string} key
  * @param {Element | null} target
  */
 export function openRowKey(key, target) {
   if (key !== "ArrowUp" && key !== "ArrowDown") return 0;
-  if (target?.closest?.("input, textarea, select, .lnb-explorer, .lnb-ev-card-host")) return 0;
+  if (target?.closest?.("input, textarea, select, .lnb-explorer, .lnb-ev-card-host, .lnb-ss-transcript")) return 0;
   return key === "ArrowUp" ? -1 : 1;
 }
 
@@ -57,6 +60,10 @@ export class OpenRow {
     this.detail = null;
     /** @type {any} */
     this.explorer = null;
+    /** @type {HTMLElement | null} where the explorer is mounted (the row's host, or the conversation's) */
+    this.explorerIn = null;
+    /** a conversation row's transcript and its turns' traces */
+    this.conversation = new RowConversation(this);
     this.token = 0;
     const back = h("button", {
       class: "lnb-ev-btn lnb-ev-back",
@@ -90,7 +97,7 @@ export class OpenRow {
     // the keyboard stays in the view after a row is opened with the mouse: the panel takes the focus
     // (a click on its text keeps it there), Escape goes back to the rows, Up/Down open the row above/below
     this.el.tabIndex = -1;
-    closeOnEscape(this.el, "input, textarea, select", () => this.close());
+    closeOnEscape(this.el, "input, textarea, select", () => this.escape());
     this.el.addEventListener("keydown", (event) => this.onKey(event));
   }
 
@@ -130,10 +137,14 @@ export class OpenRow {
     this.index = index;
     grid.active = index;
     this.savedTop = grid.viewport.scrollTop;
+    // a conversation row opens on its transcript (no trace until a turn's is picked); any other on its trace
+    const session = row.session ?? null;
+    if (session) this.destroyExplorer();
     model.set("selected_span_id", null);
     model.set("collapsed_span_ids", []);
     model.set("search_text", "");
-    model.set("trace_id", row.trace_id ?? null);
+    model.set("trace_id", session ? null : (row.trace_id ?? null));
+    model.set("session", session);
     model.set("open_row", row.row);
     model.save_changes();
     this.show();
@@ -165,7 +176,9 @@ export class OpenRow {
   close() {
     const { model, grid } = this.table;
     this.destroyExplorer();
+    this.conversation.destroy();
     model.set("open_row", null);
+    model.set("session", null);
     model.set("trace_id", null);
     model.save_changes();
     this.show();
@@ -184,6 +197,7 @@ export class OpenRow {
     this.shown = info ? rowNumber : undefined;
     if (rowNumber == null || !info) {
       this.destroyExplorer();
+      this.conversation.destroy();
       this.el.hidden = true;
       this.table.showList(true);
       if (this.savedTop != null) {
@@ -200,7 +214,7 @@ export class OpenRow {
     this.title.textContent = `row ${rowNumber}`;
     const token = ++this.token;
     this.cardHost.replaceChildren(h("div", { class: "lnb-ev-dim", text: "loading the row…" }));
-    this.showExplorer();
+    this.showMain();
     let d;
     try {
       d = await rpc.request("row", { compare: this.table.compareKey(), row: rowNumber });
@@ -213,8 +227,13 @@ export class OpenRow {
     }
     if (token !== this.token) return;
     this.detail = d;
-    this.title.textContent = `row ${d.row}`;
-    this.title.title = `trace ${d.trace_id ?? "(none)"}`;
+    this.title.textContent = d.session
+      ? `row ${d.row} · conversation of ${d.turns ?? "?"} turn${d.turns === 1 ? "" : "s"}`
+      : `row ${d.row}`;
+    this.title.title = [d.session ? `session ${d.session}` : "", `trace ${d.trace_id ?? "(none)"}`]
+      .filter(Boolean)
+      .join("\n");
+    this.conversation.follow(d);
     const form = new FeedbackForm({
       labels: info.labels ?? [],
       author: model.get("author") ?? "",
@@ -230,6 +249,7 @@ export class OpenRow {
       renderRowDetail(d, {
         compare,
         onShowSpan: (/** @type {string} */ span, /** @type {string} */ side) => this.showSpan(span, side),
+        conversation: Boolean(d.session),
         feedback: form,
       }),
     );
@@ -241,6 +261,10 @@ export class OpenRow {
     const d = this.detail;
     if (!this.table.info()?.baseline || !d) {
       this.traceButtons.replaceChildren();
+      return;
+    }
+    if (d.session) {
+      this.traceButtons.replaceChildren(...this.conversation.buttons(d));
       return;
     }
     const current = this.table.model.get("trace_id");
@@ -266,6 +290,20 @@ export class OpenRow {
     );
   }
 
+  /** The model changed session or trace_id (another view of this widget, or Python): show what it says. */
+  followModel() {
+    if (this.el.hidden || this.table.model.get("open_row") == null) return;
+    this.showMain();
+    this.showTraceButtons();
+  }
+
+  /** Escape: from a turn's trace back to its conversation; else back to the rows. */
+  escape() {
+    const { model } = this.table;
+    if (model.get("session") && model.get("trace_id")) this.conversation.back();
+    else this.close();
+  }
+
   /**
    * @param {string | null | undefined} traceId
    * @param {string | null} [spanId]
@@ -280,7 +318,7 @@ export class OpenRow {
       model.set("trace_id", traceId);
     }
     model.save_changes();
-    this.showExplorer();
+    this.showMain();
     this.showTraceButtons();
   }
 
@@ -290,7 +328,23 @@ export class OpenRow {
    */
   showSpan(spanId, side) {
     const d = this.detail;
+    const session = side === "baseline" ? d?.base_session : d?.session;
+    const { model } = this.table;
+    if (session && session !== model.get("session")) {
+      this.destroyExplorer(); // the other run's conversation: its first turn's trace holds the judge's span
+      model.set("session", session);
+    }
     this.showTrace(side === "baseline" ? d?.base?.trace_id : d?.trace_id, spanId);
+  }
+
+  /** Below the card: the row's trace, or a conversation row's transcript (or one of its turns' traces). */
+  showMain() {
+    const session = this.table.model.get("session") ?? null;
+    if (session) this.conversation.show(session);
+    else {
+      this.conversation.destroy();
+      this.showExplorer();
+    }
   }
 
   showExplorer() {
@@ -302,22 +356,36 @@ export class OpenRow {
       );
       return;
     }
-    if (this.explorer) return; // it follows trace_id and selected_span_id itself
-    this.explorerHost.replaceChildren();
-    const height = () => this.table.height() - BAR_PX - this.cardPx();
-    this.explorer = mountExplorer(this.table.Explorer, explorerModel(model, height), this.explorerHost);
+    this.mountExplorerIn(this.explorerHost);
+  }
+
+  /**
+   * The explorer in `host` (the row's, or under a conversation's turn bar, `barPx` tall), unless it is
+   * there already: then it follows trace_id and selected_span_id itself.
+   * @param {HTMLElement} host
+   */
+  mountExplorerIn(host, barPx = 0) {
+    if (this.explorer && this.explorerIn === host) return;
+    this.destroyExplorer();
+    host.replaceChildren();
+    const height = () => this.table.height() - BAR_PX - this.cardPx() - barPx;
+    this.explorer = mountExplorer(this.table.Explorer, explorerModel(this.table.model, height), host);
+    this.explorerIn = host;
   }
 
   destroyExplorer() {
     if (!this.explorer) return;
     const explorer = this.explorer;
+    const host = this.explorerIn;
     this.explorer = null;
+    this.explorerIn = null;
     explorer.destroy();
-    this.explorerHost.replaceChildren();
+    host?.replaceChildren();
   }
 
   destroy() {
     this.token++;
     this.destroyExplorer();
+    this.conversation.destroy();
   }
 }

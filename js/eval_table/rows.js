@@ -15,9 +15,34 @@ export const ROW_HEIGHT = 28;
  */
 
 /**
+ * The columns a run may add, by the name the kernel lists in `info.columns` (a run over conversations:
+ * each row's session and number of turns); their values are the rows' fields of the same name.
+ * @type {Record<string, Column>}
+ */
+export const EXTRA_COLUMNS = {
+  session: {
+    key: "session",
+    label: "Session",
+    sort: null,
+    width: "minmax(90px, 0.8fr)",
+    title: "the conversation's session id: open the row to read the conversation",
+  },
+  turns: {
+    key: "turns",
+    label: "Turns",
+    sort: "turns",
+    desc: true,
+    width: "52px",
+    num: true,
+    title: "the conversation's turns (user message and answer); click to sort",
+  },
+};
+
+/**
  * The columns for a table: `info` is the kernel's `info` answer. Each column: key, label, sort (the
  * kernel's sort key or null), desc (direction of a first click), width (CSS grid track), and for
- * scorer columns the scorer's position in the row's `scores`.
+ * scorer columns the scorer's position in the row's `scores`; after the outputs, the columns the
+ * run adds (`info.columns`, those of EXTRA_COLUMNS), sortable when the kernel says so (`info.sorts`).
  * @param {any} info
  * @returns {Column[]}
  */
@@ -38,6 +63,11 @@ export function columnsFor(info) {
         }
       : { key: "outputs", label: "Outputs", sort: null, width: "minmax(140px, 1.4fr)" },
   ];
+  const sorts = new Set(info?.sorts ?? []);
+  for (const name of info?.columns ?? []) {
+    const column = EXTRA_COLUMNS[name];
+    if (column) cols.push({ ...column, sort: column.sort && sorts.has(column.sort) ? column.sort : null });
+  }
   (info?.scorers ?? []).forEach((s, position) => {
     cols.push({
       key: `s${position}`,
@@ -260,6 +290,12 @@ export function fillRow(
     slot.cells[c.key].title = chip.title;
   }
   for (const c of columns) if (c.usage) fillUsage(slot, c.key, row, compare);
+  for (const c of columns) {
+    if (!EXTRA_COLUMNS[c.key]) continue;
+    const value = row[c.key] == null ? "" : String(row[c.key]);
+    slot.cells[c.key].textContent = value;
+    slot.cells[c.key].title = value;
+  }
   const fb = feedbackText(row.feedback);
   slot.up.setAttribute("aria-pressed", String(fb.value === "up"));
   slot.down.setAttribute("aria-pressed", String(fb.value === "down"));

@@ -1,7 +1,8 @@
 // EvalTableView (anywidget ESM): an evaluation run's rows paged from the kernel (lib/grid.js), a card
 // per scorer (mean, pass rate, a histogram on the value axis), filters, sort by any score, checkboxes
 // that turn rows into a dataset version, thumbs up/down in each row, each row's latency, tokens and
-// cost. A row opens its detail above its trace in the explorer (open_row.js). "compare with"
+// cost. A row opens its detail above its trace in the explorer (open_row.js), a conversation row
+// (a run over conversations) above its transcript (conversation.js). "compare with"
 // (compare_menu.js) puts another run beside this one: per-row deltas, win/loss/tie, outputs diffed
 // word by word, both runs' latency and cost with the change. Feedback, and the fresh snapshot handed
 // to the notebook after it, go through row_feedback.js. The view is as tall as its rows up to
@@ -176,6 +177,9 @@ export class EvalTableView {
       "change:compare_to": () => (this.compareKey() !== this.startedFor ? this.start() : null),
       "change:selected_rows": () => this.selection.read(),
       "change:open_row": () => this.openRow.show(),
+      // a conversation row's transcript or turn trace, changed by another view of this widget or by Python
+      "change:session": () => this.openRow.followModel(),
+      "change:trace_id": () => this.openRow.followModel(),
     });
 
     this.applyHeight();

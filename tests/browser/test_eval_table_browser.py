@@ -214,3 +214,70 @@ def test_sized_to_its_rows_resizable_usage_columns_and_a_snapshot_after_feedback
     expect(table.locator(".lnb-ev-row-detail")).to_have_attribute("data-row", "1")
     expect(table).to_have_attribute("data-fit-px", "620")
     assert not page_problems, page_problems
+
+
+CONVERSATIONS = f"""\
+import llmops_nb
+from llmops_nb.evals import evaluate, scorers
+from llmops_nb.widgets import display_eval
+
+llmops_nb.configure(db={{DB!r}})
+
+def echo(messages):  # the agent: a plain function, no model
+    return "echo: " + messages[-1]["content"]
+
+chats = evaluate([{{"turns": [{XSS!r}, "What is 2 + 2?"]}}, {{"turns": ["Hi", "Bye", "Thanks"]}}], predict_fn=echo,
+                 scorers=[scorers.contains("echo")], name="chat eval", progress=False)
+display_eval(chats)
+"""
+
+
+def test_a_conversation_row_opens_its_transcript_and_a_turns_trace(jupyter_lab, page, store_path, page_problems):
+    jupyter_lab.write_notebook("chats.ipynb", [CONVERSATIONS.replace("{DB!r}", repr(str(store_path)))])
+    jupyter_lab.open_notebook(page, "chats.ipynb", run_all=False)
+    run_cell(page, 0)
+    table = page.locator(".lnb-eval").first
+    rows = table.locator(".lnb-ev-row[data-row]")
+    expect(rows).to_have_count(2, timeout=FIRST_RENDER_MS)
+    # the list: each conversation's session and turns
+    expect(table.locator(".lnb-ev-head")).to_contain_text("Session")
+    expect(table.locator(".lnb-ev-row[data-row='1'] .lnb-ev-c-turns")).to_have_text("3")
+    session0 = table.locator(".lnb-ev-row[data-row='0'] .lnb-ev-c-session").inner_text()
+    assert session0.endswith("-0")
+
+    # a row opens its card over the conversation: user and assistant turns, the hostile one as text
+    table.locator(".lnb-ev-row[data-row='0'] .lnb-ev-c-inputs").click()
+    detail = table.locator(".lnb-ev-row-detail")
+    expect(detail).to_have_attribute("data-row", "0")
+    expect(detail.locator(".lnb-ev-session")).to_have_text(session0)
+    expect(detail.locator(".lnb-ev-score[data-scorer='contains'] .lnb-ev-scope")).to_have_text("per turn")
+    expect(detail.locator(".lnb-ev-score[data-scorer='contains'] .lnb-ev-rationale")).to_have_text(
+        "2 of 2 turns passed")
+    transcript = table.locator(".lnb-ss-transcript")
+    expect(transcript.locator(".lnb-ss-t-count")).to_have_text("2 turns", timeout=FIRST_RENDER_MS)
+    expect(transcript.locator(".lnb-ss-user .lnb-ss-text")).to_have_text([XSS, "What is 2 + 2?"])
+    expect(transcript.locator(".lnb-ss-assistant .lnb-ss-text")).to_have_text([f"echo: {XSS}", "echo: What is 2 + 2?"])
+    expect(table.locator(".lnb-explorer")).to_have_count(0)
+    panel = table.locator(".lnb-ev-detail")
+    expect(panel).to_be_focused()
+
+    # turn 2's trace in the explorer, then back to the same conversation
+    transcript.locator(".lnb-ss-turn").nth(1).locator(".lnb-ss-open-trace").click()
+    explorer = table.locator(".lnb-explorer")
+    expect(explorer.locator(".lnb-trace-name")).to_have_text("chat eval", timeout=FIRST_RENDER_MS)
+    expect(table.locator(".lnb-ev-turn-title")).to_have_text(f"turn 2 of session {session0}")
+    expect(explorer.locator(".lnb-row:not([hidden]) .lnb-name")).to_contain_text(["chat eval", "contains"])
+    expect(transcript).to_be_hidden()
+    table.locator(".lnb-ev-conv-back").click()
+    expect(explorer).to_have_count(0)
+    expect(transcript.locator(".lnb-ss-user .lnb-ss-text")).to_have_text([XSS, "What is 2 + 2?"])
+    expect(panel).to_be_focused()
+
+    # the keyboard still steps rows: Down opens the next conversation, Escape goes back to the list
+    page.keyboard.press("ArrowDown")
+    expect(detail).to_have_attribute("data-row", "1")
+    expect(transcript.locator(".lnb-ss-user .lnb-ss-text")).to_have_text(["Hi", "Bye", "Thanks"])
+    page.keyboard.press("Escape")
+    expect(table.locator(".lnb-ev-list")).to_be_visible()
+    assert page.locator(".lnb-eval img, .lnb-eval script").count() == 0
+    assert not page_problems, page_problems

@@ -83,6 +83,8 @@ def where_sql(filters: dict[str, Any], view: View) -> tuple[str, list[Any]]:
 
 def sort_keys(view: View) -> list[str]:
     keys = list(BASE_SORTS)
+    if "turns" in view.columns:  # a run over conversations: the longest conversations first, or the shortest
+        keys.append("turns")
     for s in view.scorers:
         keys.append(f"score:{s['name']}")
         if view.compare:
@@ -112,7 +114,7 @@ def order_by(sort: Any, view: View) -> tuple[str, str, bool]:
         expr = {"row": [], "latency": ["latency_ms"], "tokens": ["(coalesce(input_tokens, 0) + "
                                                                    "coalesce(output_tokens, 0))"],
                 "cost": ["cost_usd"], "error": ["(error IS NOT NULL)", "error"],
-                "feedback": ["fb_value", "fb_at"]}[column]
+                "feedback": ["fb_value", "fb_at"], "turns": ["turns"]}[column]
     direction = "DESC" if descending else "ASC"
     order = ", ".join(f"{e} {direction} NULLS LAST" for e in expr)
     # ties keep the data's order whichever way the column sorts

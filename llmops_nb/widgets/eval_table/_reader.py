@@ -83,6 +83,7 @@ class Reader:
                               "be": clip(r[f"s{i}_be"], TIP_CHARS), "d": number(r[f"s{i}_d"]), "o": r[f"s{i}_o"]})
             scores.append(score)
         out["scores"] = scores
+        out.update(self.conversation(r))
         if self.view.compare:
             out["base"] = {"row": int(r["base_row"]), "trace_id": r["base_trace_id"],
                            "outputs": preview(r["base_outputs"]), "error": clip(r["base_error"], TIP_CHARS),
@@ -90,6 +91,14 @@ class Reader:
                            "tokens": total_tokens(r["base_input_tokens"], r["base_output_tokens"])}
             out["diff"] = word_ops(text_of(r["base_outputs"], CELL_DIFF_CHARS),
                                    text_of(r["outputs"], CELL_DIFF_CHARS))
+        return out
+
+    def conversation(self, r: dict[str, Any]) -> dict[str, Any]:
+        """A conversation row's ``session`` and ``turns`` (and in a comparison the baseline's
+        ``base_session``); nothing for an ordinary run's row."""
+        out = {c: integer(r[c]) if c == "turns" else r[c] for c in self.view.columns}
+        if self.view.base_session:
+            out["base_session"] = r["base_session"]
         return out
 
     def row_ids(self, filters: dict[str, Any], sort: Any) -> list[int]:
@@ -126,8 +135,11 @@ class Reader:
                               "base_rationale": r[f"s{i}_br"], "base_error": r[f"s{i}_be"],
                               "base_span_id": r[f"s{i}_bspan"], "delta": number(r[f"s{i}_d"]),
                               "outcome": r[f"s{i}_o"]})
+            if self.view.conversations:
+                score["per_turn"] = bool(s.get("per_turn"))
             scores.append(score)
         out["scores"] = scores
+        out.update(self.conversation(r))
         out["feedback"] = feedback_history(r["trace_id"])
         if self.view.compare:
             out["base"] = {"row": int(r["base_row"]), "trace_id": r["base_trace_id"],

@@ -8,6 +8,11 @@
   index no longer matches its run, your own results with ``<scorer>/value`` columns) is converted once
   to an Arrow table of the same columns (pass/fail decided per value by the scorer's rule, as when an
   assessment is stored) and queried by the same SQL, so both kinds sort, filter and page alike.
+
+A run over conversations (``evaluate()`` with ``turns``/``goal`` rows: ``eval_runs.params`` has
+``conversations: true``, a frame has ``attrs["kind"] == "conversations"``) has one row per conversation;
+its side names the columns it adds (``CONVERSATION_COLUMNS``: the conversation's ``session``, read from
+the stored ``outputs``, and its number of ``turns``), which the table lists and a row opens.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from ...store._connection import get_store
 from ._format import integer, iso, number
 
 _TABLES = itertools.count()
+#: the columns a run over conversations adds to the table, in the order it lists them
+CONVERSATION_COLUMNS = ("session", "turns")
 
 
 @dataclass
@@ -41,15 +48,22 @@ class Side:
     table: Any = None  # its Arrow table (built once)
     labels: list[Any] = field(default_factory=list)  # frame index label of each position
     frame_run_id: str | None = None  # attrs["run_id"] of a frame not in this store
+    columns: tuple[str, ...] = ()  # of CONVERSATION_COLUMNS, those this side has: a run over conversations
 
     @property
     def stored(self) -> bool:
         return self.run_id is not None
 
+    @property
+    def conversations(self) -> bool:
+        """Whether a row is a conversation (its ``session`` opens the transcript)."""
+        return "session" in self.columns
+
     def facts(self) -> dict[str, Any]:
         return {"key": self.key, "run_id": self.run_id or self.frame_run_id, "name": self.name,
                 "status": self.status, "started_at": self.started_at, "dataset": self.dataset,
-                "stored": self.stored, "scorers": [s["name"] for s in self.scorers]}
+                "stored": self.stored, "scorers": [s["name"] for s in self.scorers],
+                "conversations": self.conversations}
 
 
 def is_eval_frame(obj: Any) -> bool:
@@ -112,19 +126,22 @@ def _matching_rows(frame: Any, stored: dict[int, str | None]) -> list[int] | Non
 
 def stored_side(run_id: str) -> Side:
     with get_store().connect() as con:
-        found = con.execute("SELECT name, status, started_at, scorers, dataset_name, dataset_version FROM eval_runs "
+        found = con.execute("SELECT name, status, started_at, scorers, dataset_name, dataset_version, "
+                            "json_extract_string(params, '$.conversations') = 'true' FROM eval_runs "
                             "WHERE run_id = ?", [run_id]).fetchone()
     if found is None:
         raise LookupError(f"No evaluation run {run_id!r} in the store ({get_store().path}); "
                           "see llmops_nb.eval_runs().run_id.")
-    name, status, started, scorers, dataset_name, dataset_version = found
+    name, status, started, scorers, dataset_name, dataset_version, conversations = found
     return Side(key=run_id, run_id=run_id, name=str(name), status=status, started_at=iso(started),
                 scorers=scorer_list(from_json(scorers)),
-                dataset={"name": dataset_name, "version": dataset_version} if dataset_name else None)
+                dataset={"name": dataset_name, "version": dataset_version} if dataset_name else None,
+                columns=CONVERSATION_COLUMNS if conversations else ())
 
 
 def scorer_list(described: Any, names: list[str] | None = None) -> list[dict[str, Any]]:
-    """Scorer facts (name, source, model, threshold, lower_is_better) in order, one per name."""
+    """Scorer facts (name, source, model, threshold, lower_is_better; ``per_turn`` for a conversation's
+    per-turn aggregate) in order, one per name."""
     out: dict[str, dict[str, Any]] = {}
     for item in described if isinstance(described, list) else []:
         if isinstance(item, dict) and isinstance(item.get("name"), str):
@@ -135,9 +152,11 @@ def scorer_list(described: Any, names: list[str] | None = None) -> list[dict[str
                 threshold = None
             if threshold is not None and not math.isfinite(threshold):
                 threshold = None
-            out.setdefault(item["name"], {"name": item["name"], "source": str(item.get("source") or "CODE"),
-                                          "model": item.get("model"), "threshold": threshold,
-                                          "lower_is_better": bool(item.get("lower_is_better"))})
+            facts = {"name": item["name"], "source": str(item.get("source") or "CODE"), "model": item.get("model"),
+                     "threshold": threshold, "lower_is_better": bool(item.get("lower_is_better"))}
+            if item.get("per_turn"):
+                facts["per_turn"] = True  # the mean over a conversation's turns (their verdicts are the turns')
+            out.setdefault(item["name"], facts)
     for name in names or []:
         out.setdefault(name, {"name": name, "source": "CODE", "model": None, "threshold": None,
                               "lower_is_better": False})
@@ -185,11 +204,26 @@ def _frame_side(frame: Any, key: str) -> Side:
         columns[f"s{i}_r"] = pa.array(text(column(f"{scorer['name']}/rationale")), pa.string())
         columns[f"s{i}_e"] = pa.array(text(column(f"{scorer['name']}/error")), pa.string())
         columns[f"s{i}_span"] = pa.array([None] * n, pa.string())
+    extra = _conversation_columns(frame)
+    if "session" in extra:
+        columns["session"] = pa.array(text(column("session")), pa.string())
+    if "turns" in extra:
+        columns["turns"] = pa.array([integer(v) for v in column("turns")], pa.int64())
     run_id = attrs.get("run_id") if isinstance(attrs.get("run_id"), str) else None
     dataset = attrs.get("dataset") if isinstance(attrs.get("dataset"), dict) else None
     return Side(key=key, name=str(attrs.get("name") or "evaluation"), scorers=scorers,
                 status=attrs.get("status") if isinstance(attrs.get("status"), str) else None, dataset=dataset,
-                frame=frame, table=pa.table(columns), labels=list(frame.index), frame_run_id=run_id)
+                frame=frame, table=pa.table(columns), labels=list(frame.index), frame_run_id=run_id, columns=extra)
+
+
+def _conversation_columns(frame: Any) -> tuple[str, ...]:
+    """The conversation columns a frame has, when it is a run over conversations (its attrs say so, or it
+    has both ``session`` and ``turns``): an ordinary frame's own ``session`` column is not a conversation."""
+    have = [c for c in CONVERSATION_COLUMNS if c in frame.columns]
+    kind = (frame.attrs or {}).get("kind")
+    if "session" in have and (kind == "conversations" or len(have) == len(CONVERSATION_COLUMNS)):
+        return tuple(have)
+    return ()
 
 
 def _json_text(value: Any) -> str | None:

@@ -3,8 +3,9 @@
 The run's facts and usage (latency, tokens, cost; in a comparison both runs' and the change), a
 table of per-scorer summaries with each histogram drawn as SVG on its value axis (``_svg``), and
 the first ``SNAPSHOT_ROWS`` rows with pass/fail in words and colour, the judges' rationales, each
-row's tokens and cost and its latest feedback (``_snapshot_cells``). Every string escaped
-(``llmops_nb._html``); never raises: a read error becomes the message.
+row's tokens and cost and its latest feedback (``_snapshot_cells``); a run over conversations adds each
+row's ``session`` (the id that opens it: ``llmops_nb.agents.session(id)``) and ``turns``. Every string
+escaped (``llmops_nb._html``); never raises: a read error becomes the message.
 """
 
 from __future__ import annotations
@@ -58,14 +59,15 @@ def snapshot(view: View, filters: dict[str, Any] | None = None, sort: Any = None
                                  tag("td", histogram_svg(s["histogram"])))
                              for s, (_, _, stat, _) in zip(summary["scorers"], stats, strict=True)]))
     if data["rows"]:
-        texts = 3 if view.compare else 2  # inputs and outputs (both sides) read from the left
+        # inputs and outputs (both sides), and a conversation's session, read from the left
+        texts = (3 if view.compare else 2) + ("session" in view.columns)
         parts.append(_table(_headers(view), [tag("tr", *(tag("td", c, style=TEXT_CELL if 0 < i <= texts else None)
                                                          for i, c in enumerate(_cells(view, r))))
                                              for r in data["rows"]]))
     html_text = tag("div", Markup("\n"), Markup("\n").join(parts), Markup("\n"), class_="llmops-nb-eval-table")
     lines = [f"EvalTable: {head}"] + ([f"  {usage}"] if usage else [])
     lines += [f"  {name:<20} {stat}" for name, _, stat, _ in stats]
-    lines += [f"  {r['row']:>4}  {clip(r['inputs'], 40) or '':<40}  {clip(r['outputs'], 40)}"
+    lines += [f"  {r['row']:>4}  {_session_text(r)}{clip(r['inputs'], 40) or '':<40}  {clip(r['outputs'], 40)}"
               for r in data["rows"][:10]]
     if total > min(shown, 10):
         lines.append(f"  … {total - min(shown, 10):,} more rows")
@@ -102,8 +104,12 @@ def _scorer_stats(view: View, s: dict[str, Any]) -> tuple[str, str, str, str]:
     return s["name"], s["source"], stat, bars
 
 
+def _session_text(r: dict[str, Any]) -> str:
+    return f"{r['session']}  " if r.get("session") else ""
+
+
 def _headers(view: View) -> list[str]:
-    headers = ["#", "inputs", "outputs"] + [s["name"] for s in view.scorers]
+    headers = ["#", "inputs", "outputs", *view.columns] + [s["name"] for s in view.scorers]
     if view.compare:
         headers[2:3] = ["baseline outputs", "outputs"]
     return [*headers, "latency", "tokens", "cost", "feedback"]
@@ -114,6 +120,7 @@ def _cells(view: View, r: dict[str, Any]) -> list[Any]:
     if view.compare:
         cells.append(clip(r["base"]["outputs"], 200) or "")
     cells.append(_failed(r["error"]) if r["error"] else clip(r["outputs"], 200) or "")
+    cells += ["" if r.get(c) is None else str(r[c]) for c in view.columns]  # session, turns: text, escaped by tag()
     cells += [score_cell(view, s, score) for s, score in zip(view.scorers, r["scores"], strict=True)]
     return [*cells, *usage_cells(r, view.compare), feedback_cell(r["feedback"])]
 

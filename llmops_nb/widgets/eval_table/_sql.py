@@ -1,7 +1,9 @@
 """The SQL of an eval table: every row of one run, or two runs joined on ``record_id``, with per scorer
 its value, number, pass/fail (``assessments.passed``, decided when the assessment was stored), and
 in a comparison the delta and win/loss/tie (the rules of :func:`llmops_nb.evals.compare_runs`), plus
-the latest human feedback per trace and the row trace's total tokens and cost.
+the latest human feedback per trace and the row trace's total tokens and cost. A run over
+conversations adds its ``session`` and ``turns`` columns (``_sides.CONVERSATION_COLUMNS``), in a
+comparison the baseline's ``base_session`` too.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ class Query:
 
     def side_sql(self, side: Side) -> str:
         """The side's rows with uniform columns: per scorer ``s{i}_v`` (value JSON), ``_n`` (as a number),
-        ``_p`` (passed), ``_r`` (rationale), ``_e`` (error), ``_span``, and ``_num`` (the value compared)."""
+        ``_p`` (passed), ``_r`` (rationale), ``_e`` (error), ``_span``, and ``_num`` (the value compared);
+        then the side's conversation columns."""
         if side.stored:
             inner = self._stored_sql(side)
         else:
@@ -44,7 +47,8 @@ class Query:
         scores = [f"a.s{i}_{c}" for i in range(len(side.scorers)) for c in ("v", "n", "p", "r", "e", "span")]
         sql = ("SELECT r.row_index::BIGINT AS row_index, r.record_id, r.trace_id, r.inputs, r.outputs, "
                "r.expectations, r.latency_ms, r.input_tokens, r.output_tokens, r.cost_usd, r.error"
-               + "".join(", " + s for s in scores) + " FROM eval_results r")
+               + "".join(", " + s for s in scores) + "".join(", " + CONVERSATION_SQL[c] for c in side.columns)
+               + " FROM eval_results r")
         if pivots:
             sql += (f" LEFT JOIN (SELECT row_index, {', '.join(pivots)} FROM assessments WHERE run_id = ? "
                     "AND source_type <> 'HUMAN' GROUP BY row_index) a ON a.row_index = r.row_index")
@@ -66,6 +70,11 @@ class Query:
             finally:
                 for name in self.tables:
                     con.unregister(name)
+
+
+#: a stored conversation row's columns, from what evaluate() stored in its outputs
+CONVERSATION_SQL = {"session": "json_extract_string(r.outputs, '$.session') AS session",
+                    "turns": "TRY_CAST(json_extract_string(r.outputs, '$.turns') AS BIGINT) AS turns"}
 
 
 def word_sql(i: int) -> str:
@@ -112,6 +121,20 @@ class View:
     def compare(self) -> bool:
         return self.baseline is not None
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The conversation columns the rows have (the candidate's); empty for an ordinary run."""
+        return self.candidate.columns
+
+    @property
+    def conversations(self) -> bool:
+        return self.candidate.conversations
+
+    @property
+    def base_session(self) -> bool:
+        """Whether a row has the baseline's conversation too (``base_session``)."""
+        return self.baseline is not None and self.baseline.conversations
+
     def relation(self) -> tuple[Query, str]:
         """SQL of every row with the latest human feedback joined on trace id: ``SELECT ... FROM (...) t``."""
         q = Query()
@@ -126,6 +149,7 @@ class View:
                     "a.error AS base_error", "a.latency_ms AS base_latency_ms",
                     "a.input_tokens AS base_input_tokens", "a.output_tokens AS base_output_tokens",
                     "a.cost_usd AS base_cost_usd"]
+            cols += [f"b.{c}" for c in self.columns] + (["a.session AS base_session"] if self.base_session else [])
             for s in self.scorers:
                 i, j = s["index"], s["base_index"]
                 cols += [f"b.s{i}_{c} AS s{i}_{c}" for c in ("v", "n", "r", "e", "span", "num", "p")]

@@ -11,9 +11,12 @@ by word with ``llmops_nb.diff``.
 The view (``js/eval_table/``) asks through ``_rpc``: ``info``, ``summary``, ``page``, ``row``,
 ``row_ids``, ``runs``, ``feedback``, ``to_dataset``, and the explorer's ``skeleton``/``span``/``search``
 for the trace a row opens, and ``snapshot`` (the saved output's HTML and text, asked for after feedback).
+A run over conversations (``evaluate()`` with ``turns`` or ``goal`` rows) lists each conversation's
+``session`` and ``turns``; its open row shows the session's transcript, whose ``turns`` the view asks
+as the sessions view does (``transcript_methods``), and a turn's trace in the explorer.
 Every request names the run it compares against (``compare``), so an answer never depends on which
 traitlet change reached the kernel first. Traitlets hold view state only (filters, sort, the
-selection, the open row and its explorer state); rows are never synced.
+selection, the open row, its conversation and its explorer state); rows are never synced.
 
 >>> import llmops_nb
 >>> df = llmops_nb.evaluate(data, predict_fn=app, scorers=[...])  # doctest: +SKIP
@@ -35,6 +38,7 @@ from .._base import bundle_available, check_height, check_options, esm_path, in_
 from .._params import check_range
 from .._rpc import Methods
 from ..explorer._widget import explorer_methods
+from ..sessions._widget import transcript_methods
 from ._filters import normalize_filters, order_by, sort_keys
 from ._reader import MAX_ROW_IDS, Reader, known_labels, list_runs
 from ._sides import Side, check_run_id, side_of, stored_side
@@ -49,8 +53,8 @@ MAX_LIMIT = 1000
 
 Compare = Annotated[str | None, "the key of the run to compare with (a run id), or null"]
 Row = Annotated[int, "a row number of this table"]
-_STATE = {"filters", "sort_by", "sort_desc", "selected_rows", "open_row", "trace_id", "selected_span_id",
-          "collapsed_span_ids", "search_text"}
+_STATE = {"filters", "sort_by", "sort_desc", "selected_rows", "open_row", "session", "trace_id",
+          "selected_span_id", "collapsed_span_ids", "search_text"}
 
 BUNDLE = "eval_table"  # llmops_nb/static/eval_table.js and .css, built from js/eval_table/
 
@@ -105,7 +109,8 @@ class EvalTable(Widget, bundle=BUNDLE):
     (default: the OS user). ``height``: the most pixels the table grows to by itself: it is as tall as
     its rows up to that, and dragging its bottom corner makes it taller or shorter. The rows checked
     in the table are in ``selected_rows``. Each row shows the app's latency, tokens and cost (and,
-    comparing, both runs' with the change).
+    comparing, both runs' with the change). A run over conversations lists each conversation's session and
+    turns, and a row opens its transcript (``session``), each turn's trace in the explorer (``trace_id``).
 
     >>> import llmops_nb
     >>> from llmops_nb.widgets import EvalTable
@@ -121,6 +126,9 @@ class EvalTable(Widget, bundle=BUNDLE):
     open_row = traitlets.Int(None, allow_none=True).tag(sync=True)
     author = traitlets.Unicode("").tag(sync=True)
     height = traitlets.Int(620).tag(sync=True)
+    # the conversation open under a row of a run over conversations (its transcript shows while trace_id is
+    # None; a turn's "open trace" sets trace_id), None for an ordinary run's row
+    session = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     # the trace open under a row, and its explorer's state under TraceExplorer's names
     trace_id = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     selected_span_id = traitlets.Unicode(None, allow_none=True).tag(sync=True)
@@ -154,7 +162,7 @@ class EvalTable(Widget, bundle=BUNDLE):
 
     # -- what the view asks -------------------------------------------------------------
     def methods(self) -> Methods:
-        return explorer_methods.extend(Methods({
+        return explorer_methods.extend(transcript_methods).extend(Methods({
             "info": self._info, "summary": self._summary, "page": self._page, "row": self._row,
             "row_ids": self._row_ids, "runs": self._runs, "feedback": self._feedback, "to_dataset": self._to_dataset,
             "snapshot": self._snapshot}))
@@ -162,7 +170,7 @@ class EvalTable(Widget, bundle=BUNDLE):
     def _info(self, *, compare: Compare = None) -> dict[str, Any]:
         view = self._sources.view(compare)
         return {"run": view.candidate.facts(), "baseline": view.baseline.facts() if view.baseline else None,
-                "scorers": view.scorers, "sorts": sort_keys(view), "author": self.author,
+                "scorers": view.scorers, "sorts": sort_keys(view), "columns": list(view.columns), "author": self.author,
                 "labels": known_labels(), "frames": [s.facts() for s in self._sources.extra()]}
 
     def _summary(self, *, compare: Compare = None) -> dict[str, Any]:
