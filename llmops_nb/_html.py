@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["Markup", "clean", "escape", "tag"]
+__all__ = ["Markup", "clean", "escape", "table", "tag"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -65,3 +65,17 @@ def tag(name: str, *children: Any, **attrs: Any) -> Markup:
         key = given.rstrip("_").replace("_", "-")
         rendered.append(f" {key}" if value is True else f' {key}="{escape(value)}"')
     return Markup(f"<{name}{''.join(rendered)}>{Markup().join(children)}</{name}>")
+
+
+def table(headers: Iterable[Any], rows: Iterable[Any], *, caption: Any = None, **attrs: Any) -> Markup:
+    """A ``<table>`` with a header row and a body, one line per row: each row is either ``Markup`` (a
+    ``<tr>`` built by the caller) or an iterable of cell values, each escaped into a ``<td>``.
+
+    >>> table(["name"], [["<b>"]]).replace("\\n", "")
+    '<table><thead><tr><th>name</th></tr></thead><tbody><tr><td>&lt;b&gt;</td></tr></tbody></table>'
+    """
+    nl = Markup("\n")
+    head = tag("thead", tag("tr", *(tag("th", h) for h in headers)))
+    body = nl.join(r if isinstance(r, Markup) else tag("tr", *(tag("td", c) for c in r)) for r in rows)
+    top = tag("caption", caption, style="text-align:left;font-weight:600") if caption is not None else Markup("")
+    return tag("table", top, nl, head, nl, tag("tbody", nl, body, nl), nl, **attrs)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._html import Markup, tag
+from ..._html import Markup, table, tag
 from ._format import clip
 from ._reader import Reader
 from ._sides import side_of
@@ -126,9 +126,7 @@ def _cells(view: View, r: dict[str, Any]) -> list[Any]:
 
 
 def _table(headers: list[str], rows: list[Markup]) -> Markup:
-    nl = Markup("\n")
-    head = tag("thead", tag("tr", *(tag("th", h) for h in headers)))
-    return tag("table", nl, head, nl, tag("tbody", nl, nl.join(rows), nl), nl)
+    return table(headers, rows)
 
 
 class EvalTableSnapshot:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._html import Markup, tag
+from ..._html import Markup, table, tag
 from ._layout import place
 from ._svg import clip, graph_svg
 
@@ -82,9 +82,7 @@ def _paths(payload: dict[str, Any]) -> Markup:
 
 
 def _table(caption: str, headers: tuple[str, ...], rows: list[Markup]) -> Markup:
-    head = tag("thead", tag("tr", *(tag("th", h) for h in headers)))
-    body = tag("tbody", Markup("\n"), Markup("\n").join(rows), Markup("\n"))
-    return tag("table", tag("caption", caption, style="text-align:left;font-weight:600"), head, body)
+    return table(headers, rows, caption=caption)
 
 
 def _count(items: list[Any], noun: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..._format import cost, duration
-from ..._html import Markup, tag
+from ..._html import Markup, table, tag
 from ._query import describe_filters, normalize_filters, page, read_turns
 
 SNAPSHOT_ROWS = 50
@@ -50,12 +50,8 @@ def list_snapshot(filters: dict[str, Any], rows: int = SNAPSHOT_ROWS) -> dict[st
     head = (f"{count} session{'s' if len(shown) != 1 or not data['exact'] else ''} in the llmops_nb store "
             f"({stated}), newest activity first.")
     more = "" if data["exact"] else f" The first {len(shown)} are listed; run the notebook to browse them all."
-    table = Markup("")
-    if shown:
-        header = tag("thead", tag("tr", *(tag("th", h) for h in _HEADERS)))
-        body = Markup("\n").join(tag("tr", *(tag("td", c) for c in _cells(r))) for r in shown)
-        table = tag("table", Markup("\n"), header, Markup("\n"), tag("tbody", Markup("\n"), body, Markup("\n")))
-    html_text = tag("div", Markup("\n"), tag("p", head + more), Markup("\n"), table, Markup("\n"),
+    listing = table(_HEADERS, (_cells(r) for r in shown)) if shown else Markup("")
+    html_text = tag("div", Markup("\n"), tag("p", head + more), Markup("\n"), listing, Markup("\n"),
                     class_="llmops-nb-sessions")
     lines = [f"SessionsView: {head}"]
     for r in shown[:10]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..._format import cost
-from ..._html import Markup, tag
+from ..._html import Markup, table, tag
 from ._filters import describe_filters, normalize_filters
 from ._query import page, sort_text
 
@@ -41,12 +41,8 @@ def snapshot(filters: dict[str, Any], sort: tuple[str, bool] = ("start_time", Tr
     if data["evals_hidden"] and evals:
         more += (f" {evals:,} evaluation trace{'s are' if evals != 1 else ' is'} not listed "
                  "(%llm_traces --evals lists them).")
-    table = Markup("")
-    if shown:
-        header = tag("thead", tag("tr", *(tag("th", h) for h in _HEADERS)))
-        body = Markup("\n").join(tag("tr", *(tag("td", c) for c in _cells(r))) for r in shown)
-        table = tag("table", Markup("\n"), header, Markup("\n"), tag("tbody", Markup("\n"), body, Markup("\n")))
-    html_text = tag("div", Markup("\n"), tag("p", head + more), Markup("\n"), table, Markup("\n"),
+    listing = table(_HEADERS, (_cells(r) for r in shown)) if shown else Markup("")
+    html_text = tag("div", Markup("\n"), tag("p", head + more), Markup("\n"), listing, Markup("\n"),
                     class_="llmops-nb-trace-list")
     lines = [f"TraceList: {head}"]
     for r in shown[:10]:
