@@ -22,6 +22,12 @@ both, so existing ``except ValueError`` code keeps working::
     ├── MissingExpectationError(ValueError)  a row lacks the value a scorer compares with (evals/_text.py)
     ├── MissingInputError(ValueError)        a row lacks what a judge's prompt needs (evals/_judge.py)
     ├── JudgeParseError(ValueError)          no verdict of the expected type in a reply (evals/_parse.py)
+    ├── SimulatorError(ValueError)           a simulated user's reply is neither a message nor a stop
+    │                                        (evals/_simulated_user.py)
+    ├── AgentReplyError(TypeError)           an agent's reply in a conversation is not text
+    │                                        (evals/_conversation_data.py)
+    ├── UnknownSessionError(LookupError)     a stored conversation to evaluate is not in the store
+    │                                        (evals/_conversation_stored_read.py)
     ├── LocalModelError(RuntimeError)        the offline model cannot run (local_model/_install.py)
     ├── PiiPolicyError(ValueError)           a PII policy that cannot be applied as written (pii/_errors.py)
     ├── PiiBlockedError                      an SDK request stopped: its input holds PII the policy blocks

@@ -18,7 +18,9 @@ agent versions (rows pair on the conversation's ``record_id``), interrupts keepi
 it is the same function, as in MLflow 3 (``mlflow.genai.evaluate(data=simulator, ...)``). What
 changes is decided by the data: rows with ``turns`` or ``goal`` are conversations
 (``_conversation_data``; a row with ``inputs`` among them is refused, naming the fix), and
-``simulator=`` configures the simulated user. Nothing about ordinary rows changes.
+``simulator=`` configures the simulated user. Conversations already in the store are judged without
+running the agent again: ``evaluate(llmops_nb.sessions(...))`` or rows ``{"session": id}``, no
+``predict_fn`` (``_conversation_stored``). Nothing about ordinary rows changes.
 
 The pieces: ``_conversation_data`` (rows, and the agent's contract: ``predict_fn(messages)`` returns
 the reply), ``_simulated_user`` (the LLM playing the user), ``_conversation_engine`` (turns, traces,

@@ -64,7 +64,10 @@ def evaluate(data: Any, predict_fn: Callable[..., Any] | None = None, scorers: A
     Conversations: rows with ``turns`` (scripted user messages) or ``goal`` (a
     :class:`SimulatedUser` plays the user; ``simulator=`` configures it) run
     ``predict_fn(messages)`` once per turn, each turn its own trace in one
-    session; see :mod:`llmops_nb.evals._conversation`.
+    session; see :mod:`llmops_nb.evals._conversation`. Conversations already
+    in the store — ``llmops_nb.sessions()``, or ``[{"session": id}, ...]`` —
+    are scored without a predict_fn, one row per session
+    (:mod:`llmops_nb.evals._conversation_stored`).
 
     >>> import llmops_nb
     >>> from llmops_nb import scorers
@@ -119,9 +122,15 @@ async def aevaluate(data: Any, predict_fn: Callable[..., Any] | None = None, sco
 
 
 def _make_run(data: Any, predict_fn: Any, scorers: Any, *, simulator: Any, **options: Any) -> _Run:
-    """A run over rows, or over conversations when the data holds them (or a simulator is given)."""
+    """A run over rows, or over conversations when the data holds them (or a simulator is given): to run
+    (``turns``/``goal`` rows) or already stored (sessions: ``_conversation_stored``)."""
     from ._conversation_data import conversation_rows
+    from ._conversation_stored import StoredConversations, stored_rows
 
+    stored = stored_rows(data)
+    if stored is not None:
+        return _Run(None, predict_fn, scorers, plan=StoredConversations(stored, predict_fn, scorers,
+                                                                        simulator=simulator), **options)
     rows = conversation_rows(data)
     if rows is None and simulator is None:
         return _Run(data, predict_fn, scorers, **options)
