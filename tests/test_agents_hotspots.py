@@ -234,7 +234,7 @@ def test_an_empty_store_gives_empty_answers_with_the_columns():
 
 
 @pytest.mark.parametrize(("call", "error", "match"), [
-    (lambda: agents.hotspots(42), TypeError, r"hotspots\(\) takes a trace id, an iterable of them, a Trace, a DataFrame"),
+    (lambda: agents.hotspots(42), TypeError, r"hotspots\(\) takes a trace id, an iterable of them"),
     (lambda: agents.hotspots("not-an-id"), ValueError, r"32 lowercase hex characters.*llmops_nb.traces\(\)"),
     (lambda: agents.hotspots(llmops_nb.traces().drop(columns="trace_id")), ValueError,
      r"DataFrame with a trace_id column, e\.g\. llmops_nb\.traces"),

@@ -45,10 +45,10 @@ def test_traitlets_hold_view_state_only(trace_id):
     state = widget.get_state()
     assert widget.trace_id == trace_id
     assert widget.selected_span_id is None and widget.collapsed_span_ids == [] and widget.search_text == ""
-    assert widget.height == 460 and widget.show_critical_path is True
+    assert widget.height == 460 and widget.show_critical_path is True and widget.view == "tree"
     synced = {k for k in state if not k.startswith("_")} - {"layout", "tabbable", "tooltip"}
     assert synced == {"trace_id", "selected_span_id", "collapsed_span_ids", "search_text", "show_critical_path",
-                      "height"}
+                      "view", "height"}
     # no payload or span data in the synced state: it is fetched on request
     assert "explore me" not in str({k: state[k] for k in synced})
     assert state["_esm"] == _base.esm_path("explorer").read_text()

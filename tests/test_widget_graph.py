@@ -92,7 +92,8 @@ def test_graph_answers_the_payload_computed_once(turns):
     assert answer["data"] is view.payload()  # cached on the widget, not computed per request
     assert expected["trace_count"] == 2 and {n["id"] for n in expected["nodes"]} >= {"AGENT:planner", "TOOL:search",
                                                                                         f"TOOL:{XSS}"}
-    assert sorted(view.methods().names()) == ["graph", "search", "skeleton", "span", "spans"]
+    assert sorted(view.methods().names()) == ["graph", "search", "skeleton", "span", "spans",
+                                              "trace_graph", "trace_graph_spans"]
 
 
 def test_spans_are_paged_and_open_in_the_explorer(turns):

@@ -260,7 +260,7 @@ def test_methods_table_register_extend():
         base.register("", lambda: 0)
     with pytest.raises(TypeError, match="keyword-only"):
         base.register("d", lambda params: 0)  # a params dict by position: the old, hand-checked style
-    assert explorer_methods.names() == ["search", "skeleton", "span"]
+    assert explorer_methods.names() == ["search", "skeleton", "span", "trace_graph", "trace_graph_spans"]
 
 
 def test_ten_thousand_span_skeleton(kernel):

@@ -205,7 +205,8 @@ def test_rpc_answers_every_request_and_serves_the_explorer(conversations):
     pool = ThreadPoolExecutor(max_workers=2)
     server = RpcServer(sessions_methods, sent.append, pool=pool)
     try:
-        assert set(server.methods.names()) == {"page", "turns", "snapshot", "skeleton", "span", "search"}
+        assert set(server.methods.names()) == {"page", "turns", "snapshot", "skeleton", "span", "search",
+                                                 "trace_graph", "trace_graph_spans"}
         assert transcript_methods.names() == ["turns"]  # what another view embedding a transcript answers
         requests = [
             {"type": "request", "id": 1, "method": "page", "params": {"limit": 2}},
@@ -321,7 +322,8 @@ def test_widget_state_bundle_and_methods(conversations):
         assert (w.session, w.trace_id, w.height, w.search_text) == (None, None, 600, "")
         state = w.get_state()
         assert "rows" not in state and "turns" not in state and state["session"] is None
-        assert set(w._rpc.methods.names()) == {"page", "turns", "snapshot", "skeleton", "span", "search"}
+        assert set(w._rpc.methods.names()) == {"page", "turns", "snapshot", "skeleton", "span", "search",
+                                                "trace_graph", "trace_graph_spans"}
         data, _meta = w._repr_mimebundle_()
         assert {_base.WIDGET_MIME, _base.SAVED_VIEW_MIME, "text/html", "text/plain"} <= set(data)
         assert data[_base.SAVED_VIEW_MIME] == {"view": "sessions"}

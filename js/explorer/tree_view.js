@@ -1,7 +1,8 @@
 // The span tree with its waterfall, virtualized: a pool of row elements (one screenful plus a few)
 // is re-filled as the user scrolls, so opening or scrolling a 10,000-span trace touches ~30 rows.
 // A row is a span or a group of repeated siblings (groups.js); `active` and `selected` are such items.
-// The critical path's rows are marked as they are filled (critical.js): O(rows on screen).
+// The critical path's rows are marked as they are filled (critical.js), and so are the spans a click in
+// the graph tab picked (graph_tab.js): O(rows on screen).
 
 import { h, highlighted, text } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
@@ -45,6 +46,8 @@ export class TreeView {
     this.query = "";
     this.frame = 0;
     this.showCritical = true;
+    this.picked = null; // Uint8Array per span: picked in the graph tab (graph_tab.js), or null
+    this.pickedGroups = null; // the same per group: holds a picked span
 
     this.axis = h("div", { class: "lnb-axis" });
     this.spacer = h("div", { class: "lnb-spacer" });
@@ -208,6 +211,7 @@ export class TreeView {
     el.classList.toggle("lnb-match", match);
     el.classList.remove("lnb-group");
     markCritical(row, this.showCritical && s.critical[node] === 1);
+    el.classList.toggle("lnb-picked", this.picked?.[node] === 1);
     el.setAttribute("aria-selected", String(node === this.selected));
     // Same span and same search: its content is already right.
     const key = `${node}|${match ? this.query : ""}|${this.collapsed[node]}`;
@@ -302,6 +306,7 @@ export class TreeView {
     el.classList.remove("lnb-match");
     el.classList.add("lnb-group");
     markCritical(row, this.showCritical && this.criticalGroups[g] === 1);
+    el.classList.toggle("lnb-picked", this.pickedGroups?.[g] === 1);
     el.setAttribute("aria-selected", String(item === this.selected));
     const open = this.expanded[g] === 1;
     const key = `g${g}|${open}`;
@@ -374,6 +379,13 @@ export class TreeView {
   /** Outline the critical path's bars, or not: only the rows on screen are touched. */
   setShowCritical(on) {
     this.showCritical = on;
+    this.draw();
+  }
+
+  /** Highlight the spans (Uint8Array per span) and groups (per group) the graph tab picked; null: none. */
+  setPicked(spans, groups) {
+    this.picked = spans;
+    this.pickedGroups = groups;
     this.draw();
   }
 

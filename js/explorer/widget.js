@@ -1,7 +1,7 @@
 // TraceExplorer's view (anywidget ESM): header with totals, tools and search, the virtualized span
-// tree with its waterfall (the critical path outlined: critical.js), and the detail pane of the
-// selected span. Data comes from the kernel on request (lib/rpc.js); the model's traitlets only hold
-// view state, written back as it changes.
+// tree with its waterfall (the critical path outlined: critical.js) or the trace's agent graph (its
+// tab: graph_tab.js), and the detail pane of the selected span. Data comes from the kernel on request
+// (lib/rpc.js); the model's traitlets only hold view state, written back as it changes.
 // Over 400 lines on purpose: this is the one stateful object (selection, open groups, search,
 // size) whose handlers call each other; every rule it applies is a pure function in tree.js,
 // groups.js, keys.js, search.js and calls.js, tested on its own.
@@ -14,11 +14,12 @@ import { createRpc } from "../lib/rpc.js";
 import { callOf } from "./calls.js";
 import { criticalFacts, criticalToggle } from "./critical.js";
 import { renderDetail, renderGroupDetail } from "./detail.js";
+import { GraphTab } from "./graph_tab.js";
 import { findGroups, groupIndex, isGroup, parentItem, revealGroups, shownItem } from "./groups.js";
 import { fitHeight, keyAction } from "./keys.js";
 import { mergeMatches, nameMatches, step } from "./search.js";
 import { decodeSkeleton } from "./skeleton.js";
-import { toolButton } from "./toolbar.js";
+import { collapseButtons } from "./toolbar.js";
 import { buildTree, hasChildren, reveal } from "./tree.js";
 import { TreeView } from "./tree_view.js";
 
@@ -56,23 +57,7 @@ export class ExplorerView {
     const next = h("button", { class: "lnb-btn", text: "▼", title: "next match (Enter)" });
     // the toolbar: view settings and actions, one entry each (toolbar.js)
     this.critical = criticalToggle(model, (on) => this.treeView.setShowCritical(on));
-    this.tools = h("span", { class: "lnb-tools" }, [
-      this.critical.el,
-      toolButton({
-        text: "⊟",
-        title: "collapse all (spans and groups of repeated spans)",
-        label: "collapse all",
-        cls: "lnb-collapse-all",
-        onClick: () => this.setAll(true),
-      }),
-      toolButton({
-        text: "⊞",
-        title: "expand all (spans and groups of repeated spans)",
-        label: "expand all",
-        cls: "lnb-expand-all",
-        onClick: () => this.setAll(false),
-      }),
-    ]);
+    this.tools = h("span", { class: "lnb-tools" }, [this.critical.el, ...collapseButtons((c) => this.setAll(c))]);
     this.detail = h("div", { class: "lnb-detail", attrs: { "aria-live": "polite" } }, [
       h("div", {
         class: "lnb-placeholder",
@@ -100,6 +85,7 @@ export class ExplorerView {
       ]),
       this.main,
     ]);
+    this.graphTab = new GraphTab(this); // its tabs lead the toolbar
     this.fitter = fit ? new FitHeight(this.root) : null;
     // a click anywhere in the view (the detail pane too) leaves the keyboard in it
     this.root.tabIndex = -1;
@@ -155,7 +141,8 @@ export class ExplorerView {
   /** Standalone: as tall as the rows (up to `height`), growing as rows open, never shrinking under the user. */
   applyHeight({ growOnly = false } = {}) {
     if (this.fitter) {
-      this.fitter.set(fitHeight(this.treeView?.rows.length ?? 0, this.height(), HEADER_PX), { growOnly });
+      const rows = this.graphTab?.showing ? Number.POSITIVE_INFINITY : (this.treeView?.rows.length ?? 0);
+      this.fitter.set(fitHeight(rows, this.height(), HEADER_PX), { growOnly }); // the graph: all of `height`
     } else if (!growOnly) {
       this.root.style.height = `${this.height()}px`; // embedded: the height it is given
     }
@@ -180,6 +167,7 @@ export class ExplorerView {
   async load() {
     const started = performance.now();
     const traceId = this.model.get("trace_id");
+    this.graphTab.reset();
     this.title.textContent = "loading trace…";
     this.facts.textContent = "";
     let data;
@@ -253,6 +241,7 @@ export class ExplorerView {
    */
   select(node, { fromModel = false, keyboard = false } = {}) {
     if (node === -1 || !this.skel) return;
+    if (!fromModel) this.graphTab.showTree(); // from the search or the keyboard: where the span shows
     if (!isGroup(node)) {
       const ancestors = reveal(this.tree, this.collapsed, node);
       if (revealGroups(this.tree, this.groups, this.expanded, node) || ancestors) this.treeView.relayout();
@@ -460,6 +449,7 @@ export class ExplorerView {
   destroy() {
     this.rpc.close();
     this.critical.destroy();
+    this.graphTab.destroy();
     this.treeView.destroy();
     this.fitter?.destroy();
     for (const t of this.timers) clearTimeout(t);

@@ -21,13 +21,17 @@ const KEYS_HINT = "drag to pan · Ctrl+wheel to zoom · Tab / arrows between nod
 
 /**
  * Draw `payload` into `container`. Returns the handle: `select(id)` marks a node or edge (null: none)
- * without calling back, `fit()`, `zoomBy(f)`, `destroy()`, and `el`.
+ * without calling back, `fit()`, `zoomBy(f)`, `destroy()`, and `el`. With `reselect`, a click (or Enter)
+ * on the node or edge already selected calls `onSelect` again (the explorer's graph tab: it picks that
+ * node's spans in the tree again after the user moved on there).
  * @param {HTMLElement} container
  * @param {Payload} payload
- * @param {{ onSelect?: (id: string | null) => void, selected?: string | null }} [options]
+ * @param {{ onSelect?: (id: string | null) => void, selected?: string | null, reselect?: boolean }} [options]
  */
-export function drawGraph(container, payload, { onSelect = () => {}, selected = null } = {}) {
-  return new GraphCanvas(container, payload, onSelect, selected);
+export function drawGraph(container, payload, { onSelect = () => {}, selected = null, reselect = false } = {}) {
+  const canvas = new GraphCanvas(container, payload, onSelect, selected);
+  canvas.reselect = reselect;
+  return canvas;
 }
 
 export class GraphCanvas {
@@ -39,6 +43,8 @@ export class GraphCanvas {
    */
   constructor(container, payload, onSelect, selected) {
     this.onSelect = onSelect;
+    /** a click on the selected node or edge calls onSelect again (drawGraph's `reselect`) */
+    this.reselect = false;
     /** @type {string | null} */
     this.selected = null;
     /** @type {Map<string, Element[]>} a node's box, an edge's line and label, by id */
@@ -241,7 +247,7 @@ export class GraphCanvas {
 
   /** @param {string | null} id */
   choose(id) {
-    if (id === this.selected) return;
+    if (id === this.selected && !(this.reselect && id != null)) return;
     this.select(id);
     this.onSelect(this.selected);
   }

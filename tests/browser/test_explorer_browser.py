@@ -435,3 +435,85 @@ def test_the_critical_path_is_outlined_and_the_toggle_hides_it(jupyter_lab, page
     toggle.click()
     expect(critical).to_have_text(["fan-out", "slow branch"])
     assert not page_problems, page_problems
+
+
+GRAPH_TAB_CELL = f"""\
+%%llm_trace --name graph-tab
+IMG = {IMG!r}
+
+@llmops_nb.trace(name="search", kind="TOOL")
+def search(query):
+    return query
+
+with llmops_nb.span("planner", kind="AGENT"):
+    for query in ("first", "second"):
+        with llmops_nb.span("llm", kind="LLM"):
+            pass
+        search(query)
+    with llmops_nb.span("helper", kind="CHAIN"):
+        search("third")
+    with llmops_nb.span(IMG, kind="TOOL"):
+        pass
+"""
+
+
+def test_the_graph_tab_picks_a_nodes_spans_in_the_tree(jupyter_lab, page, page_problems, store_path):
+    jupyter_lab.write_notebook("graph_tab.ipynb", [setup_cell(store_path), GRAPH_TAB_CELL])
+    jupyter_lab.open_notebook(page, "graph_tab.ipynb")
+
+    explorer = page.locator(".lnb-explorer")
+    rows = explorer.locator(".lnb-row:not([hidden])")
+    expect(rows).to_have_count(9, timeout=FIRST_RENDER_MS)
+    # the helper closed: the graph's pick must open it to show the search inside
+    rows.filter(has_text="helper").locator(".lnb-twist").click()
+    expect(rows).to_have_count(8)
+
+    explorer.locator(".lnb-tab-graph").click()
+    expect(explorer.locator(".lnb-tab-graph")).to_have_attribute("aria-selected", "true")
+    graph = explorer.locator(".lnb-xg")
+    expect(graph.locator(".lnb-gr-node")).to_have_count(6)  # the cell, planner, llm, search, helper, the img tool
+    expect(explorer.locator(".lnb-tree")).to_be_hidden()
+    expect(graph.locator(".lnb-xg-facts")).to_have_text(re.compile(r"^6 nodes · \d+ edges · 1 cycle · 9 spans$"))
+    canvas = graph.locator(".lnb-gr-canvas").bounding_box()
+    assert canvas and canvas["width"] > 600 and canvas["height"] > 300  # the whole main area, the view's full height
+    explorer.evaluate("e => e.scrollIntoView({ block: 'center' })")  # all of it on screen, for the clicks
+
+    # a click on a node: back to the tree, its three spans highlighted, the first selected, the helper opened
+    graph.get_by_role("button", name="TOOL search", exact=True).click()
+    expect(explorer.locator(".lnb-tree")).to_be_visible()
+    expect(explorer.locator(".lnb-tab-tree")).to_have_attribute("aria-selected", "true")
+    picked = explorer.locator(".lnb-row.lnb-picked:not([hidden])")
+    expect(picked.locator(".lnb-name")).to_have_text(["search", "search", "search"])
+    expect(rows).to_have_count(9)
+    selected = explorer.locator(".lnb-row.lnb-selected")
+    expect(selected).to_have_count(1)
+    expect(selected.locator(".lnb-name")).to_have_text("search")
+    assert selected.evaluate("r => r.classList.contains('lnb-picked')")
+    # the highlight is not the selection's: another tint
+    tint = "r => getComputedStyle(r).backgroundColor"
+    assert picked.nth(1).evaluate(tint) != selected.evaluate(tint)
+    expect(explorer.locator(".lnb-detail .lnb-detail-name")).to_have_text("search")
+    bar = explorer.locator(".lnb-picked-bar")
+    expect(bar.locator(".lnb-picked-count")).to_have_text("3 spans of search")
+    expect(bar).to_contain_text("— clear")
+    bar.locator(".lnb-picked-next").click()
+    expect(selected.locator(".lnb-name")).to_have_text("search")
+    expect(bar.locator(".lnb-picked-at")).to_have_text("2/3")
+
+    # clear: the highlight and the bar go, the graph's mark too
+    bar.locator(".lnb-picked-clear").click()
+    expect(picked).to_have_count(0)
+    expect(bar).to_be_hidden()
+    explorer.locator(".lnb-tab-graph").click()
+    expect(graph.locator(".lnb-gr-selected")).to_have_count(0)
+
+    # a node named like markup: text in the graph, in the bar and in the tree
+    img_node = graph.get_by_role("button", name=f"TOOL {IMG}", exact=True)
+    expect(img_node).to_have_count(1)
+    graph.locator(".lnb-gr-btn", has_text="fit").click()  # the whole graph: the last rank is below the first view
+    img_node.click()
+    expect(bar.locator(".lnb-picked-name")).to_have_text(IMG)
+    expect(picked.locator(".lnb-name")).to_have_text([IMG])
+    assert explorer.locator("script, img, a, iframe, [onerror]").count() == 0
+    assert page.evaluate("() => window.__xss") is None
+    assert not page_problems, page_problems
