@@ -68,7 +68,7 @@ def test_a_loop_of_model_calls_and_tools():
     assert list(graph.cycles.columns) == list(CYCLE_COLUMNS)
     assert graph.cycles.to_dict("records") == [{"id": "cycle-1", "nodes": ["LLM:llm", "TOOL:search"], "repeats": 2,
                                                 "traces": 1, "label": "llm → search ×2"}]
-    assert graph.paths.to_dict("records") == [{"path": "agent → llm → search → llm → search → llm", "traces": 1,
+    assert graph.paths.to_dict("records") == [{"path": "agent → (llm → search) ×2 → llm", "traces": 1,
                                                "share": 1.0}]
     spans = llmops_nb.spans(trace_id)
     search = spans[spans.name == "search"]
@@ -141,7 +141,7 @@ def test_skipped_kinds_are_transparent():
                              "next:LLM:llm->TOOL:search": 2, "next:TOOL:search->LLM:llm": 1}
     assert graph.cycles[["nodes", "repeats"]].to_dict("records") == [{"nodes": ["LLM:llm", "TOOL:search"],
                                                                        "repeats": 1}]
-    assert graph.paths.path.tolist() == ["agent → llm → search → llm → search"]
+    assert graph.paths.path.tolist() == ["agent → (llm → search) ×2"]
     assert graph.span_ids("next:TOOL:search->LLM:llm") == [
         row.span_id for row in llmops_nb.spans(trace_id).itertuples() if row.name == "llm"][1:]
     assert agents.agent_graph(trace_id, skip_kinds="CHAIN").edges.id.tolist() == graph.edges.id.tolist()

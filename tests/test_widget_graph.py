@@ -192,7 +192,7 @@ def test_the_snapshot_is_a_script_free_escaped_well_formed_svg(turns):
     assert "handoff ×2 · 100%" in labels
     # the tables of cycles and paths, and a one-line summary
     assert "llm → search" in html_text
-    assert "planner → llm → search → llm → search → llm → researcher → writer" in html_text
+    assert "planner → (llm → search) ×2 → llm → researcher → writer" in html_text
     assert "\n" not in text and text.startswith("AgentGraph: Agent graph of 2 traces")
     assert "1 cycle" in text and repr(view).startswith("AgentGraphView: Agent graph of 2 traces")
     ET.fromstring(html_text)  # the whole snapshot is well-formed markup too

@@ -9,7 +9,6 @@ what the graph view draws (``llmops_nb/widgets/graph/``); ``spans()`` what it li
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -227,12 +226,45 @@ def _paths(sequences: Any, trace_count: int) -> Any:
 
     traces: dict[str, int] = {}
     for names, count in ([] if sequences is None else sequences.itertuples(index=False, name=None)):
-        steps = ((name, sum(1 for _ in run)) for name, run in itertools.groupby(names))
-        path = q.ARROW.join(name if n == 1 else f"{name}{q.REPEAT}{n}" for name, n in steps)
+        path = fold(list(names))
         traces[path] = traces.get(path, 0) + int(count)
     frame = pd.DataFrame({"path": list(traces), "traces": list(traces.values())}, columns=["path", "traces"])
     frame = frame.sort_values(["traces", "path"], ascending=[False, True], kind="stable").reset_index(drop=True)
     return frame.assign(share=frame["traces"] / max(trace_count, 1))
+
+
+MAX_LOOP = 4  # the longest block of steps that a path folds when the block repeats back to back
+
+
+def fold(names: list[str]) -> str:
+    """A path as text, its loops folded: a step repeated back to back once (``search ×12``), a block of
+    up to :data:`MAX_LOOP` steps repeated back to back once too (``(llm → search) ×5``). At each step
+    the block that folds the most steps wins (the shorter one on a tie), so an agent's 4,000-step loop
+    is one short line, not 4,000 names.
+
+    >>> fold(["agent", "llm", "search", "llm", "search", "llm", "fetch", "fetch", "fetch", "answer"])
+    'agent → (llm → search) ×2 → llm → fetch ×3 → answer'
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(names):
+        best_len, best_times = 1, 1
+        for length in range(1, MAX_LOOP + 1):
+            block = names[i:i + length]
+            if len(block) < length:
+                break
+            times = 1
+            while names[i + times * length:i + (times + 1) * length] == block:
+                times += 1
+            if times > 1 and times * length > best_times * best_len:
+                best_len, best_times = length, times
+        step = q.ARROW.join(names[i:i + best_len])
+        if best_times == 1:
+            out.append(step)
+        else:
+            out.append(f"{step if best_len == 1 else f'({step})'}{q.REPEAT}{best_times}")
+        i += best_len * best_times
+    return q.ARROW.join(out)
 
 
 def _plain(value: Any) -> Any:

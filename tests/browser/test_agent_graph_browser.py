@@ -170,7 +170,7 @@ def test_the_graph_its_spans_the_explorer_and_the_saved_snapshot(jupyter_lab, pa
     expect(shown.locator("svg g.node")).to_have_count(len(NAMES))
     expect(shown.locator("svg g.cycle-badge text")).to_have_text(["↻ ×4"])
     expect(shown).to_contain_text("llm → search ×4")
-    path = f"planner → llm → search → llm → search → llm → researcher → writer → {XSS}"
+    path = f"planner → (llm → search) ×2 → llm → researcher → writer → {XSS}"
     expect(shown.get_by_text(path, exact=True)).to_be_visible()
     assert shown.locator("img, script, a, iframe, [onerror]").count() == 0
     assert blocked == []
