@@ -1,4 +1,4 @@
-"""Browser benchmarks: the explorer and the trace list in JupyterLab, in Debian's headless chromium.
+"""Browser benchmarks: the explorer, the trace list and the agent graph in JupyterLab, in headless chromium.
 
     python benchmarks/browser_bench.py                 # 5 measured runs each; writes docs/browser-benchmarks.md
     python benchmarks/browser_bench.py --runs 9 --output -   # print only
@@ -13,6 +13,8 @@ Not a test. Measures, in a real JupyterLab on 127.0.0.1 (the browser-test fixtur
 - scrolling through it: the tree's viewport moved one screenful per animation frame from the top row
   to the last, timing the whole pass and every frame;
 - opening ``%llm_traces`` on a store of 100,000 traces: same two clocks, until the first rows show;
+- first render of ``llmops_nb.graph()``, the agent graph, of one 10,000-span agent loop and of 10,000
+  agent traces: same two clocks, until the first layout is drawn (``_graph_browser.py``);
 - bytes the kernel sends the browser for the 10k-span trace: every websocket frame received from the
   run command until the rows show, split by message type (the widget's state with its JS and CSS, the
   skeleton answer, the kernel's own messages), then the answer to selecting one LLM span.
@@ -44,7 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import (  # noqa: E402 - the checkout must be importable first
+from benchmarks import _graph_browser  # noqa: E402 - the checkout must be importable first
+from tests.browser.conftest import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     JupyterServer,
@@ -426,8 +429,8 @@ def _kb(n: float) -> str:
     return f"{n / 1024:,.1f} KiB"
 
 
-def report(info: dict[str, str], ex: dict[str, Any], tl: dict[str, Any], kernel: dict[str, list[float]], runs: int,
-           seconds: float, load_after: str) -> str:
+def report(info: dict[str, str], ex: dict[str, Any], tl: dict[str, Any], gr: dict[str, Any],
+           kernel: dict[str, list[float]], runs: int, seconds: float, load_after: str) -> str:
     walls = [r["wall"] for r in ex["open"]]
     views = [r["view"] for r in ex["open"]]
     intervals = [i for s in ex["scroll"] for i in s["intervals"]]
@@ -449,7 +452,7 @@ def report(info: dict[str, str], ex: dict[str, Any], tl: dict[str, Any], kernel:
     lines = [
         "# Browser benchmarks",
         "",
-        "The trace explorer and the trace list measured in a real JupyterLab in headless chromium "
+        "The trace explorer, the trace list and the agent graph measured in a real JupyterLab in headless chromium "
         "(not timed tests). Written by:",
         "",
         "```bash",
@@ -477,6 +480,7 @@ def report(info: dict[str, str], ex: dict[str, Any], tl: dict[str, Any], kernel:
         f"counted in DuckDB) | **{_med(tl_views):.0f} ms** | {', '.join(f'{v:.0f}' for v in tl_views)} |",
         f"| `%llm_traces` on {TRACES:,} traces: end to end (run the cell → first rows) | {_med(tl_walls):.0f} ms | "
         f"{', '.join(f'{v:.0f}' for v in tl_walls)} |",
+        *_graph_browser.report_rows(gr),
         "",
         f"Scrolling: frame interval median {_med(intervals):.1f} ms, 95th percentile {p95:.1f} ms, longest "
         f"{longest:.0f} ms; {slow} of {len(intervals)} frames over 25 ms (a dropped frame at 60 Hz); "
@@ -494,6 +498,7 @@ def report(info: dict[str, str], ex: dict[str, Any], tl: dict[str, Any], kernel:
         f"view / {ex['first']['wall']:.0f} ms end to end; list {tl['first']['view']:.0f} ms / "
         f"{tl['first']['wall']:.0f} ms.",
         "",
+        *_graph_browser.report_notes(gr),
         "## Bytes sent to the browser for the 10,000-span trace",
         "",
         "Every websocket frame the page received from running the cell until the rows were drawn (plus a "
@@ -543,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
         trace_id, last_name = build_big_trace(base / "big.duckdb")
         kernel = kernel_side(trace_id, args.runs)
         build_many_traces(base / "many.duckdb")
+        graph_trace = _graph_browser.build_graph_store(base / "graph.duckdb")
+        graph_kernel = _graph_browser.kernel_side(graph_trace, args.runs)
         with start_jupyter("lab", base / "lab") as server:
             server.write_notebook("explorer.ipynb", [
                 f"import llmops_nb\nllmops_nb.configure(db={str(base / 'big.duckdb')!r})",
@@ -550,6 +557,8 @@ def main(argv: list[str] | None = None) -> int:
             server.write_notebook("list.ipynb", [
                 f"%load_ext llmops_nb\nimport llmops_nb\nllmops_nb.configure(db={str(base / 'many.duckdb')!r})",
                 "%llm_traces"])
+            for notebook, cells in _graph_browser.cells(base / "graph.duckdb", graph_trace).items():
+                server.write_notebook(notebook, cells)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 try:
@@ -557,9 +566,14 @@ def main(argv: list[str] | None = None) -> int:
                     ex = explorer_runs(server, browser, args.runs, last_name)
                     print("trace list…", flush=True)
                     tl = list_runs(server, browser, args.runs)
+                    print("agent graph…", flush=True)
+                    gr = {key: _graph_browser.graph_runs(server, browser, args.runs, f"graph_{key}.ipynb",
+                                                         graph_kernel[key], open_and_run)
+                          for key in ("one", "many")}
+                    gr["kernel"] = graph_kernel
                 finally:
                     browser.close()
-    text = report(info, ex, tl, kernel, args.runs, time.monotonic() - started, _load())
+    text = report(info, ex, tl, gr, kernel, args.runs, time.monotonic() - started, _load())
     print(text)
     if args.output != "-":
         Path(args.output).write_text(text, encoding="utf-8")

@@ -105,6 +105,24 @@ describe("GraphView", () => {
     expect(window.__xss).toBeUndefined();
   });
 
+  it("marks when the first layout is drawn (data-open-ms, from render start), once", async () => {
+    let answer;
+    const kernel = graphKernel();
+    const slow = (method, params) =>
+      method === "graph" ? new Promise((resolve) => (answer = resolve)) : kernel(method, params);
+    const { view, el } = await mount(slow);
+    const root = el.querySelector(".lnb-graph");
+    expect(root.dataset.openMs).toBeUndefined(); // the graph is not drawn yet
+    answer(agentPayload());
+    await settle();
+    expect(root.querySelectorAll(".lnb-gr-node")).toHaveLength(5);
+    const first = root.dataset.openMs;
+    expect(first).toMatch(/^\d+\.\d$/);
+    expect(Number(first)).toBeGreaterThanOrEqual(Number(root.dataset.layoutMs));
+    view.draw(agentPayload()); // drawn again: the first render's time stays
+    expect(root.dataset.openMs).toBe(first);
+  });
+
   it("a click on a node selects it (the traitlet) and lists its spans, 50 at a time", async () => {
     const kernel = graphKernel();
     const { el, model } = await mount(kernel);
