@@ -233,14 +233,14 @@ def _paths(sequences: Any, trace_count: int) -> Any:
     return frame.assign(share=frame["traces"] / max(trace_count, 1))
 
 
-MAX_LOOP = 4  # the longest block of steps that a path folds when the block repeats back to back
+MAX_LOOP = 32  # the longest block of steps that a path folds when the block repeats back to back
 
 
 def fold(names: list[str]) -> str:
     """A path as text, its loops folded: a step repeated back to back once (``search ×12``), a block of
-    up to :data:`MAX_LOOP` steps repeated back to back once too (``(llm → search) ×5``). At each step
-    the block that folds the most steps wins (the shorter one on a tie), so an agent's 4,000-step loop
-    is one short line, not 4,000 names.
+    up to :data:`MAX_LOOP` steps repeated back to back once too (``(llm → search) ×5``), the block's
+    own repeats folded inside it. At each step the block that folds the most steps wins (the shorter
+    one on a tie), so an agent's 10,000-step loop is one short line, not 10,000 names.
 
     >>> fold(["agent", "llm", "search", "llm", "search", "llm", "fetch", "fetch", "fetch", "answer"])
     'agent → (llm → search) ×2 → llm → fetch ×3 → answer'
@@ -258,11 +258,11 @@ def fold(names: list[str]) -> str:
                 times += 1
             if times > 1 and times * length > best_times * best_len:
                 best_len, best_times = length, times
-        step = q.ARROW.join(names[i:i + best_len])
         if best_times == 1:
-            out.append(step)
+            out.append(names[i])
         else:
-            out.append(f"{step if best_len == 1 else f'({step})'}{q.REPEAT}{best_times}")
+            step = names[i] if best_len == 1 else f"({fold(names[i:i + best_len])})"
+            out.append(f"{step}{q.REPEAT}{best_times}")
         i += best_len * best_times
     return q.ARROW.join(out)
 
