@@ -44,6 +44,7 @@ LLMOPS_NB_TEST_STORE=lake "$python" -m pytest -p no:cacheprovider \
     tests/test_widget_messages.py tests/test_widget_params.py tests/test_audit.py tests/test_erase.py \
     tests/test_gateway.py tests/test_gateway_routing.py tests/test_gateway_governance.py tests/test_gateway_usage.py \
     tests/test_monitor_online.py tests/test_monitor_metrics.py tests/test_monitor_alerts.py tests/test_monitor_compare.py \
-    tests/test_agents_sessions.py tests/test_agents_hotspots.py \
+    tests/test_agents_sessions.py tests/test_agents_hotspots.py tests/test_agents_graph.py \
+    tests/test_evals_stored_conversations.py \
     "$@" || status=$?
 exit $status
