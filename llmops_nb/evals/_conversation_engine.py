@@ -27,9 +27,9 @@ from typing import Any
 from ..tracing import start_span, use_span
 from ._conversation_data import AgentReplyError, reply_text, user_turns
 from ._conversation_scorers import TurnScorer
-from ._engine import Engine, Row, SourceRoot, annotate_score, describe_exception
+from ._engine import Engine, Row, SourceRoot, describe_exception
 from ._loop import run_coroutine
-from ._scorer import Score, Scorer, to_score
+from ._scorer import Score, Scorer
 from ._simulated_user import SimulatedUser, SimulatorError
 from ._trace_view import RowTrace
 
@@ -203,24 +203,9 @@ class ConversationEngine(Engine):
     def _score_turn(self, row: ConversationRow, turn: Turn, scorer: Scorer) -> Score:
         """One single-turn scorer on one turn, under an EVALUATOR span in the turn's trace."""
         parent: Any = SourceRoot(turn.trace_id, turn.span_id)  # the turn's root, ended: a parent by its ids
-        span = start_span(scorer.name, "EVALUATOR", attributes={
-            "gen_ai.evaluation.name": scorer.name, "llmops_nb.eval.run_id": self.run_id,
-            "llmops_nb.eval.row_index": row.index, "llmops_nb.eval.turn": turn.number,
-            "llmops_nb.eval.source": scorer.source}, parent=parent)
         arguments = {"inputs": turn.user, "outputs": turn.reply, "expectations": turn.expectations,
                      "trace": turn.trace}
-        try:
-            with use_span(span):
-                if scorer.is_async:
-                    result = run_coroutine(scorer.score, arguments, loop=self.loop, parent=span,
-                                           futures=self._futures)
-                else:
-                    result = self._settle(scorer.score(**arguments), span)
-            score = to_score(result, scorer.name)
-        except BaseException as exc:  # noqa: BLE001 - a failing scorer is a cell, not a crash
-            score = Score(None, error=describe_exception(exc))
-            span.record_exception(exc)
-        annotate_score(span, score, scorer)
-        span.end()
-        turn.scores[scorer.name] = (score, span.span_id)
+        score, span_id = self.scored_span(scorer, arguments, parent, {"llmops_nb.eval.row_index": row.index,
+                                                                        "llmops_nb.eval.turn": turn.number})
+        turn.scores[scorer.name] = (score, span_id)
         return score

@@ -203,9 +203,17 @@ class Engine:
 
     def _score(self, row: Row, scorer: Scorer, arguments: dict[str, Any]) -> None:
         """One scorer on one row, under an EVALUATOR span in the row's trace."""
+        score, span_id = self.scored_span(scorer, arguments, row.parent, {"llmops_nb.eval.row_index": row.index})
+        row.scores[scorer.name] = score
+        row.span_ids[scorer.name] = span_id
+
+    def scored_span(self, scorer: Scorer, arguments: dict[str, Any], parent: Any,
+                    attributes: dict[str, Any]) -> tuple[Score, str]:
+        """``scorer`` called with ``arguments`` under an EVALUATOR span below ``parent`` (with these extra
+        ``attributes``): its score — an error cell if it raised — and the span's id."""
         span = start_span(scorer.name, "EVALUATOR", attributes={
-            "gen_ai.evaluation.name": scorer.name, "llmops_nb.eval.run_id": self.run_id,
-            "llmops_nb.eval.row_index": row.index, "llmops_nb.eval.source": scorer.source}, parent=row.parent)
+            "gen_ai.evaluation.name": scorer.name, "llmops_nb.eval.run_id": self.run_id, **attributes,
+            "llmops_nb.eval.source": scorer.source}, parent=parent)
         try:
             with use_span(span):
                 if scorer.is_async:
@@ -219,8 +227,7 @@ class Engine:
             span.record_exception(exc)
         annotate_score(span, score, scorer)
         span.end()
-        row.scores[scorer.name] = score
-        row.span_ids[scorer.name] = span.span_id
+        return score, span.span_id
 
     def _settle(self, value: Any, parent: Any) -> Any:
         """A sync callable that returned an awaitable (a partial of an async function, an object with an

@@ -45,6 +45,23 @@ def default_model() -> str:
     return os.environ.get(DEFAULT_MODEL_ENV) or _FALLBACK_MODEL
 
 
+class ModelChoice:
+    """The model a judge or a simulated user calls: given as a URI or a ``Model`` (None: the default,
+    :func:`default_model`), resolved on first use, so that making a judge costs no client."""
+
+    def __init__(self, model: Any) -> None:
+        self._given = model
+        self._model: Any = None
+        self.uri: str = model if isinstance(model, str) else getattr(model, "uri", None) or default_model()
+
+    def get(self) -> Any:
+        if self._model is None:
+            from ..models import get_model
+
+            self._model = get_model(self._given if self._given is not None else str(self.uri))
+        return self._model
+
+
 def value_type_of(value_type: Any = bool, scale: tuple[float, float] | None = None,
                   choices: Any = None) -> ValueType:
     if isinstance(value_type, ValueType):
@@ -100,18 +117,13 @@ class Judge(Scorer):
             needs |= self.extras[variable][0]
         self.needs = frozenset(needs)
         self._used = used
-        self._model_arg = model
-        self._model: Any = None
-        self.model_uri = model if isinstance(model, str) else getattr(model, "uri", None) or default_model()
+        self._model = ModelChoice(model)
+        self.model_uri = self._model.uri
 
     @property
     def model(self) -> Any:
         """The :class:`~llmops_nb.models.Model` this judge calls (resolved on first use)."""
-        if self._model is None:
-            from ..models import get_model
-
-            self._model = get_model(self._model_arg if self._model_arg is not None else str(self.model_uri))
-        return self._model
+        return self._model.get()
 
     def render(self, **arguments: Any) -> list[dict[str, str]]:
         """The messages sent to the model for one row (raises MissingInputError when the row lacks something)."""

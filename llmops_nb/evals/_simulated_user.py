@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import LlmopsError
-from ._judge import default_model
+from ._judge import ModelChoice
 from ._parse import _json_objects
 from ._text import render_value
 
@@ -94,18 +94,13 @@ class SimulatedUser:
                              "simulated user has to know what it wants.")
         self.instructions, self.max_turns = template, max_turns
         self.temperature, self.max_tokens, self.json_mode = temperature, max_tokens, json_mode
-        self._model_arg = model
-        self._model: Any = None
-        self.model_uri = model if isinstance(model, str) else getattr(model, "uri", None) or default_model()
+        self._model = ModelChoice(model)
+        self.model_uri = self._model.uri
 
     @property
     def model(self) -> Any:
         """The :class:`~llmops_nb.models.Model` it calls (resolved on first use)."""
-        if self._model is None:
-            from ..models import get_model
-
-            self._model = get_model(self._model_arg if self._model_arg is not None else str(self.model_uri))
-        return self._model
+        return self._model.get()
 
     def render(self, *, goal: str, persona: str | None, messages: list[dict[str, Any]], turn: int,
                max_turns: int) -> list[dict[str, str]]:
