@@ -21,7 +21,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ._scorer import ARGUMENTS, Score, Scorer
+from ._scorer import ARGUMENTS, Score, Scorer, parameters_filled
 
 CONVERSATION_ARGUMENTS = ("conversation", *ARGUMENTS)
 _SHOWN = 3  # failing turns named in a rationale
@@ -98,19 +98,8 @@ class ConversationScorer(Scorer):
         self.name = name or getattr(fn, "__name__", None) or type(fn).__name__
         self.threshold, self.lower_is_better = threshold, lower_is_better
         self.is_async = inspect.iscoroutinefunction(fn)
-        try:
-            params = inspect.signature(fn).parameters
-        except (TypeError, ValueError):
-            params = {}  # type: ignore[assignment]
-        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            self.wants = frozenset(CONVERSATION_ARGUMENTS)
-        else:
-            unknown = [n for n, p in params.items() if n not in CONVERSATION_ARGUMENTS and p.default is p.empty]
-            if unknown:
-                raise TypeError(f"Conversation scorer {self.name!r} has parameters {unknown} that evaluate() cannot "
-                                f"fill: it takes any of {', '.join(CONVERSATION_ARGUMENTS)} by name "
-                                f"(e.g. def {self.name}(conversation): ...).")
-            self.wants = frozenset(n for n in params if n in CONVERSATION_ARGUMENTS)
+        self.wants = parameters_filled(fn, CONVERSATION_ARGUMENTS, f"Conversation scorer {self.name!r}",
+                                       f"def {self.name}(conversation): ...")
         self.needs = frozenset(self.wants & set(ARGUMENTS)) | {"outputs"}
 
     def score(self, **arguments: Any) -> Any:

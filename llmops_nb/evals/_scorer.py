@@ -93,6 +93,22 @@ class Scorer:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
+def parameters_filled(fn: Callable[..., Any], allowed: tuple[str, ...], what: str, example: str) -> frozenset[str]:
+    """Which of ``allowed`` argument names ``fn`` takes (all of them with ``**kwargs``); a parameter
+    without a default that evaluate() cannot fill is a ``TypeError`` naming ``what`` and an ``example``."""
+    try:
+        params: Mapping[str, inspect.Parameter] = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return frozenset(allowed)
+    unknown = [n for n, p in params.items() if n not in allowed and p.default is p.empty]
+    if unknown:
+        raise TypeError(f"{what} has parameters {unknown} that evaluate() cannot fill: it takes any of "
+                        f"{', '.join(allowed)} by name (e.g. {example}).")
+    return frozenset(n for n in params if n in allowed)
+
+
 class FunctionScorer(Scorer):
     """A Python function as a scorer (made by ``@scorer``)."""
 
@@ -102,19 +118,8 @@ class FunctionScorer(Scorer):
         self.name = name or getattr(fn, "__name__", None) or type(fn).__name__
         self.threshold, self.lower_is_better = threshold, lower_is_better
         self.is_async = inspect.iscoroutinefunction(fn)
-        try:
-            params: Mapping[str, inspect.Parameter] = inspect.signature(fn).parameters
-        except (TypeError, ValueError):
-            params = {}
-        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            self.needs = frozenset(ARGUMENTS)
-        else:
-            unknown = [n for n, p in params.items() if n not in ARGUMENTS and p.default is p.empty]
-            if unknown:
-                raise TypeError(f"Scorer {self.name!r} has parameters {unknown} that evaluate() cannot fill: "
-                                f"a scorer takes any of {', '.join(ARGUMENTS)} by name "
-                                f"(e.g. def {self.name}(outputs, expectations): ...).")
-            self.needs = frozenset(n for n in params if n in ARGUMENTS)
+        self.needs = parameters_filled(fn, ARGUMENTS, f"Scorer {self.name!r}",
+                                       f"def {self.name}(outputs, expectations): ...")
         self.__doc__ = getattr(fn, "__doc__", None)
 
     def score(self, **arguments: Any) -> Any:
