@@ -5,6 +5,8 @@
 // JupyterLab/Notebook extension rewrites the output's saved text/html and text/plain). Without the
 // extension nobody listens and nothing changes.
 
+import { publishSnapshot } from "../lib/snapshot.js";
+
 /**
  * @typedef {{
  *   rpc: { request: (method: string, params?: any) => Promise<any> },
@@ -66,18 +68,13 @@ export class RowFeedback {
   }
 
   /** Ask the kernel for the snapshot of what the table shows now; hand it on, or say why not. */
-  async publishSnapshot() {
+  publishSnapshot() {
     const generation = this.o.generation();
-    let bundle;
-    try {
-      bundle = await this.o.rpc.request("snapshot", this.o.query());
-    } catch (err) {
-      if (err?.type !== "Closed")
-        this.o.grid.say(`the saved copy of this table is not updated: ${err?.message ?? err}`);
-      return;
-    }
-    if (generation !== this.o.generation() || typeof bundle?.["text/html"] !== "string") return;
-    const detail = { "text/html": bundle["text/html"], "text/plain": String(bundle["text/plain"] ?? "") };
-    this.o.el.dispatchEvent(new CustomEvent("lnb-snapshot", { bubbles: true, detail }));
+    return publishSnapshot(this.o.rpc, this.o.query(), {
+      el: this.o.el,
+      what: "table",
+      say: (text) => this.o.grid.say(text),
+      current: () => generation === this.o.generation(),
+    });
   }
 }

@@ -8,12 +8,11 @@ import { ExplorerView } from "../explorer/widget.js";
 import { h } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
 import { showMessage } from "../lib/grid.js";
-import { closeOnEscape, listen, mountExplorer, mountView, relayModel, viewRoot } from "../lib/mount.js";
+import { listen, mountView, viewRoot } from "../lib/mount.js";
+import { OpenTracePanel, openTrace } from "../lib/open_trace.js";
 import { createRpc } from "../lib/rpc.js";
 import { SidePanel } from "./panel.js";
 import { drawGraph } from "./render.js";
-
-const BAR_PX = 30; // the "back to the graph" bar above an open trace
 
 /**
  * `3 traces · 60 spans · 6 nodes · 10 edges · 2 cycles` (one trace: its id's start instead).
@@ -44,9 +43,6 @@ export class GraphView {
     this.renderStarted = performance.now(); // data-open-ms counts from here, as the explorer's does
     this.model = model;
     this.rpc = rpc ?? createRpc(model);
-    this.Explorer = explorer;
-    /** @type {any} */
-    this.explorer = null;
     /** @type {any} */
     this.canvas = null;
     /** @type {import("./layout.js").Payload | null} */
@@ -80,17 +76,19 @@ export class GraphView {
       ]),
       h("div", { class: "lnb-gr-body" }, [this.host, this.panel.el]),
     ]);
-    const back = h("button", { class: "lnb-gr-btn lnb-gr-back", text: "← graph", title: "back to the graph (Escape)" });
-    back.addEventListener("click", () => this.close());
-    this.openTitle = h("span", { class: "lnb-gr-open-title" });
-    this.explorerHost = h("div", { class: "lnb-gr-explorer-host" });
-    this.detail = h("div", { class: "lnb-gr-detail" }, [
-      h("div", { class: "lnb-gr-bar", attrs: { style: `height:${BAR_PX}px` } }, [back, this.openTitle]),
-      this.explorerHost,
-    ]);
-    this.detail.hidden = true;
-    closeOnEscape(this.detail, "input", () => this.close());
-    this.root = viewRoot("lnb-graph", [this.main, this.detail]);
+    this.opened = new OpenTracePanel({
+      prefix: "lnb-gr",
+      model,
+      Explorer: explorer,
+      fallbackHeight: 520,
+      main: this.main,
+      back: { text: "← graph", title: "back to the graph (Escape)" },
+      onBack: () => this.close(),
+      onDestroy: () => {
+        this.openName = null;
+      },
+    });
+    this.root = viewRoot("lnb-graph", [this.main, this.opened.el]);
     el.append(this.root);
 
     this.unlisten = listen(model, {
@@ -163,18 +161,12 @@ export class GraphView {
    */
   open(row) {
     this.openName = String(row.name ?? "");
-    this.model.set("selected_span_id", row.span_id);
-    this.model.set("collapsed_span_ids", []);
-    this.model.set("search_text", "");
-    this.model.set("trace_id", row.trace_id);
-    this.model.save_changes();
+    openTrace(this.model, row.trace_id, row.span_id);
     this.showTrace();
   }
 
   close() {
-    this.destroyExplorer();
-    this.model.set("trace_id", null);
-    this.model.save_changes();
+    this.opened.close();
     this.showTrace();
   }
 
@@ -182,34 +174,16 @@ export class GraphView {
   showTrace() {
     const traceId = this.model.get("trace_id");
     if (!traceId) {
-      this.destroyExplorer();
-      this.detail.hidden = true;
-      this.main.hidden = false;
+      this.opened.hide();
       this.panel.spans.schedule();
       return;
     }
     const name = this.openName ? `${this.openName} · ` : "";
-    this.openTitle.textContent = `${name}trace ${String(traceId).slice(0, 8)}`;
-    this.openTitle.title = `trace ${traceId}`;
-    this.main.hidden = true;
-    this.detail.hidden = false;
-    if (!this.explorer) {
-      const model = relayModel(this.model, () => (Number(this.model.get("height")) || 520) - BAR_PX, 120);
-      this.explorer = mountExplorer(this.Explorer, model, this.explorerHost);
-    }
-  }
-
-  destroyExplorer() {
-    if (!this.explorer) return;
-    const explorer = this.explorer;
-    this.explorer = null;
-    this.openName = null;
-    explorer.destroy();
-    this.explorerHost.replaceChildren();
+    this.opened.show(`${name}trace ${String(traceId).slice(0, 8)}`, traceId);
   }
 
   destroy() {
-    this.destroyExplorer();
+    this.opened.destroyExplorer();
     this.canvas?.destroy();
     this.panel.destroy();
     this.rpc.close();

@@ -1,5 +1,5 @@
 // How every view is mounted: anywidget's render() for a view class, the root element with the
-// shared theme class, and the explorer embedded by the trace list and the eval table (a model
+// shared theme class, and the explorer embedded by the trace list, the eval table, the sessions and the graph views (a model
 // relay and a guarded mount). A view that fails to start says why in the notebook, not only in
 // the browser console.
 import { h } from "./dom.js";

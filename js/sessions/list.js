@@ -3,6 +3,7 @@
 // drawn by the paged grid (lib/grid.js); a session's scores are chips: a pass rate, else a mean.
 
 import { h } from "../lib/dom.js";
+import { FilterInputs } from "../lib/filter_bar.js";
 import * as fmt from "../lib/format.js";
 import { placeRow } from "../lib/grid.js";
 import { ROW_HEIGHT } from "../lib/virtual.js";
@@ -172,7 +173,6 @@ export const FILTER_FIELDS = [
   },
   { key: "until", placeholder: "until", title: "turns started before (ISO date or time)" },
 ];
-export const TYPING_DEBOUNCE_MS = 350;
 
 /**
  * The inputs' values as filters (empty ones left out); `limit` (the most sessions listed) is not an
@@ -206,68 +206,23 @@ export function queryKey(filters) {
 }
 
 /** The filter inputs above the list. `onChange(values)` runs after typing pauses, or on Enter. */
-export class FilterBar {
+export class FilterBar extends FilterInputs {
   /** @param {{ onChange: (values: Record<string, string>) => void }} options */
   constructor({ onChange }) {
-    this.onChange = onChange;
-    /** @type {Record<string, HTMLInputElement>} */
-    this.inputs = {};
-    /** @type {any} */
-    this.timer = 0;
-    const fields = FILTER_FIELDS.map((f) => {
-      const input = /** @type {HTMLInputElement} */ (
-        h("input", {
-          class: `lnb-ss-input lnb-ss-f-${f.key}`,
-          title: f.title,
-          attrs: { type: "text", placeholder: f.placeholder, "aria-label": f.key, spellcheck: "false" },
-        })
-      );
-      input.addEventListener("input", () => this.later());
-      input.addEventListener("keydown", (event) => {
-        event.stopPropagation(); // typing must not trigger notebook shortcuts
-        if (event.key === "Enter") this.fire();
-      });
-      this.inputs[f.key] = input;
-      return input;
-    });
-    const clear = h("button", { class: "lnb-ss-btn", text: "clear", title: "clear the filters" });
-    clear.addEventListener("click", () => {
-      this.set({});
-      this.fire();
-    });
+    super(onChange);
+    const fields = FILTER_FIELDS.map((f) =>
+      this.typed(
+        f.key,
+        /** @type {HTMLInputElement} */ (
+          h("input", {
+            class: `lnb-ss-input lnb-ss-f-${f.key}`,
+            title: f.title,
+            attrs: { type: "text", placeholder: f.placeholder, "aria-label": f.key, spellcheck: "false" },
+          })
+        ),
+      ),
+    );
+    const clear = this.clearsOnClick(h("button", { class: "lnb-ss-btn", text: "clear", title: "clear the filters" }));
     this.el = h("div", { class: "lnb-ss-filters" }, [...fields, clear]);
-  }
-
-  later() {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.fire(), TYPING_DEBOUNCE_MS);
-  }
-
-  fire() {
-    clearTimeout(this.timer);
-    this.onChange(this.get());
-  }
-
-  get() {
-    /** @type {Record<string, string>} */
-    const values = {};
-    for (const [key, input] of Object.entries(this.inputs)) values[key] = input.value;
-    return values;
-  }
-
-  /**
-   * Show `filters` (from the model) in the inputs, without firing.
-   * @param {Record<string, any> | null | undefined} filters
-   */
-  set(filters) {
-    const f = filters ?? {};
-    for (const [key, input] of Object.entries(this.inputs)) {
-      const value = f[key] == null ? "" : String(f[key]);
-      if (input.value !== value) input.value = value;
-    }
-  }
-
-  destroy() {
-    clearTimeout(this.timer);
   }
 }

@@ -13,14 +13,15 @@ import { ExplorerView } from "../explorer/widget.js";
 import { h } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
 import { PagedGrid } from "../lib/grid.js";
-import { closeOnEscape, listen, mountExplorer, mountView, relayModel, viewRoot } from "../lib/mount.js";
+import { listen, mountView, viewRoot } from "../lib/mount.js";
+import { BAR_PX, OpenTracePanel, openTrace, explorerModel as relay } from "../lib/open_trace.js";
 import { PAGE_SIZE } from "../lib/pages.js";
 import { createRpc } from "../lib/rpc.js";
+import { publishSnapshot } from "../lib/snapshot.js";
 import { ROW_HEIGHT } from "../lib/virtual.js";
 import { FilterBar, fillRow, filtersFrom, makeHeader, makeRow, queryKey } from "./list.js";
 import { mountTranscript, TURN_PAGE } from "./transcript.js";
 
-const BAR_PX = 30; // the "back to the conversation" bar above an open trace
 const DEFAULT_HEIGHT = 560;
 
 /**
@@ -28,7 +29,7 @@ const DEFAULT_HEIGHT = 560;
  * @param {import("../lib/mount.js").Model} model
  */
 export function explorerModel(model, barPx = BAR_PX) {
-  return relayModel(model, () => (Number(model.get("height")) || DEFAULT_HEIGHT) - barPx, 120);
+  return relay(model, DEFAULT_HEIGHT, barPx);
 }
 
 /**
@@ -51,10 +52,7 @@ export class SessionsView {
     this.model = model;
     this.el = el;
     this.rpc = rpc ?? createRpc(model);
-    this.Explorer = explorer;
     this.turnPage = turnPage;
-    /** @type {any} */
-    this.explorer = null;
     /** @type {any} */
     this.transcript = null;
     /** @type {any} the turn whose trace is open, when it was opened from the transcript */
@@ -109,20 +107,17 @@ export class SessionsView {
     this.transcriptHost = h("div", { class: "lnb-ss-transcript-host" });
     this.main = h("div", { class: "lnb-ss-main" }, [this.list, this.transcriptHost]);
 
-    const back = h("button", {
-      class: "lnb-ss-btn lnb-ss-back",
-      text: "← conversation",
-      title: "back to the conversation (Escape)",
+    this.opened = new OpenTracePanel({
+      prefix: "lnb-ss",
+      model,
+      Explorer: explorer,
+      fallbackHeight: DEFAULT_HEIGHT,
+      main: this.main,
+      back: { text: "← conversation", title: "back to the conversation (Escape)" },
+      onBack: () => this.closeTrace(),
     });
-    back.addEventListener("click", () => this.closeTrace());
-    this.openTitle = h("span", { class: "lnb-ss-open-title" });
-    this.explorerHost = h("div", { class: "lnb-ss-explorer-host" });
-    this.detail = h("div", { class: "lnb-ss-detail" }, [
-      h("div", { class: "lnb-ss-bar", attrs: { style: `height:${BAR_PX}px` } }, [back, this.openTitle]),
-      this.explorerHost,
-    ]);
-    this.detail.hidden = true;
-    closeOnEscape(this.detail, "input", () => this.closeTrace());
+    this.detail = this.opened.el;
+    this.openTitle = this.opened.title;
     this.root.append(this.main, this.detail);
     el.append(this.root);
 
@@ -232,18 +227,12 @@ export class SessionsView {
   openTrace(traceId, turn) {
     this.openTurn = turn ?? null;
     this.savedTop = this.transcript?.scrollTop ?? null; // a hidden element may lose its scroll position
-    this.model.set("selected_span_id", null);
-    this.model.set("collapsed_span_ids", []);
-    this.model.set("search_text", "");
-    this.model.set("trace_id", traceId);
-    this.model.save_changes();
+    openTrace(this.model, traceId);
     this.showTrace();
   }
 
   closeTrace() {
-    this.destroyExplorer();
-    this.model.set("trace_id", null);
-    this.model.save_changes();
+    this.opened.close();
     this.showTrace();
     this.transcript?.scroller.focus?.({ preventScroll: true });
   }
@@ -252,9 +241,7 @@ export class SessionsView {
   showTrace() {
     const traceId = this.model.get("trace_id");
     if (!traceId) {
-      this.destroyExplorer();
-      this.detail.hidden = true;
-      this.main.hidden = false;
+      this.opened.hide();
       if (this.savedTop != null && this.transcript) this.transcript.scrollTop = this.savedTop;
       this.savedTop = null;
       this.grid.schedule();
@@ -262,44 +249,25 @@ export class SessionsView {
     }
     const session = this.model.get("session");
     const turn = this.openTurn?.trace_id === traceId ? this.openTurn : null;
-    this.openTitle.textContent = [session ? `session ${session}` : "", turn ? `turn ${turn.turn}` : `trace ${traceId}`]
-      .filter(Boolean)
-      .join(" · ");
-    this.openTitle.title = `trace ${traceId}`;
-    this.main.hidden = true;
-    this.detail.hidden = false;
-    if (!this.explorer) this.explorer = mountExplorer(this.Explorer, explorerModel(this.model), this.explorerHost);
-    // an explorer already open follows trace_id itself (its own change:trace_id listener)
-  }
-
-  destroyExplorer() {
-    if (!this.explorer) return;
-    const explorer = this.explorer;
-    this.explorer = null;
-    explorer.destroy();
-    this.explorerHost.replaceChildren();
+    const title = [session ? `session ${session}` : "", turn ? `turn ${turn.turn}` : `trace ${traceId}`];
+    this.opened.show(title.filter(Boolean).join(" · "), traceId);
   }
 
   /** Ask the kernel for the snapshot of what the view shows now and hand it to the saved output. */
-  async publishSnapshot() {
+  publishSnapshot() {
     const token = ++this.snapshotToken;
     const params = { filters: this.model.get("filters") ?? {}, session: this.model.get("session") ?? null };
-    let bundle;
-    try {
-      bundle = await this.rpc.request("snapshot", params);
-    } catch (err) {
-      if (/** @type {any} */ (err)?.type !== "Closed")
-        this.grid.say(`the saved copy of this view is not updated: ${/** @type {any} */ (err)?.message ?? err}`);
-      return;
-    }
-    if (token !== this.snapshotToken || typeof bundle?.["text/html"] !== "string") return;
-    const detail = { "text/html": bundle["text/html"], "text/plain": String(bundle["text/plain"] ?? "") };
-    this.el.dispatchEvent(new CustomEvent("lnb-snapshot", { bubbles: true, detail }));
+    return publishSnapshot(this.rpc, params, {
+      el: this.el,
+      what: "view",
+      say: (text) => this.grid.say(text),
+      current: () => token === this.snapshotToken,
+    });
   }
 
   destroy() {
     this.snapshotToken++;
-    this.destroyExplorer();
+    this.opened.destroyExplorer();
     this.transcript?.destroy();
     this.transcript = null;
     this.filters.destroy();

@@ -2,6 +2,7 @@
 // the kernel checks them and answers a mistake with a message the view shows under the inputs.
 
 import { h } from "../lib/dom.js";
+import { FilterInputs } from "../lib/filter_bar.js";
 
 export const FILTER_FIELDS = [
   { key: "name", placeholder: "name (* wildcard)", title: "the trace's name; * and ? are wildcards" },
@@ -34,8 +35,6 @@ export const FILTER_FIELDS = [
     title: "case-insensitive, in names, inputs, outputs and errors",
   },
 ];
-
-export const TYPING_DEBOUNCE_MS = 350;
 
 /** A tags filter as the text box shows it: `env=dev, team=x`. */
 export function tagsText(tags) {
@@ -82,68 +81,45 @@ export function queryKey(filters, sortBy, desc) {
 }
 
 /** The inputs above the table. `onChange(filters)` runs after typing pauses, on Enter, or on a pick. */
-export class FilterBar {
+export class FilterBar extends FilterInputs {
   constructor({ onChange }) {
-    this.onChange = onChange;
-    this.inputs = {};
-    this.timer = 0;
-    const fields = FILTER_FIELDS.map((f) => {
-      const input = f.options
-        ? h(
-            "select",
-            { class: "lnb-tl-input lnb-tl-f-status", title: "status", attrs: { "aria-label": "status" } },
-            f.options.map(([value, label]) => h("option", { text: label, attrs: { value } })),
+    super(onChange);
+    const fields = FILTER_FIELDS.map((f) =>
+      f.options
+        ? this.picked(
+            f.key,
+            /** @type {HTMLSelectElement} */ (
+              h(
+                "select",
+                { class: "lnb-tl-input lnb-tl-f-status", title: "status", attrs: { "aria-label": "status" } },
+                f.options.map(([value, label]) => h("option", { text: label, attrs: { value } })),
+              )
+            ),
           )
-        : h("input", {
-            class: `lnb-tl-input lnb-tl-f-${f.key}`,
-            title: f.title,
-            attrs: { type: "text", placeholder: f.placeholder, "aria-label": f.key, spellcheck: "false" },
-          });
-      this.inputs[f.key] = input;
-      if (f.options) input.addEventListener("change", () => this.fire());
-      else {
-        input.addEventListener("input", () => this.later());
-        input.addEventListener("keydown", (event) => {
-          event.stopPropagation(); // typing must not trigger notebook shortcuts
-          if (event.key === "Enter") this.fire();
-        });
-      }
-      return input;
-    });
-    this.clear = h("button", { class: "lnb-tl-btn", text: "clear", title: "clear every filter" });
-    this.clear.addEventListener("click", () => {
-      this.set({});
-      this.fire();
-    });
+        : this.typed(
+            f.key,
+            /** @type {HTMLInputElement} */ (
+              h("input", {
+                class: `lnb-tl-input lnb-tl-f-${f.key}`,
+                title: f.title,
+                attrs: { type: "text", placeholder: f.placeholder, "aria-label": f.key, spellcheck: "false" },
+              })
+            ),
+          ),
+    );
+    this.clear = this.clearsOnClick(h("button", { class: "lnb-tl-btn", text: "clear", title: "clear every filter" }));
     this.el = h("div", { class: "lnb-tl-filters" }, [...fields, this.clear]);
   }
 
-  later() {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.fire(), TYPING_DEBOUNCE_MS);
-  }
-
-  fire() {
-    clearTimeout(this.timer);
-    this.onChange(this.get());
-  }
-
   get() {
-    const values = {};
-    for (const [key, input] of Object.entries(this.inputs)) values[key] = input.value;
-    return filtersFrom(values);
+    return filtersFrom(super.get());
   }
 
-  /** Show `filters` (from the model) in the inputs, without firing. */
-  set(filters) {
-    const f = filters ?? {};
-    for (const [key, input] of Object.entries(this.inputs)) {
-      const value = key === "tags" ? tagsText(f.tags) : f[key] == null ? "" : String(f[key]);
-      if (input.value !== value) input.value = value;
-    }
-  }
-
-  destroy() {
-    clearTimeout(this.timer);
+  /**
+   * @param {string} key
+   * @param {Record<string, any>} filters
+   */
+  shown(key, filters) {
+    return key === "tags" ? tagsText(filters.tags) : super.shown(key, filters);
   }
 }

@@ -11,21 +11,20 @@ import { ExplorerView } from "../explorer/widget.js";
 import { h } from "../lib/dom.js";
 import * as fmt from "../lib/format.js";
 import { PagedGrid } from "../lib/grid.js";
-import { closeOnEscape, listen, mountExplorer, mountView, relayModel, viewRoot } from "../lib/mount.js";
+import { listen, mountView, viewRoot } from "../lib/mount.js";
+import { BAR_PX, OpenTracePanel, openTrace, explorerModel as relay } from "../lib/open_trace.js";
 import { PAGE_SIZE } from "../lib/pages.js";
 import { createRpc } from "../lib/rpc.js";
 import { ROW_HEIGHT } from "../lib/virtual.js";
 import { FilterBar, queryKey } from "./filters.js";
 import { chip, fillChip, fillRow, makeHeader, makeRow, nextSort, runChip, sessionChip } from "./rows.js";
 
-const BAR_PX = 30; // the "back to the list" bar above an open trace
-
 /**
  * The model as the explorer sees it: the same state, minus the bar's height.
  * @param {import("../lib/mount.js").Model} model
  */
 export function explorerModel(model, barPx = BAR_PX) {
-  return relayModel(model, () => (Number(model.get("height")) || 520) - barPx, 120);
+  return relay(model, 520, barPx);
 }
 
 export class TraceListView {
@@ -37,9 +36,6 @@ export class TraceListView {
   constructor(model, el, { rpc, pageSize = PAGE_SIZE, explorer = ExplorerView } = {}) {
     this.model = model;
     this.rpc = rpc ?? createRpc(model);
-    this.Explorer = explorer;
-    /** @type {any} */
-    this.explorer = null;
     /** @type {string | null} */
     this.openName = null;
     /** @type {number | null} */
@@ -106,13 +102,6 @@ export class TraceListView {
       ]),
       h("div", { class: "lnb-tl-table" }, [this.header.el, this.viewport, this.grid.empty]),
     ]);
-    const back = h("button", {
-      class: "lnb-tl-btn lnb-tl-back",
-      text: "← all traces",
-      title: "back to the list (Escape)",
-    });
-    back.addEventListener("click", () => this.close());
-    this.openTitle = h("span", { class: "lnb-tl-open-title" });
     /** @type {any} */
     this.openRow = null;
     this.openRun = chip("run");
@@ -127,18 +116,21 @@ export class TraceListView {
         if (row) this.filterBy(kind, row);
       });
     }
-    this.explorerHost = h("div", { class: "lnb-tl-explorer-host" });
-    this.detail = h("div", { class: "lnb-tl-detail" }, [
-      h("div", { class: "lnb-tl-bar", attrs: { style: `height:${BAR_PX}px` } }, [
-        back,
-        this.openTitle,
-        this.openRun,
-        this.openSession,
-      ]),
-      this.explorerHost,
-    ]);
-    this.detail.hidden = true;
-    closeOnEscape(this.detail, "input", () => this.close());
+    this.opened = new OpenTracePanel({
+      prefix: "lnb-tl",
+      model,
+      Explorer: explorer,
+      fallbackHeight: 520,
+      main: this.list,
+      back: { text: "← all traces", title: "back to the list (Escape)" },
+      chips: [this.openRun, this.openSession],
+      onBack: () => this.close(),
+      onDestroy: () => {
+        this.openName = null;
+        this.openRow = null;
+      },
+    });
+    this.detail = this.opened.el;
     this.root.append(this.list, this.detail);
     el.append(this.root);
 
@@ -264,18 +256,12 @@ export class TraceListView {
     this.openName = row.eval?.label ?? row.name;
     this.openRow = row;
     this.savedTop = this.viewport.scrollTop; // a hidden element may lose its scroll position
-    this.model.set("selected_span_id", null);
-    this.model.set("collapsed_span_ids", []);
-    this.model.set("search_text", "");
-    this.model.set("trace_id", row.trace_id);
-    this.model.save_changes();
+    openTrace(this.model, row.trace_id);
     this.showTrace();
   }
 
   close() {
-    this.destroyExplorer();
-    this.model.set("trace_id", null);
-    this.model.save_changes();
+    this.opened.close();
     this.showTrace();
     this.viewport.focus?.({ preventScroll: true });
   }
@@ -284,9 +270,7 @@ export class TraceListView {
   showTrace() {
     const traceId = this.model.get("trace_id");
     if (!traceId) {
-      this.destroyExplorer();
-      this.detail.hidden = true;
-      this.list.hidden = false;
+      this.opened.hide();
       if (this.savedTop != null) {
         this.viewport.scrollTop = this.savedTop;
         this.savedTop = null;
@@ -294,32 +278,17 @@ export class TraceListView {
       this.grid.schedule();
       return;
     }
-    this.openTitle.textContent = this.openName != null ? `${this.openName}` : "";
-    this.openTitle.title = `trace ${traceId}`;
     // the way back to the trace's run and session (known when it was opened from a row)
     const row = this.openRow?.trace_id === traceId ? this.openRow : null;
     fillChip(this.openRun, row && runChip(row));
     if (row?.eval) this.openRun.textContent = `eval run ${row.eval.run}`;
     fillChip(this.openSession, row && sessionChip(row));
     if (row?.session != null) this.openSession.textContent = `session ${row.session}`;
-    this.list.hidden = true;
-    this.detail.hidden = false;
-    if (!this.explorer) this.explorer = mountExplorer(this.Explorer, explorerModel(this.model), this.explorerHost);
-    // an explorer already open follows trace_id itself (its own change:trace_id listener)
-  }
-
-  destroyExplorer() {
-    if (!this.explorer) return;
-    const explorer = this.explorer;
-    this.explorer = null;
-    this.openName = null;
-    this.openRow = null;
-    explorer.destroy();
-    this.explorerHost.replaceChildren();
+    this.opened.show(this.openName != null ? `${this.openName}` : "", traceId);
   }
 
   destroy() {
-    this.destroyExplorer();
+    this.opened.destroyExplorer();
     this.filters.destroy();
     this.grid.destroy();
     this.rpc.close();
