@@ -299,3 +299,35 @@ def test_results_are_an_evaluation_shaped_frame_the_eval_table_shows(monitor):
     assert is_eval_frame(frame) and side_of(frame).scorers  # what llmops_nb.show(frame) opens
     assert list(llmops_nb.monitor.results("short", since="1h").columns[4:7]) == [
         "short/value", "short/rationale", "short/error"]
+
+
+def test_trajectory_scorers_score_production_agents_online(monitor):
+    from llmops_nb.evals import scorers
+
+    @llmops_nb.trace(name="search", kind="TOOL")
+    def search(query):
+        return f"results for {query}"
+
+    @llmops_nb.trace(name="agent", kind="AGENT")
+    def agent(question, searches):
+        for _ in range(searches):
+            search(question)  # the same call again: redundant from the second on
+        return "done"
+
+    agent("a", 1)
+    agent("b", 3)
+    llmops_nb.flush()
+    mon = monitor()
+    mon.add(scorers.tool_sequence(["search"], mode="exact"), backfill=True)
+    mon.add(scorers.redundant_calls(), backfill=True)
+    mon.add(scorers.step_budget(2), backfill=True)
+    assert mon.run_once().scored == 6
+    first, second = llmops_nb.sql("SELECT trace_id FROM traces WHERE name = 'agent' ORDER BY start_ns").trace_id
+    question = {first: "a", second: "b"}
+    verdicts = {(name, question[trace_id]): (value, passed)
+                for name in ("tool_sequence", "redundant_calls", "step_budget")
+                for trace_id, _, value, passed, _, _ in scores(name).itertuples(index=False)}
+    assert verdicts == {
+        ("tool_sequence", "a"): ("true", True), ("tool_sequence", "b"): ("false", False),
+        ("redundant_calls", "a"): ("0", True), ("redundant_calls", "b"): ("2", False),
+        ("step_budget", "a"): ("1", True), ("step_budget", "b"): ("3", False)}
