@@ -44,7 +44,7 @@ WHERE snapshot_id > greatest(?, COALESCE((SELECT max(snapshot_id) FROM {_CHANGES
 _log = logging.getLogger("llmops_nb")
 _lock = threading.Lock()
 _state: dict[str, Any] = {"last_check": 0.0, "thread": None, "last_run": None, "runs": 0, "not_owner": False,
-                          "compacted_to": {}}
+                          "compacted_to": {}, "stopped": False}
 
 
 def threshold() -> int:
@@ -72,7 +72,8 @@ def after_commit(store: Any) -> None:
     now = time.monotonic()
     with _lock:
         running = _state["thread"]
-        if now - _state["last_check"] < CHECK_EVERY_S or (running is not None and running.is_alive()):
+        if (_state["stopped"] or now - _state["last_check"] < CHECK_EVERY_S
+                or (running is not None and running.is_alive())):
             return
         _state["last_check"] = now
         thread = threading.Thread(target=_check_and_compact, args=(store, limit), name="llmops_nb-maintain",
@@ -116,6 +117,18 @@ def _check_and_compact(store: Any, limit: int) -> None:
         shown = exc if isinstance(exc, StoreError) else StoreError(redact_dsn(str(exc)))  # DuckDB may quote the URL
         log_once("auto-maintenance", shown, "llmops_nb could not maintain the lake in the background "
                  "(run llmops_nb.store.maintain() to see why)")
+
+
+def stop(timeout: float) -> None:
+    """At exit: start no more checks and wait up to ``timeout`` s for the one running. A thread still
+    inside a DuckDB call while the interpreter tears down aborts the process ("terminate called
+    without an active exception"), as the writer's would: found by three processes exiting right
+    after their first commit, each with its check still running."""
+    with _lock:
+        _state["stopped"] = True
+        running = _state["thread"]
+    if running is not None and running.is_alive():
+        running.join(timeout)
 
 
 def status() -> dict[str, Any]:

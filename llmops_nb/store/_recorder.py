@@ -450,6 +450,9 @@ class Recorder:
         thread = self._thread
         if thread is not None and thread.is_alive():
             thread.join(max(0.1, EXIT_FLUSH_S - (time.monotonic() - started)))
+        from . import _auto_maintain  # the lake's background maintenance, likewise inside DuckDB calls
+
+        _auto_maintain.stop(max(1.0, EXIT_FLUSH_S - (time.monotonic() - started)))
         _connection.close_all(final=True)
 
     def records_of_all(self) -> list[tuple[Any, ...]]:
