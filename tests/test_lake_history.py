@@ -80,7 +80,7 @@ def eager_checks(monkeypatch: pytest.MonkeyPatch):
     """Check after every commit (not every 30 s), from a clean slate."""
     monkeypatch.setattr(_auto_maintain, "CHECK_EVERY_S", 0.0)
     monkeypatch.setattr(_auto_maintain, "_state", {"last_check": 0.0, "thread": None, "last_run": None, "runs": 0,
-                                                   "not_owner": False, "compacted_to": {}})
+                                                   "not_owner": False, "compacted_to": {}, "stopped": False})
     yield
     _auto_maintain.wait()
     llmops_nb.configure(auto_maintain=None)

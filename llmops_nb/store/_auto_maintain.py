@@ -72,7 +72,7 @@ def after_commit(store: Any) -> None:
     now = time.monotonic()
     with _lock:
         running = _state["thread"]
-        if (_state["stopped"] or now - _state["last_check"] < CHECK_EVERY_S
+        if (_state.get("stopped") or now - _state["last_check"] < CHECK_EVERY_S
                 or (running is not None and running.is_alive())):
             return
         _state["last_check"] = now
@@ -126,9 +126,7 @@ def stop(timeout: float) -> None:
     after their first commit, each with its check still running."""
     with _lock:
         _state["stopped"] = True
-        running = _state["thread"]
-    if running is not None and running.is_alive():
-        running.join(timeout)
+    wait(timeout)
 
 
 def status() -> dict[str, Any]:
