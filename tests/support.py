@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import traceback
@@ -17,6 +18,14 @@ PACKAGE = str(ROOT / "llmops_nb") + os.sep
 #: re-raises the traceback entry of the frame it runs in, so the outermost wrapper's frame stays
 #: (see llmops_nb/tracing/_tracebacks.py).
 OURS_LEFT = 0 if sys.version_info >= (3, 11) else 1
+
+
+def need(module: str, extra: str) -> None:
+    """Skip the test when an optional framework is not installed, naming the extra that brings it."""
+    import pytest
+
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed (pip install llmops_nb[{extra}])")
 
 
 def run_cells(cells: list[str], db: Path, timeout: int = 120, env: dict[str, str] | None = None) -> list[Any]:

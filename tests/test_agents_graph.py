@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib.util
 import json
 from typing import Any
 
 import pytest
+from support import need
 
 import llmops_nb
 from llmops_nb import agents
@@ -320,10 +320,6 @@ def test_bad_arguments_name_the_fix(call, error, match):
     with pytest.raises(error, match=match):
         call()
 
-
-def need(module: str, extra: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not installed (pip install llmops_nb[{extra}])")
 
 
 def test_an_openai_agents_run_imported_from_opentelemetry():

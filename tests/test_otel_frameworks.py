@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib.util
 import os
 import warnings
 
 import pytest
+from support import need
 
 import llmops_nb
 from tests.fakes import FakeLLMServer, Reply, Usage
 
 KEY = "sk-test-not-real-000000000000"
 
-
-def need(module: str, extra: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not installed (pip install llmops_nb[{extra}])")
 
 
 @pytest.fixture(scope="module", autouse=True)
