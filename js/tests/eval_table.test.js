@@ -9,7 +9,7 @@ import { thumbIcon } from "../eval_table/icons.js";
 import { columnsFor, fillRow, gridTemplate, makeHeader, makeRow, minWidth, nextSort } from "../eval_table/rows.js";
 import { histogram, summaryCards, summaryLine } from "../eval_table/summary.js";
 import widget, { EvalTableView, explorerModel } from "../eval_table/widget.js";
-import { FakeModel, flush } from "./helpers.js";
+import { FakeExplorer, FakeModel, flush } from "./helpers.js";
 
 const IMG = '<img src=x onerror="window.__xss=1">';
 const SCRIPT = "<script>window.__xss=2</script>";
@@ -245,24 +245,6 @@ function evalKernel(n = 50, overrides = {}) {
   kernel.calls = calls;
   kernel.of = (name) => calls.filter(([m]) => m === name).map(([, p]) => p);
   return kernel;
-}
-
-class FakeExplorer {
-  static made = [];
-  constructor(model, el) {
-    this.model = model;
-    this.traceId = model.get("trace_id");
-    this.height = model.get("height");
-    this.el = document.createElement("div");
-    this.el.className = "fake-explorer";
-    el.append(this.el);
-    this.destroyed = false;
-    FakeExplorer.made.push(this);
-  }
-  destroy() {
-    this.destroyed = true;
-    this.el.remove();
-  }
 }
 
 const views = [];

@@ -3,7 +3,7 @@ import { EMPTY_TEXT } from "../graph/render.js";
 import { spanCells } from "../graph/spans.js";
 import widget, { factsText, GraphView } from "../graph/widget.js";
 import { agentPayload, XSS } from "./graph_payload.js";
-import { FakeModel, flush } from "./helpers.js";
+import { FakeExplorer, FakeModel, flush } from "./helpers.js";
 
 const tid = (i) => i.toString(16).padStart(32, "0");
 
@@ -37,23 +37,6 @@ function graphKernel({ payload = agentPayload(), total = 120, fail = null } = {}
   kernel.calls = calls;
   kernel.spans = () => calls.filter(([m]) => m === "spans").map(([, p]) => p);
   return kernel;
-}
-
-class FakeExplorer {
-  static made = [];
-  constructor(model, el) {
-    this.model = model;
-    this.seen = { trace_id: model.get("trace_id"), span: model.get("selected_span_id"), height: model.get("height") };
-    this.el = document.createElement("div");
-    this.el.className = "fake-explorer";
-    el.append(this.el);
-    this.destroyed = false;
-    FakeExplorer.made.push(this);
-  }
-  destroy() {
-    this.destroyed = true;
-    this.el.remove();
-  }
 }
 
 const views = [];

@@ -128,3 +128,26 @@ export function agentTrace(n) {
 }
 
 export const flush = () => new Promise((r) => setTimeout(r, 0));
+
+/** The explorer a view embeds, faked: what it was given, and whether it was destroyed (`FakeExplorer.made`). */
+export class FakeExplorer {
+  /** @type {FakeExplorer[]} */
+  static made = [];
+  /** @param {any} model @param {HTMLElement} el */
+  constructor(model, el) {
+    this.model = model;
+    this.traceId = model.get("trace_id");
+    this.height = model.get("height");
+    this.seen = { trace_id: this.traceId, span: model.get("selected_span_id"), height: this.height };
+    this.el = document.createElement("div");
+    this.el.className = "fake-explorer";
+    this.el.textContent = `explorer of ${this.traceId}`;
+    el.append(this.el);
+    this.destroyed = false;
+    FakeExplorer.made.push(this);
+  }
+  destroy() {
+    this.destroyed = true;
+    this.el.remove();
+  }
+}

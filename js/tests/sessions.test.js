@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { COLUMNS, cellTexts, FilterBar, fillRow, filtersFrom, makeRow, queryKey, scoreText } from "../sessions/list.js";
 import widget, { countText, explorerModel, SessionsView } from "../sessions/widget.js";
-import { FakeModel, flush } from "./helpers.js";
+import { FakeExplorer, FakeModel, flush } from "./helpers.js";
 
 const IMG = '<img src=x onerror="window.__xss=1">';
 const SCRIPT = "<script>window.__xss=2</script>";
@@ -82,24 +82,6 @@ function kernelOf(n, { rows = null, turns = 3, fail = null } = {}) {
   kernel.calls = calls;
   kernel.of = (name) => calls.filter(([m]) => m === name).map(([, p]) => p);
   return kernel;
-}
-
-class FakeExplorer {
-  static made = [];
-  constructor(model, el) {
-    this.model = model;
-    this.traceId = model.get("trace_id");
-    this.height = model.get("height");
-    this.el = document.createElement("div");
-    this.el.className = "fake-explorer";
-    el.append(this.el);
-    this.destroyed = false;
-    FakeExplorer.made.push(this);
-  }
-  destroy() {
-    this.destroyed = true;
-    this.el.remove();
-  }
 }
 
 const views = [];

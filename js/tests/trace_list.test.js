@@ -14,7 +14,7 @@ import {
   statusClass,
 } from "../trace_list/rows.js";
 import widget, { explorerModel, TraceListView } from "../trace_list/widget.js";
-import { FakeModel, flush } from "./helpers.js";
+import { FakeExplorer, FakeModel, flush } from "./helpers.js";
 
 const IMG = '<img src=x onerror="window.__xss=1">';
 const SCRIPT = "<script>window.__xss=2</script>";
@@ -74,24 +74,6 @@ function listKernel(n, { rows = null, fail = null, explorer = {}, evalTotal = 0 
 }
 
 /** An explorer double with ExplorerView's constructor and destroy(), recording what it saw. */
-class FakeExplorer {
-  static made = [];
-  constructor(model, el) {
-    this.model = model;
-    this.traceId = model.get("trace_id");
-    this.height = model.get("height");
-    this.el = document.createElement("div");
-    this.el.className = "fake-explorer";
-    this.el.textContent = `explorer of ${this.traceId}`;
-    el.append(this.el);
-    this.destroyed = false;
-    FakeExplorer.made.push(this);
-  }
-  destroy() {
-    this.destroyed = true;
-    this.el.remove();
-  }
-}
 
 const views = [];
 afterEach(() => {
